@@ -1,0 +1,1 @@
+"""The policy gate: cdk-nag packs plus the project's own Redundancy rules, on every synth."""

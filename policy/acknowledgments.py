@@ -1,0 +1,90 @@
+"""The one register of acknowledged policy findings.
+
+Each entry names the exact finding id, the one construct it applies to (a full construct path,
+never a stack or a wildcard) and a reason a reviewer can check, usually by naming the project
+rule that proves the property another way. `tests/test_acknowledgments.py` fails on an entry that
+matches no finding, a path that is not a single CfnResource, or an empty or vague reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from stacks import EnvironmentStacks
+
+NAG_PACKS = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
+
+
+@dataclass(frozen=True)
+class Acknowledgment:
+    finding: str  # e.g. "AwsSolutions::AwsSolutions-RDS2" (plugin::rule, as in the report)
+    path: str  # full construct path of one CfnResource
+    reason: str
+
+    @property
+    def rule(self) -> str:
+        return self.finding.split("::", 1)[1]
+
+
+_REPLICA_INHERITS_ENCRYPTION = (
+    "A same-region read replica inherits storage encryption and the KMS key from its source; "
+    "CloudFormation rejects StorageEncrypted on it (cfn-lint E3020). Rule "
+    "Redundancy-ReplicaSourceEncrypted proves the source is encrypted with the CMK, and "
+    "Redundancy-StorageEncryptedCMK proves the source itself."
+)
+_REPLICA_NOT_IN_BACKUP_PLAN = (
+    "A read replica holds no data of its own: it is a copy of the primary, which rule "
+    "Redundancy-BackupPlan proves is in the AWS Backup plan and Redundancy-BackupRetention "
+    "proves keeps automated backups."
+)
+_REPLICA_PORT = (
+    "RDS11 reads the port against the Engine property, which a replica must not set; the replica "
+    "listens on the source's non-default port (config validation rejects the engine default "
+    "port) and its Port property is set explicitly in the template."
+)
+_MONITORING_ROLE = (
+    "AmazonRDSEnhancedMonitoringRole is the AWS-maintained policy RDS documents for enhanced "
+    "monitoring; it only allows writing to the RDSOSMetrics log group. Assumable only by "
+    "monitoring.rds.amazonaws.com."
+)
+_BACKUP_ROLE = (
+    "AWSBackupServiceRolePolicyForBackup is the AWS-maintained policy AWS Backup documents for "
+    "its service role and follows new resource types; assumable only by backup.amazonaws.com."
+)
+_GENERAL_LOG = (
+    "The MySQL general log records every statement with its data values (PII in logs, heavy "
+    "I/O). Access and changes are recorded by the exported audit log (MARIADB_AUDIT_PLUGIN with "
+    "CONNECT,QUERY_DDL,QUERY_DCL), plus the error and slow-query logs."
+)
+
+
+def acknowledgments_for(stacks: EnvironmentStacks) -> list[Acknowledgment]:
+    """The acknowledgments of one environment, one per (finding, construct)."""
+    cfg = stacks.config
+    db = stacks.database
+    base = f"{db.node.path}/Database"
+    acks: list[Acknowledgment] = [
+        Acknowledgment("AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                       "policy/service-role/AmazonRDSEnhancedMonitoringRole]",
+                       f"{base}/MonitoringRole/Resource", _MONITORING_ROLE),
+        Acknowledgment("AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                       "policy/service-role/AWSBackupServiceRolePolicyForBackup]",
+                       f"{base}/Backup/Plan/Database/Role/Resource", _BACKUP_ROLE),
+    ]
+    if cfg.engine in ("mysql", "mariadb") and "general" not in cfg.log_exports:
+        for pack in NAG_PACKS[1:]:
+            acks.append(Acknowledgment(
+                f"{pack}::{pack}-RDSLoggingEnabled[LogExport::general]",
+                f"{base}/Primary/Instance/Resource", _GENERAL_LOG))
+    for n in range(1, cfg.replica_count + 1):
+        path = f"{base}/Replica{n}/Instance/Resource"
+        acks.append(Acknowledgment("AwsSolutions::AwsSolutions-RDS2", path,
+                                   _REPLICA_INHERITS_ENCRYPTION))
+        acks.append(Acknowledgment("AwsSolutions::AwsSolutions-RDS11", path, _REPLICA_PORT))
+        for pack in NAG_PACKS[1:]:
+            acks.append(Acknowledgment(f"{pack}::{pack}-RDSStorageEncrypted", path,
+                                       _REPLICA_INHERITS_ENCRYPTION))
+        for pack in ("HIPAA.Security", "NIST.800.53.R5"):
+            acks.append(Acknowledgment(f"{pack}::{pack}-RDSInBackupPlan", path,
+                                       _REPLICA_NOT_IN_BACKUP_PLAN))
+    return acks

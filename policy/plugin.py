@@ -1,0 +1,207 @@
+"""The Redundancy policy as a CDK validation plugin, run by every `app.synth()`.
+
+CDK calls `validate` after the templates are written. The plugin evaluates every rule twice:
+on the construct tree (L1 properties, as cdk-nag sees them) and on the synthesized templates
+(what CloudFormation will actually receive, escape hatches included). A finding from either view
+fails the synthesis; its message names the rule, the environment, the view(s) and the detail,
+and CDK maps it to the construct path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import jsii
+from constructs import IConstruct
+
+from policy.model import Compliance, PolicySettings, Resource, Result, Rule, StackView
+from policy.rules import ALL_RULES
+
+VERSION = "1.0.0"
+_POLICY_NAMES = {
+    "DELETE": "Delete", "RETAIN": "Retain", "SNAPSHOT": "Snapshot",
+    "RETAIN_EXCEPT_ON_CREATE": "RetainExceptOnCreate",
+}
+# The construct-tree view is only built for types the rules read, to keep the gate cheap.
+_RELEVANT_TYPES = frozenset({
+    "AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::RDS::DBParameterGroup",
+    "AWS::KMS::Key", "AWS::SecretsManager::Secret", "AWS::SecretsManager::RotationSchedule",
+    "AWS::SecretsManager::SecretTargetAttachment", "AWS::Backup::BackupPlan",
+    "AWS::Backup::BackupSelection", "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress",
+    "AWS::EC2::Subnet", "AWS::EC2::SubnetRouteTableAssociation", "AWS::EC2::Route",
+    "AWS::EC2::RouteTable",
+})
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One rule on one resource in one view ('template' or 'construct tree')."""
+
+    rule: Rule
+    stack: str
+    environment: str
+    resource: Resource
+    view: str
+    result: Result
+
+    @property
+    def compliance(self) -> Compliance:
+        return self.result.compliance
+
+
+def _policy(value: Any) -> str | None:
+    if value is None:
+        return None
+    name = getattr(value, "name", None) or str(value).rsplit(".", 1)[-1]
+    return _POLICY_NAMES.get(name, name)
+
+
+def template_view(name: str, template: dict[str, Any], settings: PolicySettings) -> StackView:
+    resources = {
+        logical_id: Resource(
+            logical_id=logical_id,
+            type=body.get("Type", ""),
+            properties=body.get("Properties", {}) or {},
+            deletion_policy=body.get("DeletionPolicy"),
+            update_replace_policy=body.get("UpdateReplacePolicy"),
+            path=body.get("Metadata", {}).get("aws:cdk:path", logical_id),
+        )
+        for logical_id, body in template.get("Resources", {}).items()
+    }
+    return StackView(name=name, resources=resources, settings=settings,
+                     outputs=template.get("Outputs", {}))
+
+
+def construct_view(stack: cdk.Stack, settings: PolicySettings) -> StackView:
+    """The stack's L1 resources as cdk-nag sees them: typed properties, no raw overrides."""
+    resources: dict[str, Resource] = {}
+    outputs: dict[str, Any] = {}
+    for node in stack.node.find_all():
+        if cdk.Stack.of(node) is not stack:
+            continue
+        if isinstance(node, cdk.CfnResource):
+            if node.cfn_resource_type not in _RELEVANT_TYPES:
+                continue
+            logical_id = stack.resolve(node.logical_id)
+            props = node._render_properties(stack.resolve(node._cfn_properties)) or {}
+            resources[logical_id] = Resource(
+                logical_id=logical_id,
+                type=node.cfn_resource_type,
+                properties=props,
+                deletion_policy=_policy(node.cfn_options.deletion_policy),
+                update_replace_policy=_policy(node.cfn_options.update_replace_policy),
+                path=node.node.path,
+            )
+        elif isinstance(node, cdk.CfnOutput):
+            outputs[stack.resolve(node.logical_id)] = {"Value": stack.resolve(node.value)}
+    return StackView(name=stack.stack_name, resources=resources, settings=settings,
+                     outputs=outputs)
+
+
+def link(views: Iterable[StackView]) -> dict[str, StackView]:
+    app = {view.name: view for view in views}
+    for view in app.values():
+        view.app = app
+    return app
+
+
+def evaluate(app: dict[str, StackView], view_name: str,
+             rules: Iterable[Rule] = ALL_RULES) -> list[Evaluation]:
+    rules = tuple(rules)
+    out = []
+    for stack in app.values():
+        for resource in stack.resources.values():
+            for rule in rules:
+                if resource.type in rule.resource_types:
+                    out.append(Evaluation(rule, stack.name, stack.settings.environment,
+                                          resource, view_name, rule.evaluate(resource, stack)))
+    return out
+
+
+@jsii.implements(cdk.IPolicyValidationPlugin)
+class RedundancyPolicy:
+    """Our own pack, registered beside the cdk-nag packs by `policy.gate.apply_gate`."""
+
+    def __init__(self) -> None:
+        self._settings: dict[str, PolicySettings] = {}
+        self.evaluations: list[Evaluation] = []
+
+    @property
+    def name(self) -> str:
+        return "Redundancy"
+
+    @property
+    def version(self) -> str:
+        return VERSION
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [rule.id for rule in ALL_RULES]
+
+    def register_stack(self, construct_path: str, settings: PolicySettings) -> None:
+        self._settings[construct_path] = settings
+
+    def _stacks(self, app_construct: IConstruct) -> list[cdk.Stack]:
+        return [node for node in app_construct.node.find_all()
+                if isinstance(node, cdk.Stack) and node.node.path in self._settings]
+
+    def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
+        stacks = self._stacks(context.app_construct)
+        by_path = {stack.node.path: stack for stack in stacks}
+        tree = link(construct_view(stack, self._settings[stack.node.path]) for stack in stacks)
+        template_paths: dict[str, str] = {}
+        synthesized = []
+        for entry in context.stack_templates:
+            stack = by_path.get(entry.stack_construct_path)
+            if stack is None:
+                continue
+            template_paths[stack.stack_name] = entry.template_path
+            template = json.loads(Path(entry.template_path).read_text())
+            synthesized.append(template_view(stack.stack_name, template,
+                                             self._settings[stack.node.path]))
+        final = link(synthesized)
+        self.evaluations = evaluate(tree, "construct tree") + evaluate(final, "template")
+        return cdk.PolicyValidationPluginReport(
+            success=not any(e.compliance is Compliance.NON_COMPLIANT for e in self.evaluations),
+            violations=_violations(self.evaluations, template_paths),
+        )
+
+
+def _violations(evaluations: list[Evaluation],
+                template_paths: dict[str, str]) -> list[cdk.PolicyViolation]:
+    """One violation per rule, one violating resource per (stack, logical id), each view named."""
+    failed: dict[tuple[str, str, str], list[Evaluation]] = {}
+    for e in evaluations:
+        if e.compliance is Compliance.NON_COMPLIANT:
+            failed.setdefault((e.rule.id, e.stack, e.resource.logical_id), []).append(e)
+    by_rule: dict[str, list[list[Evaluation]]] = {}
+    for (rule_id, _, _), group in failed.items():
+        by_rule.setdefault(rule_id, []).append(group)
+    violations = []
+    for rule_id, groups in by_rule.items():
+        rule = groups[0][0].rule
+        details = []
+        resources = []
+        for group in groups:
+            first = group[0]
+            views = " and ".join(sorted({e.view for e in group}))
+            details.append(f"[env={first.environment}] {first.resource.path}: "
+                           f"{first.result.detail} (seen in the {views})")
+            if first.stack in template_paths:
+                resources.append(cdk.PolicyViolatingResource(
+                    resource_logical_id=first.resource.logical_id,
+                    template_path=template_paths[first.stack],
+                    locations=[first.result.detail]))
+        violations.append(cdk.PolicyViolation(
+            rule_name=rule_id,
+            description=f"{rule.info} " + "; ".join(details),
+            fix=rule.explanation,
+            severity="error",
+            violating_resources=resources,
+        ))
+    return violations

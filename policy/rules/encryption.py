@@ -1,0 +1,124 @@
+"""Encryption at rest with a customer-managed key that rotates and is kept."""
+
+from __future__ import annotations
+
+from policy.model import (
+    COMPLIANT,
+    NOT_APPLICABLE,
+    Resource,
+    Result,
+    Rule,
+    StackView,
+    literal_string,
+    non_compliant,
+    truthy,
+)
+
+
+def _cmk(value: object, stack: StackView) -> Resource | None:
+    """The AWS::KMS::Key of this app that `value` references, if any."""
+    key = stack.target(value)
+    return key if key is not None and key.type == "AWS::KMS::Key" else None
+
+
+def _describe_key(value: object) -> str:
+    text = literal_string(value)
+    return repr(text) if text is not None else "a value that is not a key of this app"
+
+
+def _storage_encrypted(resource: Resource, stack: StackView) -> Result:
+    if not resource.is_primary:
+        return NOT_APPLICABLE
+    if not truthy(resource.prop("StorageEncrypted")):
+        return non_compliant(f"StorageEncrypted={resource.prop('StorageEncrypted')!r}; "
+                             "must be true")
+    key = resource.prop("KmsKeyId")
+    if key is None:
+        return non_compliant("KmsKeyId is not set: the AWS-managed key aws/rds would be used")
+    if _cmk(key, stack) is None:
+        return non_compliant(f"KmsKeyId is {_describe_key(key)}, not a customer-managed key "
+                             "defined in this app")
+    return COMPLIANT
+
+
+STORAGE_ENCRYPTED_CMK = Rule(
+    id="Redundancy-StorageEncryptedCMK",
+    info="The primary database is not encrypted with a customer-managed KMS key.",
+    explanation="Storage, automated backups, snapshots and replicas inherit the primary's "
+                "encryption. A customer-managed key can be audited, rotated, shared with a DR "
+                "account and revoked; the AWS-managed aws/rds key can do none of that, and "
+                "encryption cannot be added to an existing instance.",
+    resource_types=("AWS::RDS::DBInstance",),
+    check=_storage_encrypted,
+)
+
+
+def _replica_source_encrypted(resource: Resource, stack: StackView) -> Result:
+    if not resource.is_replica:
+        return NOT_APPLICABLE
+    if "StorageEncrypted" in resource.properties and not truthy(resource.prop("StorageEncrypted")):
+        return non_compliant("StorageEncrypted is false on the replica")
+    source = stack.target(resource.prop("SourceDBInstanceIdentifier"))
+    if source is None or not source.is_db_instance:
+        if resource.prop("SourceRegion") and _cmk(resource.prop("KmsKeyId"), stack):
+            return COMPLIANT  # cross-region replica: encrypted with a key in its own region
+        return non_compliant("the source instance is not in this app, so its encryption "
+                             "cannot be proven")
+    if _storage_encrypted(source, stack).compliance.value != "compliant":
+        return non_compliant(f"source {source.logical_id} is not encrypted with a "
+                             "customer-managed key")
+    return COMPLIANT
+
+
+REPLICA_SOURCE_ENCRYPTED = Rule(
+    id="Redundancy-ReplicaSourceEncrypted",
+    info="A read replica's source is not encrypted with a customer-managed key.",
+    explanation="A same-region replica inherits the storage encryption of its source and must "
+                "not set StorageEncrypted itself, so its encryption is proven on the source.",
+    resource_types=("AWS::RDS::DBInstance",),
+    check=_replica_source_encrypted,
+)
+
+
+def _key_rotation(resource: Resource, stack: StackView) -> Result:
+    if resource.prop("KeySpec", "SYMMETRIC_DEFAULT") != "SYMMETRIC_DEFAULT":
+        return NOT_APPLICABLE
+    if not truthy(resource.prop("EnableKeyRotation")):
+        return non_compliant(f"EnableKeyRotation={resource.prop('EnableKeyRotation')!r}")
+    if resource.prop("Enabled") is False or resource.prop("Enabled") == "false":
+        return non_compliant("Enabled=false: the key is disabled and everything it protects "
+                             "is unreadable")
+    return COMPLIANT
+
+
+KEY_ROTATION = Rule(
+    id="Redundancy-KeyRotation",
+    info="A customer-managed KMS key does not rotate, or is disabled.",
+    explanation="Yearly automatic rotation limits what one key version protects; a disabled "
+                "key makes the database, its backups and its secret unreadable.",
+    resource_types=("AWS::KMS::Key",),
+    check=_key_rotation,
+)
+
+
+def _secret_cmk(resource: Resource, stack: StackView) -> Result:
+    key = resource.prop("KmsKeyId")
+    if key is None:
+        return non_compliant("KmsKeyId is not set: the AWS-managed key aws/secretsmanager "
+                             "would be used")
+    if _cmk(key, stack) is None:
+        return non_compliant(f"KmsKeyId is {_describe_key(key)}, not a customer-managed key "
+                             "defined in this app")
+    return COMPLIANT
+
+
+SECRET_ENCRYPTED_CMK = Rule(
+    id="Redundancy-SecretEncryptedCMK",
+    info="The credentials secret is not encrypted with a customer-managed KMS key.",
+    explanation="The master password is only as private as the key that encrypts it: with the "
+                "CMK, reading it needs kms:Decrypt on a key whose policy this app controls.",
+    resource_types=("AWS::SecretsManager::Secret",),
+    check=_secret_cmk,
+)
+
+RULES = (STORAGE_ENCRYPTED_CMK, REPLICA_SOURCE_ENCRYPTED, KEY_ROTATION, SECRET_ENCRYPTED_CMK)

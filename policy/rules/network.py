@@ -1,0 +1,140 @@
+"""Network exposure: private, in isolated subnets, TLS only, no security group open to the world."""
+
+from __future__ import annotations
+
+from policy.model import (
+    COMPLIANT,
+    NOT_APPLICABLE,
+    Resource,
+    Result,
+    Rule,
+    StackView,
+    non_compliant,
+    truthy,
+)
+
+_WORLD = ("0.0.0.0/0", "::/0")
+_INTERNET_ROUTE_TARGETS = ("GatewayId", "NatGatewayId", "EgressOnlyInternetGatewayId",
+                           "TransitGatewayId", "VpcPeeringConnectionId", "InstanceId")
+
+
+def _not_public(resource: Resource, stack: StackView) -> Result:
+    value = resource.prop("PubliclyAccessible")
+    if value is None:
+        return non_compliant("PubliclyAccessible is not set (RDS may default to true in a VPC "
+                             "with an internet gateway); must be false")
+    if truthy(value):
+        return non_compliant("PubliclyAccessible=true")
+    return COMPLIANT
+
+
+NOT_PUBLIC = Rule(
+    id="Redundancy-NotPublic",
+    info="A database instance is publicly accessible.",
+    explanation="A public instance gets an internet-resolvable address; one security-group "
+                "mistake then exposes the database to the whole internet.",
+    resource_types=("AWS::RDS::DBInstance",),
+    check=_not_public,
+)
+
+
+def _subnet_is_isolated(subnet: Resource, stack: StackView) -> str | None:
+    """None when `subnet` has no route out of the VPC, else why not."""
+    if truthy(subnet.prop("MapPublicIpOnLaunch")):
+        return f"subnet {subnet.logical_id} maps public IPs on launch"
+    home = next((s for s in stack.app.values() if subnet.logical_id in s.resources
+                 and s.resources[subnet.logical_id] is subnet), stack)
+    for assoc in home.of_type("AWS::EC2::SubnetRouteTableAssociation"):
+        if home.target(assoc.prop("SubnetId")) is not subnet:
+            continue
+        table = home.target(assoc.prop("RouteTableId"))
+        for route in home.of_type("AWS::EC2::Route"):
+            if home.target(route.prop("RouteTableId")) is table and any(
+                    route.prop(k) for k in _INTERNET_ROUTE_TARGETS):
+                return (f"subnet {subnet.logical_id} routes "
+                        f"{route.prop('DestinationCidrBlock') or route.prop('DestinationIpv6CidrBlock')}"
+                        f" out of the VPC ({route.logical_id})")
+    return None
+
+
+def _isolated_subnets(resource: Resource, stack: StackView) -> Result:
+    group = stack.target(resource.prop("DBSubnetGroupName"))
+    if group is None or group.type != "AWS::RDS::DBSubnetGroup":
+        return non_compliant("DBSubnetGroupName does not name a DB subnet group of this app")
+    subnets = stack.targets(group.prop("SubnetIds", []))
+    if not subnets:
+        return non_compliant(f"subnet group {group.logical_id} has no subnet of this app")
+    for subnet in subnets:
+        problem = _subnet_is_isolated(subnet, stack)
+        if problem:
+            return non_compliant(problem)
+    return COMPLIANT
+
+
+ISOLATED_SUBNETS = Rule(
+    id="Redundancy-IsolatedSubnets",
+    info="A database instance is not in isolated subnets.",
+    explanation="Isolated subnets have no route to an internet or NAT gateway, so neither a "
+                "misconfigured instance nor a compromised one can reach or be reached from the "
+                "internet.",
+    resource_types=("AWS::RDS::DBInstance",),
+    check=_isolated_subnets,
+)
+
+_TLS = {"require_secure_transport": ("ON", "1", "on", "true"), "rds.force_ssl": ("1", "on")}
+
+
+def _tls_enforced(resource: Resource, stack: StackView) -> Result:
+    group = stack.target(resource.prop("DBParameterGroupName"))
+    if group is None or group.type != "AWS::RDS::DBParameterGroup":
+        return non_compliant(f"DBParameterGroupName is {resource.prop('DBParameterGroupName')!r}, "
+                             "not a parameter group of this app (the default group allows "
+                             "plaintext connections)")
+    family = str(group.prop("Family", ""))
+    name = "rds.force_ssl" if family.startswith("postgres") else "require_secure_transport"
+    value = str(group.prop("Parameters", {}).get(name, ""))
+    if value not in _TLS[name]:
+        return non_compliant(f"parameter group {group.logical_id} sets {name}={value or 'unset'};"
+                             f" must be {_TLS[name][0]}")
+    return COMPLIANT
+
+
+TLS_ENFORCED = Rule(
+    id="Redundancy-TlsEnforced",
+    info="The database accepts unencrypted client connections.",
+    explanation="Without require_secure_transport (MySQL, MariaDB) or rds.force_ssl "
+                "(PostgreSQL), a client may send the password and every row in cleartext.",
+    resource_types=("AWS::RDS::DBInstance",),
+    check=_tls_enforced,
+)
+
+
+def _ingress_rules(resource: Resource) -> list[dict]:
+    if resource.type == "AWS::EC2::SecurityGroupIngress":
+        return [dict(resource.properties)]
+    return list(resource.prop("SecurityGroupIngress", []) or [])
+
+
+def _no_world_ingress(resource: Resource, stack: StackView) -> Result:
+    rules = _ingress_rules(resource)
+    if not rules:
+        return NOT_APPLICABLE if resource.type == "AWS::EC2::SecurityGroupIngress" else COMPLIANT
+    for rule in rules:
+        source = rule.get("CidrIp") or rule.get("CidrIpv6")
+        if source in _WORLD:
+            ports = f"{rule.get('FromPort', 'all')}-{rule.get('ToPort', 'all')}"
+            return non_compliant(f"ingress {rule.get('IpProtocol')} {ports} from {source}")
+    return COMPLIANT
+
+
+NO_WORLD_INGRESS = Rule(
+    id="Redundancy-NoWorldIngress",
+    info="A security group accepts traffic from anywhere (0.0.0.0/0 or ::/0).",
+    explanation="Nothing in this app serves the internet: database and endpoint security groups "
+                "admit named security groups or the VPC's own range only. An open rule on the "
+                "database port exposes it to every scanner on the internet.",
+    resource_types=("AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress"),
+    check=_no_world_ingress,
+)
+
+RULES = (NOT_PUBLIC, ISOLATED_SUBNETS, TLS_ENFORCED, NO_WORLD_INGRESS)

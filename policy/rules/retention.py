@@ -1,0 +1,65 @@
+"""Nothing stateful is deleted by accident: deletion protection and retaining policies."""
+
+from __future__ import annotations
+
+from policy.model import COMPLIANT, Resource, Result, Rule, StackView, non_compliant, truthy
+
+_KEEPING = ("Snapshot", "Retain", "RetainExceptOnCreate")
+
+
+def _deletion_protection(resource: Resource, stack: StackView) -> Result:
+    if not truthy(resource.prop("DeletionProtection")):
+        return non_compliant(f"DeletionProtection={resource.prop('DeletionProtection')!r}; "
+                             "must be true")
+    return COMPLIANT
+
+
+DELETION_PROTECTION = Rule(
+    id="Redundancy-DeletionProtection",
+    info="A database instance does not have deletion protection.",
+    explanation="Deletion protection makes RDS refuse DeleteDBInstance, from the console, the "
+                "API or a CloudFormation stack deletion, until someone turns it off on purpose.",
+    resource_types=("AWS::RDS::DBInstance",),
+    check=_deletion_protection,
+)
+
+
+def _database_policies(resource: Resource, stack: StackView) -> Result:
+    for attribute, value in (("DeletionPolicy", resource.deletion_policy),
+                             ("UpdateReplacePolicy", resource.update_replace_policy)):
+        if value not in _KEEPING:
+            return non_compliant(f"{attribute}={value or 'Delete (default)'}; must be Snapshot "
+                                 "or Retain")
+    return COMPLIANT
+
+
+DATABASE_POLICIES = Rule(
+    id="Redundancy-DatabaseDeletionPolicy",
+    info="A database instance would be deleted without a final snapshot.",
+    explanation="CloudFormation's DeletionPolicy/UpdateReplacePolicy decide what happens to the "
+                "data when the resource leaves the stack or is replaced: Snapshot or Retain keeps "
+                "it, Delete (CDK's RemovalPolicy.DESTROY) loses it with its automated backups.",
+    resource_types=("AWS::RDS::DBInstance",),
+    check=_database_policies,
+)
+
+
+def _retained(resource: Resource, stack: StackView) -> Result:
+    for attribute, value in (("DeletionPolicy", resource.deletion_policy),
+                             ("UpdateReplacePolicy", resource.update_replace_policy)):
+        if value != "Retain":
+            return non_compliant(f"{attribute}={value or 'Delete (default)'}; must be Retain")
+    return COMPLIANT
+
+
+KEY_AND_SECRET_RETAINED = Rule(
+    id="Redundancy-KeyAndSecretRetained",
+    info="The KMS key or the credentials secret would be deleted with its stack.",
+    explanation="Deleting the key makes every snapshot and backup it encrypted unreadable "
+                "forever; deleting the secret locks everyone out of the database. Both must "
+                "outlive the stack (RemovalPolicy.RETAIN).",
+    resource_types=("AWS::KMS::Key", "AWS::SecretsManager::Secret"),
+    check=_retained,
+)
+
+RULES = (DELETION_PROTECTION, DATABASE_POLICIES, KEY_AND_SECRET_RETAINED)
