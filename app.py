@@ -22,8 +22,10 @@ ROOT = Path(__file__).resolve().parent
 
 
 def cdk_context() -> dict[str, Any]:
-    """The feature flags of cdk.json, for apps built outside the CLI (tests, benchmarks)."""
-    return json.loads((ROOT / "cdk.json").read_text())["context"]
+    """The feature flags of cdk.json, for apps built outside the CLI (tests, benchmarks), with
+    construct paths in template metadata as the CLI writes them."""
+    context = json.loads((ROOT / "cdk.json").read_text())["context"]
+    return {**context, "aws:cdk:enable-path-metadata": True}
 
 
 def build_app(

@@ -1,0 +1,304 @@
+"""`verify`: prove the live resources are what the stack and the config promise.
+
+The writer rule: the writer is the instance the writer-endpoint SSM parameter names (matched by
+endpoint address against the stack's outputs and the live instances). Before any failover that is
+the stack's PrimaryIdentifier; after `failover` it is the promoted replica. The primary checks
+(available, not a replica, CMK encryption, backup retention, deletion protection, multi-AZ, not
+public, port) apply to the writer; every other replica must replicate from the writer; the secret's
+host/port must name the writer. When the writer is not the stack's primary, the former primary is
+reported as demoted (WARN, present or absent) and the reduced redundancy as a WARN, so `verify`
+passes after a clean failover but says what to reconcile. `--strict` makes warnings fail.
+If the parameter is missing or names no instance of the stack, that is a FAIL and the checks fall
+back to the stack's PrimaryIdentifier.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from config import DatabaseConfig
+from ops.aws import Clients
+from ops.errors import error_code
+from ops.instances import AVAILABLE, describe_instance, endpoint_of, source_of, status_of
+from ops.keys import KeyResolver
+from ops.outputs import DatabaseOutputs, ReplicaOutput
+from ops.report import CheckResult, Status, compare
+from ops.writer import Endpoint, ParameterValue, SecretEndpoint, read_parameter, read_secret_endpoint
+
+_RATE_DAYS = re.compile(r"^rate\((\d+) days?\)$")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriterResolution:
+    identifier: str
+    from_parameter: bool  # False: fell back to the stack's PrimaryIdentifier
+    results: tuple[CheckResult, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveState:
+    """Everything `verify` reads, gathered once (descriptions never hold a secret value)."""
+
+    account: str
+    instances: dict[str, dict[str, Any] | None]  # every identifier in the outputs
+    parameter: ParameterValue
+    secret: dict[str, Any] | None  # describe_secret, None when missing
+    secret_endpoint: SecretEndpoint | None
+
+
+def gather(clients: Clients, outputs: DatabaseOutputs) -> LiveState:
+    instances = {i: describe_instance(clients.rds, i) for i in outputs.instance_identifiers}
+    try:
+        secret = clients.secretsmanager.describe_secret(SecretId=outputs.secret_arn)
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFoundException":
+            raise
+        secret = None
+    secret_endpoint = None
+    if secret is not None and not secret.get("DeletedDate"):
+        secret_endpoint = read_secret_endpoint(clients.secretsmanager, outputs.secret_arn)
+    return LiveState(
+        account=str(clients.sts.get_caller_identity()["Account"]),
+        instances=instances,
+        parameter=read_parameter(clients.ssm, outputs.writer_parameter),
+        secret=secret,
+        secret_endpoint=secret_endpoint,
+    )
+
+
+def rds(identifier: str) -> str:
+    return f"rds {identifier}"
+
+
+def check_stack(outputs: DatabaseOutputs) -> CheckResult:
+    status = outputs.stack_status
+    ok = status.endswith("_COMPLETE") and "ROLLBACK" not in status and "DELETE" not in status
+    return compare(ok, resource=f"stack {outputs.stack_name}", check="status",
+                   expected="CREATE_COMPLETE or UPDATE_COMPLETE", actual=status)
+
+
+def check_account(config: DatabaseConfig, account: str) -> CheckResult:
+    if config.account is None:
+        return CheckResult(status=Status.SKIP, resource=f"account {account}", check="account",
+                           note=f"env {config.name} pins no account")
+    return compare(account == config.account, resource=f"account {account}",
+                   check="account of the credentials", expected=config.account, actual=account)
+
+
+def resolve_writer(outputs: DatabaseOutputs, state: LiveState) -> WriterResolution:
+    """Who the writer is, by the rule in the module docstring, with the parameter's checks."""
+    resource = f"ssm {outputs.writer_parameter}"
+    fallback = outputs.primary_identifier
+    value = state.parameter.value
+    if value is None:
+        return WriterResolution(identifier=fallback, from_parameter=False, results=(compare(
+            False, resource=resource, check="writer-endpoint parameter", expected="host:port",
+            actual="missing", note=f"checks fall back to {fallback}"),))
+    endpoint = Endpoint.parse(value)
+    if endpoint is None:
+        return WriterResolution(identifier=fallback, from_parameter=False, results=(compare(
+            False, resource=resource, check="writer-endpoint parameter", expected="host:port",
+            actual=repr(value), note=f"checks fall back to {fallback}"),))
+    identifier = outputs.identifier_of_endpoint(endpoint.host) or next(
+        (i for i, d in state.instances.items()
+         if d is not None and (endpoint_of(d) or ("",))[0] == endpoint.host), None)
+    if identifier is None:
+        known = ", ".join(outputs.instance_identifiers)
+        return WriterResolution(identifier=fallback, from_parameter=False, results=(compare(
+            False, resource=resource, check="writer-endpoint parameter names an instance",
+            expected=f"the endpoint of one of {known}", actual=value,
+            note=f"checks fall back to {fallback}"),))
+    live = state.instances.get(identifier)
+    live_endpoint = endpoint_of(live) if live else None
+    expected = Endpoint(host=live_endpoint[0], port=live_endpoint[1]) if live_endpoint else None
+    results = [CheckResult(status=Status.PASS, resource=resource,
+                           check="writer-endpoint parameter names", actual=identifier)]
+    if expected is not None:
+        results.append(compare(endpoint == expected, resource=resource,
+                               check="writer endpoint host:port", expected=expected,
+                               actual=endpoint))
+    return WriterResolution(identifier=identifier, from_parameter=True, results=tuple(results))
+
+
+def check_writer(identifier: str, instance: dict[str, Any] | None, *, config: DatabaseConfig,
+                 outputs: DatabaseOutputs, keys: KeyResolver) -> list[CheckResult]:
+    """The primary's promises, checked on the current writer."""
+    r = rds(identifier)
+    if instance is None:
+        return [compare(False, resource=r, check="writer exists", expected="an instance",
+                        actual="missing", note="run `python -m ops failover` to promote a "
+                        "replica")]
+    kms_key = instance.get("KmsKeyId")
+    results = [
+        compare(status_of(instance) == AVAILABLE, resource=r, check="status",
+                expected=AVAILABLE, actual=status_of(instance)),
+        compare(source_of(instance) is None, resource=r, check="writer is not a read replica",
+                expected="no replication source", actual=source_of(instance) or "none"),
+        compare(bool(instance.get("StorageEncrypted")), resource=r, check="storage encrypted",
+                expected=True, actual=bool(instance.get("StorageEncrypted"))),
+        compare(keys.same_key(kms_key, outputs.key_arn), resource=r,
+                check="encryption key is the stack's CMK", expected=outputs.key_arn,
+                actual=kms_key or "none"),
+        compare(instance.get("BackupRetentionPeriod") == config.backup_retention_days,
+                resource=r, check="backup retention (days)",
+                expected=config.backup_retention_days,
+                actual=instance.get("BackupRetentionPeriod")),
+        compare(bool(instance.get("DeletionProtection")), resource=r,
+                check="deletion protection", expected=True,
+                actual=bool(instance.get("DeletionProtection"))),
+        compare(bool(instance.get("MultiAZ")) == config.multi_az, resource=r, check="multi-AZ",
+                expected=config.multi_az, actual=bool(instance.get("MultiAZ"))),
+        compare(not instance.get("PubliclyAccessible"), resource=r,
+                check="publicly accessible", expected=False,
+                actual=bool(instance.get("PubliclyAccessible"))),
+    ]
+    endpoint = endpoint_of(instance)
+    results.append(compare(endpoint is not None and endpoint[1] == outputs.port, resource=r,
+                           check="port", expected=outputs.port,
+                           actual=endpoint[1] if endpoint else "no endpoint"))
+    return results
+
+
+def check_former_primary(outputs: DatabaseOutputs, writer: str,
+                         instance: dict[str, Any] | None) -> list[CheckResult]:
+    """After a failover, the stack's primary is no longer the writer: say so, never fail."""
+    if writer == outputs.primary_identifier:
+        return []
+    r = rds(outputs.primary_identifier)
+    if instance is None:
+        note = f"demoted and absent; {writer} is the writer"
+    else:
+        note = (f"demoted: {writer} is the writer; nothing may write to this instance "
+                f"(status {status_of(instance)})")
+    return [CheckResult(status=Status.WARN, resource=r, check="stack primary is the writer",
+                        expected=outputs.primary_identifier, actual=writer,
+                        note=note + "; reconcile the stack: docs/operations.md")]
+
+
+def _azs(instance: dict[str, Any]) -> list[str]:
+    zones = [instance.get("AvailabilityZone")]
+    if instance.get("MultiAZ"):
+        zones.append(instance.get("SecondaryAvailabilityZone"))
+    return [z for z in zones if z]
+
+
+def check_replica(replica: ReplicaOutput, instance: dict[str, Any] | None, *, writer: str,
+                  config: DatabaseConfig, outputs: DatabaseOutputs,
+                  keys: KeyResolver) -> list[CheckResult]:
+    r = rds(replica.identifier)
+    if replica.identifier == writer:
+        return [CheckResult(status=Status.SKIP, resource=r, check="replica checks",
+                            note="promoted: this replica is now the writer")]
+    if instance is None:
+        return [compare(False, resource=r, check="replica exists", expected="an instance",
+                        actual="missing", note="recreate it with `cdk deploy`")]
+    kms_key = instance.get("KmsKeyId")
+    results = [
+        compare(status_of(instance) == AVAILABLE, resource=r, check="status",
+                expected=AVAILABLE, actual=status_of(instance)),
+        compare(source_of(instance) == writer, resource=r, check="replicates from the writer",
+                expected=writer, actual=source_of(instance) or "no source (standalone)"),
+        compare(bool(instance.get("MultiAZ")) == config.multi_az, resource=r, check="multi-AZ",
+                expected=config.multi_az, actual=bool(instance.get("MultiAZ"))),
+        compare(keys.same_key(kms_key, outputs.key_arn), resource=r,
+                check="encryption key is the stack's CMK", expected=outputs.key_arn,
+                actual=kms_key or "none"),
+        compare(not instance.get("PubliclyAccessible"), resource=r,
+                check="publicly accessible", expected=False,
+                actual=bool(instance.get("PubliclyAccessible"))),
+        compare(bool(instance.get("DeletionProtection")), resource=r,
+                check="deletion protection", expected=True,
+                actual=bool(instance.get("DeletionProtection"))),
+    ]
+    zones = _azs(instance)
+    if config.availability_zones:
+        allowed = sorted(config.availability_zones)
+        results.append(compare(bool(zones) and set(zones) <= set(allowed), resource=r,
+                               check="availability zones", expected=f"within {allowed}",
+                               actual=zones or "none"))
+    else:
+        results.append(CheckResult(status=Status.SKIP, resource=r, check="availability zones",
+                                   actual=", ".join(zones) or "none",
+                                   note=f"env {config.name} pins no AZs"))
+    return results
+
+
+def check_redundancy(outputs: DatabaseOutputs, state: LiveState, *, writer: str,
+                     config: DatabaseConfig) -> CheckResult:
+    """Replicas serving from the writer vs the config; a shortfall after a failover is a WARN."""
+    attached = [i for i, d in state.instances.items()
+                if d is not None and i != writer and source_of(d) == writer
+                and status_of(d) == AVAILABLE]
+    failed_over = writer != outputs.primary_identifier
+    return compare(len(attached) >= config.replica_count, resource=f"stack {outputs.stack_name}",
+                   check="available replicas of the writer", expected=config.replica_count,
+                   actual=len(attached), degraded=failed_over,
+                   note="after a failover: recreate replicas with `cdk deploy`"
+                   if failed_over and len(attached) < config.replica_count else "")
+
+
+def _rotation_days(secret: dict[str, Any]) -> int | None:
+    rules = secret.get("RotationRules") or {}
+    if rules.get("AutomaticallyAfterDays"):
+        return int(rules["AutomaticallyAfterDays"])
+    m = _RATE_DAYS.match(str(rules.get("ScheduleExpression", "")))
+    return int(m[1]) if m else None
+
+
+def check_secret(outputs: DatabaseOutputs, state: LiveState, *, writer: str,
+                 config: DatabaseConfig, keys: KeyResolver) -> list[CheckResult]:
+    secret = state.secret
+    r = f"secret {secret['Name'] if secret else outputs.secret_arn}"
+    if secret is None or secret.get("DeletedDate"):
+        return [compare(False, resource=r, check="secret exists", expected="a secret",
+                        actual="missing" if secret is None else "scheduled for deletion")]
+    kms_key = secret.get("KmsKeyId")
+    results = [
+        compare(keys.same_key(kms_key, outputs.key_arn), resource=r,
+                check="encryption key is the stack's CMK", expected=outputs.key_arn,
+                actual=kms_key or "aws/secretsmanager (the default key)"),
+        compare(bool(secret.get("RotationEnabled")), resource=r, check="rotation enabled",
+                expected=True, actual=bool(secret.get("RotationEnabled"))),
+        compare(_rotation_days(secret) == config.secret_rotation_days, resource=r,
+                check="rotation interval (days)", expected=config.secret_rotation_days,
+                actual=_rotation_days(secret)),
+    ]
+    live = state.instances.get(writer)
+    live_endpoint = endpoint_of(live) if live else None
+    if live_endpoint is None:
+        results.append(CheckResult(status=Status.SKIP, resource=r, check="host/port",
+                                   note=f"the writer {writer} has no endpoint to compare"))
+        return results
+    expected = Endpoint(host=live_endpoint[0], port=live_endpoint[1])
+    found = state.secret_endpoint
+    actual = f"{found.host}:{found.port}" if found else "unreadable"
+    results.append(compare(found is not None and found.host == expected.host
+                           and found.port == expected.port, resource=r,
+                           check="host/port name the writer", expected=expected, actual=actual))
+    if found is not None and found.instance_identifier is not None:
+        results.append(compare(found.instance_identifier == writer, resource=r,
+                               check="dbInstanceIdentifier", expected=writer,
+                               actual=found.instance_identifier))
+    return results
+
+
+def evaluate(*, config: DatabaseConfig, outputs: DatabaseOutputs, state: LiveState,
+             keys: KeyResolver) -> tuple[str, list[CheckResult]]:
+    """(writer identifier, every check result) for the gathered `state`."""
+    resolution = resolve_writer(outputs, state)
+    writer = resolution.identifier
+    results = [check_stack(outputs), check_account(config, state.account), *resolution.results]
+    results += check_writer(writer, state.instances.get(writer), config=config, outputs=outputs,
+                            keys=keys)
+    results += check_former_primary(outputs, writer,
+                                    state.instances.get(outputs.primary_identifier))
+    for replica in outputs.replicas:
+        results += check_replica(replica, state.instances.get(replica.identifier), writer=writer,
+                                 config=config, outputs=outputs, keys=keys)
+    results.append(check_redundancy(outputs, state, writer=writer, config=config))
+    results += check_secret(outputs, state, writer=writer, config=config, keys=keys)
+    return writer, results

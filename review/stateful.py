@@ -1,0 +1,157 @@
+"""What the data-loss guard knows: which resource types hold data, and which of their properties
+CloudFormation cannot change without creating a new resource.
+
+Sources: the "Update requires: Replacement" notes of the CloudFormation resource reference, and
+the RDS facts in STACK_NOTES.md. Kept as data, so a reviewer can check the table line by line and
+a new stateful type is one entry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: DeletionPolicy / UpdateReplacePolicy strength; an absent policy means Delete.
+POLICY_STRENGTH: Mapping[str, int] = {
+    "Delete": 0, "Snapshot": 1, "RetainExceptOnCreate": 2, "Retain": 2,
+}
+ABSENT = None
+
+
+def policy_of(resource: Mapping[str, Any], attribute: str) -> str:
+    """The resource's `DeletionPolicy` or `UpdateReplacePolicy`, with CloudFormation's default."""
+    return str(resource.get(attribute, "Delete"))
+
+
+def _old_fate(policy: str, *, retain: str, snapshot: str, delete: str) -> str:
+    if POLICY_STRENGTH.get(policy, 0) >= POLICY_STRENGTH["Retain"]:
+        return retain
+    return snapshot if policy == "Snapshot" else delete
+
+
+def _database_replacement(old: Mapping[str, Any]) -> str:
+    props = old.get("Properties", {})
+    backups_kept = props.get("DeleteAutomatedBackups") is False
+    fate = _old_fate(
+        policy_of(old, "UpdateReplacePolicy"),
+        retain="the old one is orphaned outside the stack (and a fixed DBInstanceIdentifier "
+               "makes the create fail)",
+        snapshot="the old one is deleted after a final snapshot",
+        delete="the old one is deleted without a final snapshot")
+    if backups_kept:
+        return (f"replaces the database: CloudFormation creates a new, empty instance; {fate}; "
+                "its automated backups are kept only until their retention ends")
+    return (f"replaces the database and deletes its automated backups: CloudFormation creates a "
+            f"new, empty instance; {fate}")
+
+
+def _generic_replacement(noun: str, loss: str) -> Callable[[Mapping[str, Any]], str]:
+    def consequence(old: Mapping[str, Any]) -> str:
+        fate = _old_fate(policy_of(old, "UpdateReplacePolicy"),
+                         retain=f"the old {noun} is orphaned outside the stack",
+                         snapshot=f"the old {noun} is deleted", delete=f"the old {noun} is deleted")
+        return f"replaces the {noun}: {loss}; {fate}"
+    return consequence
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatefulType:
+    """One CloudFormation type that holds data, and how it is lost."""
+
+    type: str
+    noun: str
+    #: The property that names the resource in messages (when it is a literal string).
+    name_property: str | None
+    #: Properties whose change makes CloudFormation create a new resource and delete the old one.
+    create_only: tuple[str, ...]
+    #: The consequence of a replacement, given the old resource (its policies shape the fate).
+    replacement: Callable[[Mapping[str, Any]], str]
+
+
+STATEFUL_TYPES: Mapping[str, StatefulType] = {t.type: t for t in (
+    StatefulType(
+        type="AWS::RDS::DBInstance", noun="database", name_property="DBInstanceIdentifier",
+        create_only=("DBInstanceIdentifier", "DBName", "DBSubnetGroupName", "KmsKeyId",
+                     "MasterUsername", "StorageEncrypted", "SourceRegion", "CharacterSetName",
+                     "Timezone"),
+        replacement=_database_replacement),
+    StatefulType(
+        type="AWS::KMS::Key", noun="KMS key", name_property="Description",
+        create_only=("KeySpec", "KeyUsage", "MultiRegion", "Origin"),
+        replacement=_generic_replacement(
+            "KMS key", "data encrypted under the old key (storage, secret, logs, backups) is "
+                       "unreadable once that key is deleted")),
+    StatefulType(
+        type="AWS::SecretsManager::Secret", noun="secret", name_property="Name",
+        create_only=("Name",),
+        replacement=_generic_replacement(
+            "secret", "a new password is generated that the database does not know, so "
+                      "applications and rotation lose access")),
+    StatefulType(
+        type="AWS::RDS::DBSubnetGroup", noun="DB subnet group", name_property="DBSubnetGroupName",
+        create_only=("DBSubnetGroupName",),
+        replacement=_generic_replacement(
+            "DB subnet group", "the database that uses it moves to the new group, which "
+                               "replaces the database")),
+    StatefulType(
+        type="AWS::Backup::BackupVault", noun="backup vault", name_property="BackupVaultName",
+        create_only=("BackupVaultName", "EncryptionKeyArn"),
+        replacement=_generic_replacement(
+            "backup vault", "new recovery points go to a new, empty vault")),
+    StatefulType(
+        type="AWS::Logs::LogGroup", noun="log group", name_property="LogGroupName",
+        create_only=("LogGroupName", "LogGroupClass"),
+        replacement=_generic_replacement(
+            "log group", "its stored log events stay behind with the old group")),
+)}
+
+
+# --- Effective values --------------------------------------------------------------------------
+
+_SECRET_FIELD = re.compile(r"^:SecretString:(?P<field>[A-Za-z0-9_]+)::}}$")
+
+
+def effective_value(template: Mapping[str, Any], value: Any) -> Any:
+    """`value` as the resource will see it, where the template alone can tell.
+
+    CDK sets `MasterUsername` to a dynamic reference into the generated secret
+    (`{{resolve:secretsmanager:<Ref Secret>:SecretString:username::}}`); the username itself sits
+    in that secret's `SecretStringTemplate`. Changing the config's master username therefore
+    changes the secret, not the instance property, yet the instance gets a new master user (and is
+    replaced) the next time CloudFormation resolves the reference. Resolving it here makes that
+    change visible. Anything else is returned as is.
+    """
+    if not (isinstance(value, dict) and list(value) == ["Fn::Join"]):
+        return value
+    separator, parts = value["Fn::Join"]
+    if separator != "" or len(parts) != 3 or parts[0] != "{{resolve:secretsmanager:":
+        return value
+    ref, suffix = parts[1], parts[2]
+    match = _SECRET_FIELD.match(suffix) if isinstance(suffix, str) else None
+    if not (match and isinstance(ref, dict) and list(ref) == ["Ref"]):
+        return value
+    secret = template.get("Resources", {}).get(ref["Ref"], {})
+    generate = secret.get("Properties", {}).get("GenerateSecretString", {})
+    try:
+        fields = json.loads(generate.get("SecretStringTemplate", "{}"))
+    except (TypeError, json.JSONDecodeError):
+        return value
+    if match["field"] in fields:
+        return fields[match["field"]]
+    return value
+
+
+def engine_major(engine: Any, version: Any) -> str | None:
+    """The major version of a literal engine version: '16' of postgres 16.4, '8.0' of mysql 8.0.43.
+
+    MySQL and MariaDB majors have two parts; PostgreSQL (10 and later) one. None when unknown.
+    """
+    if not isinstance(version, str) or not isinstance(engine, str):
+        return None
+    parts = version.split(".")
+    if engine.startswith("postgres"):
+        return parts[0]
+    return ".".join(parts[:2])

@@ -1,0 +1,54 @@
+"""Small readers of synthesized templates shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+Template = dict[str, Any]
+
+
+def resources(template: Template, type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+def one(template: Template, type_: str) -> tuple[str, dict[str, Any]]:
+    found = resources(template, type_)
+    assert len(found) == 1, f"expected one {type_}, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
+def by_path(template: Template, suffix: str) -> tuple[str, dict[str, Any]]:
+    """The resource whose construct path ends with `suffix`."""
+    found = [(k, v) for k, v in template["Resources"].items()
+             if v.get("Metadata", {}).get("aws:cdk:path", "").endswith(suffix)]
+    assert len(found) == 1, f"expected one resource at */{suffix}, found {[k for k, _ in found]}"
+    return found[0]
+
+
+def primary(template: Template) -> tuple[str, dict[str, Any]]:
+    found = [(k, v) for k, v in resources(template, "AWS::RDS::DBInstance").items()
+             if "SourceDBInstanceIdentifier" not in v["Properties"]]
+    assert len(found) == 1
+    return found[0]
+
+
+def replicas(template: Template) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in resources(template, "AWS::RDS::DBInstance").items()
+            if "SourceDBInstanceIdentifier" in v["Properties"]}
+
+
+def refs(value: Any) -> set[str]:
+    """Every logical id referenced (Ref / Fn::GetAtt) anywhere inside `value`, pseudo
+    parameters (AWS::Region...) left out."""
+    out: set[str] = set()
+    if isinstance(value, dict):
+        if isinstance(value.get("Ref"), str) and not value["Ref"].startswith("AWS::"):
+            out.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            out.add(value["Fn::GetAtt"][0])
+        for item in value.values():
+            out |= refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            out |= refs(item)
+    return out

@@ -1,0 +1,149 @@
+"""Every config mistake is refused before any construct exists, with one clear message that
+names the environment, the field, the value and what is allowed."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import config
+from config.schema import LOG_RETENTION_DAYS, AlarmThresholds, ConfigError, validate
+from constructs_lib.logs import retention_period
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _dev(**changes: object) -> config.DatabaseConfig:
+    return dataclasses.replace(config.ENVIRONMENTS["dev"], **changes)
+
+
+def _mysql(**changes: object) -> config.DatabaseConfig:
+    return dataclasses.replace(config.ENVIRONMENTS["local"], **changes)
+
+
+@pytest.mark.parametrize("env", sorted(config.ENVIRONMENTS))
+def test_every_environment_is_valid(env: str) -> None:
+    assert validate(config.ENVIRONMENTS[env]) is config.ENVIRONMENTS[env]
+
+
+def test_default_environment_is_dev() -> None:
+    assert config.load().name == "dev"
+
+
+def test_account_override_is_validated_and_applied() -> None:
+    assert config.load("prod", account="210987654321").account == "210987654321"
+    with pytest.raises(ConfigError, match=r"env 'prod': account='12345': .*12 digits"):
+        config.load("prod", account="12345")
+
+
+def test_fails_on_unknown_environment_listing_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as error:
+        config.load("stage")
+    assert str(error.value) == (
+        "config error in env 'stage': env='stage': unknown environment; known: local, dev, prod")
+
+
+@pytest.mark.parametrize(
+    ("cfg", "message"),
+    [
+        (_dev(backup_retention_days=0),
+         "env 'dev': backup_retention_days=0: automated backups are required: 0 would disable "
+         "them; use 7..35 days"),
+        (_dev(backup_retention_days=6), "backup_retention_days=6: between 7 and 35 days"),
+        (_dev(backup_retention_days=36), "backup_retention_days=36: between 7 and 35 days"),
+        (_dev(replica_count=0), "replica_count=0: between 1 and 5 read replicas"),
+        (_dev(replica_count=6), "replica_count=6: between 1 and 5 read replicas"),
+        (_dev(instance_class="r6g.large"),
+         "instance_class='r6g.large': an RDS instance class of the form db.<family>.<size>"),
+        (_dev(replica_instance_class="db.large"),
+         "replica_instance_class='db.large': an RDS instance class of the form db.<family>"),
+        (_dev(port=5432),
+         "port=5432: not the postgres default port 5432"),
+        (_mysql(port=3306), "port=3306: not the mysql default port 3306"),
+        (_dev(port=80), "port=80: a port between 1150 and 65535"),
+        (_dev(engine="oracle"), "engine='oracle': one of mysql, postgres, mariadb"),
+        (_dev(engine_version="16"), "engine_version='16': a full engine version such as"),
+        (_dev(engine_version="16.99"),
+         "engine_version='16.99': not a version postgres supports (versions of postgres 16:"),
+        (_mysql(engine_version="9.9.9"),
+         "engine_version='9.9.9': not a version mysql supports (known majors:"),
+        (_dev(backup_window="04:00-05:00", maintenance_window="sun:04:30-sun:05:30"),
+         "maintenance_window='sun:04:30-sun:05:30': must not overlap backup_window "
+         "'04:00-05:00' on any day"),
+        (_dev(backup_window="23:30-00:30", maintenance_window="mon:00:00-mon:01:00"),
+         "must not overlap backup_window '23:30-00:30'"),
+        (_dev(backup_window="4am"), "backup_window='4am': 'hh24:mi-hh24:mi' in UTC"),
+        (_dev(backup_window="04:00-04:10"), "backup_window='04:00-04:10': at least 30 minutes"),
+        (_dev(maintenance_window="sunday"), "maintenance_window='sunday': 'ddd:hh24:mi-"),
+        (_dev(allocated_storage_gib=10), "allocated_storage_gib=10: between 20 and 65536"),
+        (_dev(max_allocated_storage_gib=50),
+         "max_allocated_storage_gib=50: more than allocated_storage_gib (50)"),
+        (_dev(deletion_protection=False), "deletion_protection=False: every database is"),
+        (_dev(monitoring_interval_seconds=0), "monitoring_interval_seconds=0: one of 1, 5, 10"),
+        (_dev(log_exports=("slowquery",)), "log_exports='slowquery': postgres exports "
+                                           "postgresql, upgrade"),
+        (_dev(log_exports=()), "log_exports=(): at least one of postgresql"),
+        (_dev(log_retention_days=8), "log_retention_days=8: a CloudWatch Logs retention"),
+        (_dev(account="abc"), "account='abc': an AWS account id is 12 digits"),
+        (_dev(region="mars-1"), "region='mars-1': an AWS region name"),
+        (_dev(availability_zones=("us-east-1a", "us-east-1b")),
+         "availability_zones=('us-east-1a', 'us-east-1b'): naming availability zones needs a "
+         "region"),
+        (_mysql(availability_zones=("us-east-1a",)),
+         "availability_zones=('us-east-1a',): at least two distinct AZs"),
+        (_mysql(availability_zones=("us-east-1a", "eu-west-1b")),
+         "availability_zones='eu-west-1b': an AZ of region us-east-1"),
+        (_dev(master_username="admin"), "master_username='admin': not a reserved name"),
+        (_dev(master_username="1user"), "master_username='1user': a letter then up to 15"),
+        (_dev(database_name="my-db"), "database_name='my-db': a letter then up to 62"),
+        (_dev(secret_rotation_days=0), "secret_rotation_days=0: between 1 and 365 days"),
+        (_dev(alarms=AlarmThresholds(cpu_percent=120)),
+         "alarms.cpu_percent=120: between 1 and 100"),
+        (dataclasses.replace(config.ENVIRONMENTS["prod"], retain_on_delete=False),
+         "env 'prod': retain_on_delete/termination_protection=(False, True): both True in prod"),
+        (dataclasses.replace(config.ENVIRONMENTS["prod"], multi_az=False),
+         "env 'prod': multi_az=False: prod runs a multi-AZ primary"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None,
+)
+def test_fails_on_bad_value(cfg: config.DatabaseConfig, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(cfg)
+    text = str(error.value)
+    assert text.startswith(f"config error in env '{cfg.name}': ")
+    assert message in text
+    assert "\n" not in text
+
+
+def test_error_carries_field_and_value() -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(_dev(replica_count=6))
+    assert (error.value.env, error.value.field_name, error.value.value) == ("dev", "replica_count", 6)
+
+
+def test_config_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.ENVIRONMENTS["dev"].replica_count = 0  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("days", LOG_RETENTION_DAYS)
+def test_every_allowed_log_retention_maps_to_a_cdk_retention(days: int) -> None:
+    assert retention_period(days) is not None
+
+
+def test_app_exits_1_with_one_line_on_a_bad_environment() -> None:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "stage"}),
+           "CDK_OUTDIR": str(ROOT / "build" / "unused")}
+    run = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 1
+    lines = [line for line in run.stderr.splitlines() if "config error" in line]
+    assert lines == ["error: config error in env 'stage': env='stage': unknown environment; "
+                     "known: local, dev, prod"]
+    assert "Traceback" not in run.stderr
