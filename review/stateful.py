@@ -18,7 +18,6 @@ from typing import Any
 POLICY_STRENGTH: Mapping[str, int] = {
     "Delete": 0, "Snapshot": 1, "RetainExceptOnCreate": 2, "Retain": 2,
 }
-ABSENT = None
 
 
 def policy_of(resource: Mapping[str, Any], attribute: str) -> str:
