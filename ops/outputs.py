@@ -55,12 +55,12 @@ class DatabaseOutputs:
     def replica(self, identifier: str) -> ReplicaOutput | None:
         return next((r for r in self.replicas if r.identifier == identifier), None)
 
-    def identifier_of_endpoint(self, address: str) -> str | None:
-        """The instance whose deploy-time endpoint address is `address` (RDS endpoints are stable
-        per identifier, so this holds after a promotion too)."""
-        if address == self.primary_endpoint:
-            return self.primary_identifier
-        return next((r.identifier for r in self.replicas if r.endpoint == address), None)
+    @property
+    def endpoints(self) -> dict[str, str]:
+        """Deploy-time endpoint address -> identifier. RDS keeps an instance's endpoint for its
+        whole life, promotion included, so this maps the writer parameter after a failover too."""
+        return {self.primary_endpoint: self.primary_identifier,
+                **{r.endpoint: r.identifier for r in self.replicas}}
 
 
 def parse_outputs(*, stack_name: str, stack_status: str,

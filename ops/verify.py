@@ -27,7 +27,14 @@ from ops.instances import AVAILABLE, describe_instance, endpoint_of, source_of, 
 from ops.keys import KeyResolver
 from ops.outputs import DatabaseOutputs, ReplicaOutput
 from ops.report import CheckResult, Status, compare
-from ops.writer import Endpoint, ParameterValue, SecretEndpoint, read_parameter, read_secret_endpoint
+from ops.writer import (
+    Endpoint,
+    ParameterValue,
+    SecretEndpoint,
+    identify_endpoint,
+    read_parameter,
+    read_secret_endpoint,
+)
 
 _RATE_DAYS = re.compile(r"^rate\((\d+) days?\)$")
 
@@ -103,9 +110,8 @@ def resolve_writer(outputs: DatabaseOutputs, state: LiveState) -> WriterResoluti
         return WriterResolution(identifier=fallback, from_parameter=False, results=(compare(
             False, resource=resource, check="writer-endpoint parameter", expected="host:port",
             actual=repr(value), note=f"checks fall back to {fallback}"),))
-    identifier = outputs.identifier_of_endpoint(endpoint.host) or next(
-        (i for i, d in state.instances.items()
-         if d is not None and (endpoint_of(d) or ("",))[0] == endpoint.host), None)
+    identifier = identify_endpoint(endpoint.host, known=outputs.endpoints,
+                                   instances=state.instances)
     if identifier is None:
         known = ", ".join(outputs.instance_identifiers)
         return WriterResolution(identifier=fallback, from_parameter=False, results=(compare(

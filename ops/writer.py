@@ -109,3 +109,16 @@ def write_secret_endpoint(secrets: Any, *, secret_arn: str, endpoint: Endpoint,
     document.update(wanted)
     secrets.put_secret_value(SecretId=secret_arn, SecretString=json.dumps(document))
     return True
+
+
+def identify_endpoint(host: str, *, known: dict[str, str],
+                      instances: dict[str, dict[str, Any] | None]) -> str | None:
+    """The identifier of the instance whose endpoint address is `host`: first by the stack's
+    outputs (`known`, address -> identifier), then by the live instances' endpoints."""
+    if host in known:
+        return known[host]
+    for identifier, instance in instances.items():
+        address = ((instance or {}).get("Endpoint") or {}).get("Address")
+        if address == host:
+            return identifier
+    return None

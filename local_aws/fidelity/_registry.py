@@ -189,6 +189,10 @@ class EmulatedResource:
             raise UnformattedGetAttTemplateException()
         return self._attributes[attribute_name]
 
+    def is_created(self) -> bool:
+        """Creation is synchronous here (moto asks to know whether to wait)."""
+        return True
+
     def delete(self, account_id: str, region_name: str) -> None:
         if self._on_delete is not None:
             self._on_delete()

@@ -1,0 +1,79 @@
+"""Fidelity extensions: where moto falls short of AWS for our stacks, make it behave like AWS.
+
+Real AWS is the reference for every behaviour; each module's docstring states the AWS behaviour it
+reproduces and the moto gap it closes, and `tests/test_local_aws_fidelity.py` shows each gap (the
+behaviour differs with the extension uninstalled).
+
+`install()` switches every extension on in the current process: the local emulator's server process
+calls it, and unit tests using `moto.mock_aws()` can call it too (e.g. for `PromoteReadReplica`).
+`uninstall()` restores moto exactly; `installed()` does both around a block.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from local_aws.fidelity import (
+    cfn_dynamic_references,
+    cfn_get_stack_output,
+    ec2_restrict_default_sg,
+    kms_key_tags,
+    rds_db_instance,
+    rds_promote_read_replica,
+    secrets_resource_policy,
+    secrets_rotation_schedule,
+    secrets_secret,
+    secrets_target_attachment,
+)
+from local_aws.fidelity._registry import Extension
+
+__all__ = ["EXTENSIONS", "Extension", "install", "installed", "uninstall"]
+
+EXTENSIONS: tuple[Extension, ...] = (
+    cfn_get_stack_output.EXTENSION,
+    cfn_dynamic_references.EXTENSION,
+    kms_key_tags.EXTENSION,
+    secrets_secret.EXTENSION,
+    secrets_target_attachment.EXTENSION,
+    secrets_rotation_schedule.EXTENSION,
+    secrets_resource_policy.EXTENSION,
+    rds_db_instance.EXTENSION,
+    rds_promote_read_replica.EXTENSION,
+    ec2_restrict_default_sg.EXTENSION,
+)
+
+_lock = threading.Lock()
+_installed: list[Extension] = []
+
+
+def install(*, only: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """Switch on every extension (or those named in `only`); idempotent. Returns the names on."""
+    known = {e.name for e in EXTENSIONS}
+    unknown = sorted(set(only or ()) - known)
+    if unknown:
+        raise ValueError(f"unknown fidelity extension(s) {unknown}; known: {sorted(known)}")
+    with _lock:
+        for extension in EXTENSIONS:
+            if (only is None or extension.name in only) and extension not in _installed:
+                extension.install()
+                _installed.append(extension)
+        return tuple(e.name for e in _installed)
+
+
+def uninstall() -> None:
+    """Switch every installed extension off, restoring moto's own behaviour."""
+    with _lock:
+        while _installed:
+            _installed.pop().uninstall()
+
+
+@contextmanager
+def installed(*, only: tuple[str, ...] | None = None) -> Iterator[tuple[str, ...]]:
+    """`install()` for the duration of a `with` block, then `uninstall()`."""
+    names = install(only=only)
+    try:
+        yield names
+    finally:
+        uninstall()
