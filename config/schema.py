@@ -190,7 +190,7 @@ def validate(cfg: DatabaseConfig) -> DatabaseConfig:
     if cfg.engine not in ENGINES:
         fail("engine", f"one of {', '.join(ENGINES)}")
     if not _VERSION.match(cfg.engine_version):
-        fail("engine_version", "a full engine version such as '8.0.43' or '16.4'")
+        fail("engine_version", "a full engine version such as '8.0.43' or '16.10'")
     known = supported_engine_versions(cfg.engine)
     if cfg.engine_version not in known:
         major = cfg.engine_version.split(".")[0]

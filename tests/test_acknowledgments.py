@@ -1,0 +1,87 @@
+"""The acknowledgment register stays honest: every entry silences exactly one real finding on
+one resource, with a reason a reviewer can check."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+import config
+from app import build_app
+from policy.acknowledgments import Acknowledgment, acknowledgments_for
+from policy.gate import AcknowledgmentError, _find
+from policy.rules import RULE_IDS
+
+ENVS = sorted(config.ENVIRONMENTS)
+VAGUE = re.compile(r"\b(todo|tbd|fixme|false positive|not needed|n/a|ignore|temporary)\b", re.I)
+
+
+def _register(env: str) -> list[Acknowledgment]:
+    _, stacks = build_app(env, gate=False)
+    return acknowledgments_for(stacks)
+
+
+def _suppressed(cdk_out: Path) -> set[tuple[str, str]]:
+    report = json.loads((cdk_out / "validation-report.json").read_text())
+    return {(s["acknowledgedId"], c["constructPath"])
+            for p in report["pluginReports"] for s in p.get("suppressedViolations", [])
+            if "acknowledgedId" in s for c in s["violatingConstructs"]}
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_acknowledgment_matches_a_finding(env: str, templates: Any,
+                                                cdk_out: dict[str, Path]) -> None:
+    suppressed = _suppressed(cdk_out[env])
+    unmatched = [a for a in _register(env) if (a.finding, a.path) not in suppressed]
+    assert not unmatched, f"acknowledgments that match no finding: {unmatched}"
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_every_suppressed_finding_is_in_the_register(env: str, templates: Any,
+                                                     cdk_out: dict[str, Path]) -> None:
+    registered = {(a.finding, a.path) for a in _register(env)}
+    nag = {s for s in _suppressed(cdk_out[env]) if not s[0].startswith("CloudFormation")}
+    assert nag <= registered
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_entries_are_narrow_and_explained(env: str) -> None:
+    entries = _register(env)
+    assert len({(a.finding, a.path) for a in entries}) == len(entries), "duplicate entry"
+    for ack in entries:
+        assert "*" not in ack.path and "*" not in ack.finding
+        assert ack.path.endswith("/Resource"), f"{ack.path}: not one CfnResource"
+        assert "::" in ack.finding, f"{ack.finding}: must be namespaced to be reported"
+        assert len(ack.reason) >= 80, f"{ack.finding}: reason too short to be checked"
+        assert not VAGUE.search(ack.reason), f"{ack.finding}: vague reason"
+        assert not ack.rule.startswith("Redundancy-"), "our own rules are never acknowledged"
+
+
+def test_reasons_for_replica_encryption_name_the_proving_rule() -> None:
+    for ack in _register("prod"):
+        if "StorageEncrypted" in ack.finding or ack.rule == "AwsSolutions-RDS2":
+            assert "Redundancy-ReplicaSourceEncrypted" in ack.reason
+            for rule_id in re.findall(r"Redundancy-\w+", ack.reason):
+                assert rule_id in RULE_IDS
+
+
+def test_fails_on_a_stack_wide_acknowledgment() -> None:
+    app, stacks = build_app("dev", gate=False)
+    with pytest.raises(AcknowledgmentError, match="not a single CfnResource"):
+        _find(app, stacks.database.node.path)
+
+
+def test_fails_on_a_path_that_does_not_exist() -> None:
+    app, stacks = build_app("dev", gate=False)
+    with pytest.raises(AcknowledgmentError, match="no construct 'Replica9'"):
+        _find(app, f"{stacks.database.node.path}/Database/Replica9/Instance/Resource")
+
+
+def test_acknowledgment_is_a_cdk_acknowledgment() -> None:
+    ack = _register("dev")[0]
+    assert cdk.Acknowledgment(id=ack.finding, reason=ack.reason).id == ack.finding
