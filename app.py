@@ -62,15 +62,33 @@ def synthesize(env: str, outdir: str | Path, *, gate: bool = True) -> dict[str, 
             for stack in stacks.all}
 
 
+def write_compliance_reports(app: cdk.App, stacks: EnvironmentStacks,
+                             out_dir: Path = ROOT / "build" / "compliance") -> tuple[Path, Path]:
+    """Markdown + SARIF evidence of the gate's verdict on `app` (after `app.synth()`)."""
+    from policy.gate import policy_of
+    from policy.report import write_reports
+
+    return write_reports(
+        env=stacks.config.name,
+        evaluations=policy_of(app).evaluations,
+        cdk_out=Path(app.outdir),
+        out_dir=out_dir,
+        template_names={s.stack_name: s.template_file for s in stacks.all},
+    )
+
+
 def main() -> int:
     app = cdk.App()
     try:
-        build_app(app.node.try_get_context("env"), app=app,
-                  account=app.node.try_get_context("account"))
+        _, stacks = build_app(app.node.try_get_context("env"), app=app,
+                              account=app.node.try_get_context("account"))
     except config.ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    app.synth()
+    app.synth()  # under the CDK CLI a violation is reported by the CLI, which exits 1
+    md, sarif = write_compliance_reports(app, stacks)
+    print(f"compliance evidence: {md.relative_to(ROOT)}, {sarif.relative_to(ROOT)}",
+          file=sys.stderr)
     return 0
 
 

@@ -3,26 +3,53 @@ its templates are shared by all tests (a synth per test would cost minutes)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 
 import config
-from app import synthesize
+from app import build_app
+from stacks import EnvironmentStacks
 
 ENVS = tuple(config.ENVIRONMENTS)
 
 Template = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Synthesized:
+    """One environment synthesized through the gate: the App (with the gate's evaluations),
+    its stacks, where it was written and the templates."""
+
+    app: cdk.App
+    stacks: EnvironmentStacks
+    outdir: Path
+    templates: dict[str, Template]
+
+
 @pytest.fixture(scope="session")
-def cdk_out(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
+    out = {}
+    for env in ENVS:
+        outdir = tmp_path_factory.mktemp(f"cdk.out.{env}")
+        app, stacks = build_app(env, outdir=str(outdir))
+        assembly = app.synth()
+        templates = {s.stack_name: assembly.get_stack_by_name(s.stack_name).template
+                     for s in stacks.all}
+        out[env] = Synthesized(app, stacks, outdir, templates)
+    return out
+
+
+@pytest.fixture(scope="session")
+def cdk_out(environments: dict[str, Synthesized]) -> dict[str, Path]:
     """Where each environment was synthesized: {env: cdk.out directory}."""
-    return {env: tmp_path_factory.mktemp(f"cdk.out.{env}") for env in ENVS}
+    return {env: s.outdir for env, s in environments.items()}
 
 
 @pytest.fixture(scope="session")
-def templates(cdk_out: dict[str, Path]) -> dict[str, dict[str, Template]]:
+def templates(environments: dict[str, Synthesized]) -> dict[str, dict[str, Template]]:
     """{env: {stack name: template}} for every environment, synthesized with the gate."""
-    return {env: synthesize(env, cdk_out[env]) for env in ENVS}
+    return {env: s.templates for env, s in environments.items()}
