@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install synth test lock clean
+.PHONY: help install synth test lock clean review snapshot-update
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,7 +42,7 @@ install: $(PY_STAMP) $(NODE_STAMP) ## Create the venv and install the pinned too
 synth: install ## Synthesize every environment through the policy gate into cdk.out.<env>/
 	@set -e; for env in $(ENVS); do \
 	  echo "==> cdk synth -c env=$$env"; \
-	  $(CDK) synth --quiet -c env=$$env --output cdk.out.$$env; \
+	  $(CDK) synth --quiet -c env=$$env -c controlTower=true --output cdk.out.$$env; \
 	done
 
 test: install ## Run the whole test suite
@@ -56,3 +56,11 @@ lock: ## Re-resolve constraints.txt from requirements*.txt (needs the registry)
 
 clean: ## Remove build output (keeps the installed toolchain)
 	rm -rf cdk.out cdk.out.* build .pytest_cache
+
+review: install ## Review every environment and run the data-loss guard (build/review/<env>.md)
+	$(PY) -m review --out build/review
+
+snapshot-update: install ## Rewrite the template snapshots after an intended change (never run by test)
+	$(PY) -m pytest tests/test_snapshots.py --snapshot-update -q
+	@echo "==> snapshots rewritten: 'make review' shows the change against the last commit and"
+	@echo "    whether it needs an entry in tests/__snapshots__/data_loss_allowlist.toml"

@@ -20,6 +20,42 @@ from stacks import EnvironmentStacks, build_stacks
 
 ROOT = Path(__file__).resolve().parent
 
+# CDK's built-in CloudFormation validation loads a ~300 MiB engine in every synth process (2.2x
+# the wall time of a cold synth of this app, see docs/performance.md). It is kept out of the
+# per-synth gate: every template is spec-checked once per test session instead, by cfn-lint and
+# by this same built-in validation (tests/test_cfn_lint_and_secrets.py), in `make test` and CI.
+BUILTIN_CFN_VALIDATION = False
+
+
+class GateSwitchError(ValueError):
+    """`-c gate=...` has a bad value, or turns the gate off without `-c bench=true`."""
+
+
+def gate_enabled(gate: object, bench: object) -> bool:
+    """The `-c gate=on|off` switch of `main()`: off only for the benchmark's floor.
+
+    `off` is honoured only beside `-c bench=true`, and its stacks refuse to deploy
+    (`refuse_deploy`); anything else raises `GateSwitchError`.
+    """
+    if gate in (None, "on", True, "true"):
+        return True
+    if gate not in ("off", False, "false"):
+        raise GateSwitchError(f"gate={gate!r}: 'on' (default) or 'off'")
+    if bench not in ("true", True):
+        raise GateSwitchError("gate=off is for the benchmark only: it needs -c bench=true too, "
+                              "and its stacks cannot be deployed")
+    return False
+
+
+def refuse_deploy(stacks: EnvironmentStacks) -> None:
+    """A template rule that always fails, so CloudFormation refuses to create or update any
+    stack synthesized without the gate (the rule is checked before any resource changes)."""
+    for stack in stacks.all:
+        cdk.CfnRule(stack, "PolicyGateOff", assertions=[cdk.CfnRuleAssertion(
+            assert_=cdk.Fn.condition_equals("policy-gate", "off"),
+            assert_description="Synthesized with the policy gate off (benchmark only): "
+                               "never deploy this template.")])
+
 
 def cdk_context() -> dict[str, Any]:
     """The feature flags of cdk.json, for apps built outside the CLI (tests, benchmarks), with
@@ -34,20 +70,23 @@ def build_app(
     app: cdk.App | None = None,
     account: str | None = None,
     gate: bool = True,
+    control_tower: bool = False,
     outdir: str | None = None,
 ) -> tuple[cdk.App, EnvironmentStacks]:
-    """An App holding environment `env`'s stacks, with the policy gate unless `gate=False`.
+    """An App holding environment `env`'s stacks, with the policy gate unless `gate=False`
+    (and the AWS Control Tower proactive controls when `control_tower=True`).
 
     Raises `config.ConfigError` for a bad config, before any construct is built.
     """
     cfg = config.load(env, account=account)
     if app is None:
-        app = cdk.App(outdir=outdir, context=cdk_context(), analytics_reporting=False)
+        app = cdk.App(outdir=outdir, context=cdk_context(), analytics_reporting=False,
+                      builtin_cloud_formation_validation=BUILTIN_CFN_VALIDATION)
     stacks = build_stacks(app, cfg)
     if gate:
         from policy.gate import apply_gate
 
-        apply_gate(app, stacks)
+        apply_gate(app, stacks, control_tower=control_tower)
     return app, stacks
 
 
@@ -77,14 +116,27 @@ def write_compliance_reports(app: cdk.App, stacks: EnvironmentStacks,
     )
 
 
+def _flag(value: object) -> bool:
+    return value is True or str(value).lower() in ("true", "1", "yes")
+
+
 def main() -> int:
-    app = cdk.App()
+    app = cdk.App(builtin_cloud_formation_validation=BUILTIN_CFN_VALIDATION)
     try:
+        gate = gate_enabled(app.node.try_get_context("gate"), app.node.try_get_context("bench"))
         _, stacks = build_app(app.node.try_get_context("env"), app=app,
-                              account=app.node.try_get_context("account"))
-    except config.ConfigError as error:
+                              account=app.node.try_get_context("account"), gate=gate,
+                              control_tower=_flag(app.node.try_get_context("controlTower")))
+    except (config.ConfigError, GateSwitchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    if not gate:
+        refuse_deploy(stacks)
+        print("WARNING: POLICY GATE OFF (-c gate=off, benchmark only): no cdk-nag, no Redundancy "
+              "rules, no CloudFormation validation. These templates fail any deploy.",
+              file=sys.stderr)
+        app.synth()
+        return 0
     app.synth()  # under the CDK CLI a violation is reported by the CLI, which exits 1
     md, sarif = write_compliance_reports(app, stacks)
     print(f"compliance evidence: {md.relative_to(ROOT)}, {sarif.relative_to(ROOT)}",

@@ -22,7 +22,6 @@ ENVIRONMENTS: dict[str, DatabaseConfig] = {
         allocated_storage_gib=20,
         max_allocated_storage_gib=50,
         backup_retention_days=7,
-        log_retention_days=30,
     ),
     # Shared development: env-agnostic, deploys to whatever account/region the caller's
     # credentials name. PostgreSQL so that both engine families are exercised every synth.
@@ -53,6 +52,5 @@ ENVIRONMENTS: dict[str, DatabaseConfig] = {
         retain_on_delete=True,
         termination_protection=True,
         monitoring_interval_seconds=15,
-        log_retention_days=365,
     ),
 }

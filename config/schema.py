@@ -25,6 +25,7 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
 )
+MIN_LOG_RETENTION_DAYS = 365
 MONITORING_INTERVALS: tuple[int, ...] = (1, 5, 10, 15, 30, 60)
 MIN_BACKUP_RETENTION_DAYS = 7
 MAX_BACKUP_RETENTION_DAYS = 35
@@ -90,7 +91,7 @@ class DatabaseConfig:
     termination_protection: bool = False
     monitoring_interval_seconds: int = 60
     log_exports: tuple[str, ...] = ("audit", "error", "slowquery")
-    log_retention_days: int = 90
+    log_retention_days: int = 365
     database_name: str = "app"
     master_username: str = "dbadmin"
     secret_rotation_days: int = 30
@@ -252,6 +253,9 @@ def validate(cfg: DatabaseConfig) -> DatabaseConfig:
     if cfg.log_retention_days not in LOG_RETENTION_DAYS:
         fail("log_retention_days",
              f"a CloudWatch Logs retention: {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    if cfg.log_retention_days < MIN_LOG_RETENTION_DAYS:
+        fail("log_retention_days", f"at least {MIN_LOG_RETENTION_DAYS} days: database logs are "
+             "audit evidence (AWS Control Tower CT.CLOUDWATCH.PR.2)")
     if not _IDENTIFIER.match(cfg.database_name):
         fail("database_name", "a letter then up to 62 letters, digits or underscores")
     if not _IDENTIFIER.match(cfg.master_username) or len(cfg.master_username) > 16:

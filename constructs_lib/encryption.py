@@ -8,13 +8,30 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 
+def restrict_grants_to_aws_services(key: kms.Key) -> None:
+    """Only AWS services acting for a resource may create grants on `key` (Control Tower
+    CT.KMS.PR.3): a leaked IAM credential with kms:CreateGrant cannot delegate the key."""
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="DenyGrantsExceptForAwsServices",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["kms:CreateGrant"],
+            resources=["*"],
+            conditions={"BoolIfExists": {"kms:GrantIsForAWSResource": "false",
+                                         "aws:PrincipalIsAWSService": "false"}},
+        )
+    )
+
+
 class DatabaseKey(Construct):
     """A symmetric KMS key with yearly rotation, retained when its stack is deleted.
 
     One key encrypts the database storage, Performance Insights, the credentials secret, the
     database log groups, the backup vault and the alarm topic. The key policy lets the two services
     that encrypt without a caller's grant use it: CloudWatch Logs (log groups in this account and
-    region) and CloudWatch (alarm notifications to the encrypted topic).
+    region) and CloudWatch (alarm notifications to the encrypted topic). Grants can only be
+    created for AWS resources (RDS, Secrets Manager, Backup create theirs that way).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, alias: str, description: str) -> None:
@@ -30,6 +47,7 @@ class DatabaseKey(Construct):
             pending_window=Duration.days(30),
             removal_policy=RemovalPolicy.RETAIN,
         )
+        restrict_grants_to_aws_services(self.key)
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchLogsOfThisAccount",

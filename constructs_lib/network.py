@@ -11,6 +11,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from constructs_lib.encryption import restrict_grants_to_aws_services
+
 
 class IsolatedNetwork(Construct):
     """A VPC with only isolated subnets (no internet or NAT gateway) in at least two AZs.
@@ -55,6 +57,8 @@ class IsolatedNetwork(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN,
         )
+        if isinstance(self.flow_log_key, kms.Key):
+            restrict_grants_to_aws_services(self.flow_log_key)
         # CloudWatch Logs encrypts with the key on the log group's behalf.
         self.flow_log_key.grant_encrypt_decrypt(
             iam.ServicePrincipal(f"logs.{Stack.of(self).region}.amazonaws.com")

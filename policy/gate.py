@@ -7,7 +7,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
 from constructs import IConstruct
 
-from policy.acknowledgments import acknowledgments_for
+from policy.acknowledgments import DISABLED_CONTROL_TOWER_RULES, acknowledgments_for
 from policy.model import PolicySettings
 from policy.plugin import RedundancyPolicy
 from stacks import EnvironmentStacks
@@ -28,22 +28,36 @@ def _find(app: cdk.App, path: str) -> IConstruct:
                                       f"under {node.node.path or '<app>'}")
         node = child
     if not isinstance(node, cdk.CfnResource):
-        raise AcknowledgmentError(f"acknowledgment path {path!r}: not a single CfnResource")
+        raise AcknowledgmentError(f"acknowledgment path {path!r}: not a single CloudFormation "
+                                  "resource")
     return node
 
 
-def apply_gate(app: cdk.App, stacks: EnvironmentStacks) -> RedundancyPolicy:
-    """Register the packs once per App and this environment's stacks and acknowledgments."""
+def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
+               control_tower: bool = False) -> RedundancyPolicy:
+    """Register the packs once per App and this environment's stacks and acknowledgments.
+
+    `control_tower=True` adds the AWS Control Tower proactive controls (cfn-guard, bundled by
+    cdk-validator-cfnguard). It spawns cfn-guard per template (~1 s per environment), so it runs
+    in CI (`make synth`) and in one test, not on every developer synth.
+    """
     plugin: RedundancyPolicy | None = getattr(app, _ATTRIBUTE, None)
     if plugin is None:
         plugin = RedundancyPolicy()
-        cdk.Validations.of(app).add_plugins(
+        packs: list[cdk.IPolicyValidationPlugin] = [
             AwsSolutionsChecks(app),
             HIPAASecurityChecks(app),
             NIST80053R5Checks(app),
             PCIDSS321Checks(app),
             plugin,
-        )
+        ]
+        if control_tower:
+            from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
+
+            packs.append(CfnGuardValidator(
+                control_tower_rules_enabled=True,
+                disabled_rules=sorted(DISABLED_CONTROL_TOWER_RULES)))
+        cdk.Validations.of(app).add_plugins(*packs)
         setattr(app, _ATTRIBUTE, plugin)
     settings = PolicySettings(environment=stacks.config.name,
                               min_backup_retention_days=stacks.config.backup_retention_days)

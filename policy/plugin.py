@@ -77,21 +77,44 @@ def template_view(name: str, template: dict[str, Any], settings: PolicySettings)
                      outputs=template.get("Outputs", {}))
 
 
+_TYPE_OF_CLASS: dict[type, str] = {}  # L1 class -> its CloudFormation type, asked once per class
+
+
+def _resource_type(node: cdk.CfnResource) -> str:
+    """`node.cfn_resource_type` without a call into Node for every resource: a generated L1
+    class names its type once (CFN_RESOURCE_TYPE_NAME); a raw `CfnResource` is asked."""
+    cls = type(node)
+    if cls is cdk.CfnResource:
+        return node.cfn_resource_type
+    if cls not in _TYPE_OF_CLASS:
+        _TYPE_OF_CLASS[cls] = getattr(cls, "CFN_RESOURCE_TYPE_NAME", None) or node.cfn_resource_type
+    return _TYPE_OF_CLASS[cls]
+
+
+def _own_constructs(stack: cdk.Stack) -> list[IConstruct]:
+    """The constructs of `stack`, not those of a nested stack. Every call into Node costs a round
+    trip, so the tree is read in one call and a path is asked only when a nested stack exists."""
+    nodes = stack.node.find_all()
+    nested = [n.node.path + "/" for n in nodes[1:] if isinstance(n, cdk.Stack)]
+    if not nested:
+        return nodes
+    return [n for n in nodes if not any(n.node.path.startswith(p) or n.node.path + "/" == p
+                                        for p in nested)]
+
+
 def construct_view(stack: cdk.Stack, settings: PolicySettings) -> StackView:
     """The stack's L1 resources as cdk-nag sees them: typed properties, no raw overrides."""
     resources: dict[str, Resource] = {}
     outputs: dict[str, Any] = {}
-    for node in stack.node.find_all():
-        if cdk.Stack.of(node) is not stack:
-            continue
+    for node in _own_constructs(stack):
         if isinstance(node, cdk.CfnResource):
-            if node.cfn_resource_type not in _RELEVANT_TYPES:
+            if _resource_type(node) not in _RELEVANT_TYPES:
                 continue
             logical_id = stack.resolve(node.logical_id)
             props = node._render_properties(stack.resolve(node._cfn_properties)) or {}
             resources[logical_id] = Resource(
                 logical_id=logical_id,
-                type=node.cfn_resource_type,
+                type=_resource_type(node),
                 properties=props,
                 deletion_policy=_policy(node.cfn_options.deletion_policy),
                 update_replace_policy=_policy(node.cfn_options.update_replace_policy),

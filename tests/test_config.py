@@ -90,6 +90,7 @@ def test_fails_on_unknown_environment_listing_the_known_ones() -> None:
                                            "postgresql, upgrade"),
         (_dev(log_exports=()), "log_exports=(): at least one of postgresql"),
         (_dev(log_retention_days=8), "log_retention_days=8: a CloudWatch Logs retention"),
+        (_dev(log_retention_days=90), "log_retention_days=90: at least 365 days: database logs"),
         (_dev(account="abc"), "account='abc': an AWS account id is 12 digits"),
         (_dev(region="mars-1"), "region='mars-1': an AWS region name"),
         (_dev(availability_zones=("us-east-1a", "us-east-1b")),
