@@ -33,6 +33,16 @@ MIN_REPLICAS, MAX_REPLICAS = 1, 5
 # RDS reserves these master user names.
 RESERVED_USERNAMES = frozenset({"admin", "rdsadmin", "root", "postgres", "mysql", "rdsrepladmin"})
 
+# Regions with RDS cross-region read replicas and AWS Backup cross-region copy (commercial
+# partition). A DR region must be one of them.
+AWS_REGIONS: tuple[str, ...] = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "af-south-1", "ap-east-1",
+    "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+    "ap-southeast-4", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ca-central-1",
+    "ca-west-1", "eu-central-1", "eu-central-2", "eu-west-1", "eu-west-2", "eu-west-3",
+    "eu-south-1", "eu-south-2", "eu-north-1", "il-central-1", "me-south-1", "me-central-1",
+    "sa-east-1",
+)
 _INSTANCE_CLASS = re.compile(r"^db\.(?P<family>[a-z][a-z0-9-]*)\.(?P<size>[a-z0-9]+)$")
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -96,6 +106,13 @@ class DatabaseConfig:
     master_username: str = "dbadmin"
     secret_rotation_days: int = 30
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
+    dr_region: str | None = None
+    dr_availability_zones: tuple[str, ...] = ()
+    dr_vpc_cidr: str = "10.140.0.0/16"
+
+    @property
+    def has_dr(self) -> bool:
+        return self.dr_region is not None
 
     @property
     def default_port(self) -> int:
@@ -264,6 +281,7 @@ def validate(cfg: DatabaseConfig) -> DatabaseConfig:
         fail("master_username", f"not a reserved name ({', '.join(sorted(RESERVED_USERNAMES))})")
     if not 1 <= cfg.secret_rotation_days <= 365:
         fail("secret_rotation_days", "between 1 and 365 days")
+    _validate_dr(cfg)
     a = cfg.alarms
     for name, value, low, high in (
         ("alarms.replica_lag_seconds", a.replica_lag_seconds, 1, 86400),
@@ -274,6 +292,41 @@ def validate(cfg: DatabaseConfig) -> DatabaseConfig:
         if not low <= value <= high:
             _fail(env, name, value, f"between {low} and {high}")
     return cfg
+
+
+def _validate_dr(cfg: DatabaseConfig) -> None:
+    env = cfg.name
+    if cfg.dr_region is None:
+        if cfg.dr_availability_zones:
+            _fail(env, "dr_availability_zones", cfg.dr_availability_zones,
+                  "naming DR availability zones needs a dr_region")
+        return
+    if cfg.dr_region not in AWS_REGIONS:
+        _fail(env, "dr_region", cfg.dr_region,
+              f"an AWS region name with RDS cross-region replicas: {', '.join(AWS_REGIONS)}")
+    if cfg.region is None:
+        _fail(env, "dr_region", cfg.dr_region, "a DR region needs an explicit region for the "
+              "primary (the replica's source ARN and SourceRegion name it)")
+    if cfg.dr_region == cfg.region:
+        _fail(env, "dr_region", cfg.dr_region,
+              f"must differ from the primary region {cfg.region}: a replica in the same region "
+              "does not survive the loss of the region")
+    if len(set(cfg.dr_availability_zones)) == 1:
+        _fail(env, "dr_availability_zones", cfg.dr_availability_zones,
+              "at least two distinct AZs for a multi-AZ DR replica")
+    for az in cfg.dr_availability_zones:
+        if not (az.startswith(cfg.dr_region) and re.fullmatch(r"[a-z]", az[len(cfg.dr_region):])):
+            _fail(env, "dr_availability_zones", az,
+                  f"an AZ of region {cfg.dr_region}, e.g. '{cfg.dr_region}a'")
+    if _cidr_overlap(cfg.vpc_cidr, cfg.dr_vpc_cidr):
+        _fail(env, "dr_vpc_cidr", cfg.dr_vpc_cidr,
+              f"must not overlap vpc_cidr {cfg.vpc_cidr} (the VPCs may be peered for failover)")
+
+
+def _cidr_overlap(a: str, b: str) -> bool:
+    import ipaddress
+
+    return ipaddress.ip_network(a).overlaps(ipaddress.ip_network(b))
 
 
 def field_names() -> tuple[str, ...]:

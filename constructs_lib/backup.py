@@ -17,7 +17,9 @@ class DatabaseBackupPlan(Construct):
     - monthly on the 1st at 04:00 UTC, moved to cold storage after 30 days, kept
       `monthly_retention` (default 1 year).
     The vault is retained when its stack is deleted and refuses deletion of its recovery points
-    by anyone but the account root (a vault access policy).
+    by anyone but the account root (a vault access policy). With `copy_to`, every recovery point
+    is also copied to that vault (another region's, for disaster recovery) and kept there as
+    long as at the source.
     """
 
     def __init__(
@@ -29,6 +31,7 @@ class DatabaseBackupPlan(Construct):
         key: kms.IKey,
         daily_retention: Duration = Duration.days(35),
         monthly_retention: Duration = Duration.days(365),
+        copy_to: backup.IBackupVaultRef | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.vault = backup.BackupVault(
@@ -46,6 +49,7 @@ class DatabaseBackupPlan(Construct):
                 start_window=Duration.hours(1),
                 completion_window=Duration.hours(8),
                 delete_after=daily_retention,
+                copy_actions=_copy(copy_to, daily_retention),
             )
         )
         self.plan.add_rule(
@@ -56,9 +60,18 @@ class DatabaseBackupPlan(Construct):
                 completion_window=Duration.hours(8),
                 move_to_cold_storage_after=Duration.days(30),
                 delete_after=monthly_retention,
+                copy_actions=_copy(copy_to, monthly_retention),
             )
         )
         self.selection = self.plan.add_selection(
             "Database",
             resources=[backup.BackupResource.from_rds_database_instance(database)],
         )
+
+
+def _copy(vault: backup.IBackupVaultRef | None,
+          retention: Duration) -> list[backup.BackupPlanCopyActionProps] | None:
+    if vault is None:
+        return None
+    return [backup.BackupPlanCopyActionProps(destination_backup_vault=vault,
+                                             delete_after=retention)]

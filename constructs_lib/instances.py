@@ -150,13 +150,24 @@ class PrimaryDatabase(Construct):
         self.instance.node.add_dependency(self.log_groups)
 
 
+@dataclass(frozen=True, kw_only=True)
+class CrossRegionSource:
+    """Where a cross-region replica's source lives: its ARN and region."""
+
+    arn: str
+    region: str
+
+
 class ReadReplica(Construct):
-    """A same-region read replica with its own security group, parameter group and monitoring.
+    """A read replica with its own security group, parameter group and monitoring.
 
     Multi-AZ by default, so a reader survives the loss of an AZ as the primary does.
 
-    Storage encryption is inherited from the source (CloudFormation refuses `StorageEncrypted` on a
-    same-region replica); PostgreSQL replicas keep no automated backups (unsupported).
+    Same region: storage encryption is inherited from the source (CloudFormation refuses
+    `StorageEncrypted` on a same-region replica). Cross region (`cross_region`): the replica is
+    encrypted with `settings.key`, a key of its own region, and names its source by ARN with
+    `SourceRegion`; CDK's replica construct sets neither correctly (aws/aws-cdk#28998), so both
+    are set on its L1 resource here. PostgreSQL replicas keep no automated backups (unsupported).
     """
 
     def __init__(
@@ -171,6 +182,7 @@ class ReadReplica(Construct):
         max_allocated_storage_gib: int | None = None,
         backup_retention: Duration | None = None,
         multi_az: bool = True,
+        cross_region: CrossRegionSource | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         s = settings
@@ -191,7 +203,15 @@ class ReadReplica(Construct):
             max_allocated_storage=max_allocated_storage_gib,
             multi_az=multi_az,
             backup_retention=backup_retention if s.engine.replicas_keep_backups else None,
+            storage_encryption_key=s.key if cross_region else None,
             **_common_props(self, s, identifier=identifier, parameter_group=self.parameter_group,
                             security_group=self.security_group),
         )
         self.instance.node.add_dependency(self.log_groups)
+        if cross_region is not None:
+            l1 = self.instance.node.default_child
+            assert isinstance(l1, rds.CfnDBInstance)
+            # Typed L1 properties, not raw overrides, so every policy view sees them.
+            l1.source_db_instance_identifier = cross_region.arn
+            l1.source_region = cross_region.region
+            l1.storage_encrypted = None  # implied by KmsKeyId (cfn-lint E3020 refuses it)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
@@ -15,6 +18,15 @@ from constructs_lib.backup import DatabaseBackupPlan
 from constructs_lib.credentials import DatabaseCredentials
 from constructs_lib.engine import EngineSpec
 from constructs_lib.instances import InstanceSettings, PrimaryDatabase, ReadReplica, monitoring_role
+
+
+@dataclass(frozen=True, kw_only=True)
+class DisasterRecoveryTarget:
+    """Where backups go to survive the loss of the region: a vault and a key in `region`."""
+
+    region: str
+    vault_arn: str
+    key_arn: str
 
 
 class RedundantDatabase(Construct):
@@ -38,6 +50,7 @@ class RedundantDatabase(Construct):
         subnets: ec2.SubnetSelection,
         key: kms.IKey,
         endpoint_security_group: ec2.ISecurityGroup,
+        disaster_recovery: DisasterRecoveryTarget | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         cfg = config
@@ -127,7 +140,19 @@ class RedundantDatabase(Construct):
             description="host:port of the current writer; repointed by the failover runbook",
         )
 
-        self.backup = DatabaseBackupPlan(self, "Backup", database=self.primary.instance, key=key)
+        dr = disaster_recovery
+        self.backup = DatabaseBackupPlan(
+            self, "Backup", database=self.primary.instance, key=key,
+            copy_to=backup.BackupVault.from_backup_vault_arn(self, "DrVault", dr.vault_arn)
+            if dr else None)
+        if dr is not None:
+            # RDS copies every automated backup (snapshots and transaction logs) to the DR region,
+            # encrypted with the DR key: point-in-time restore there if the region is lost.
+            l1 = self.primary.instance.node.default_child
+            assert isinstance(l1, rds.CfnDBInstance)
+            l1.automatic_backup_replication_region = dr.region
+            l1.automatic_backup_replication_kms_key_id = dr.key_arn
+            l1.automatic_backup_replication_retention_period = cfg.backup_retention_days
         self.alarms = DatabaseAlarms(
             self,
             "Alarms",

@@ -32,6 +32,17 @@ _REPLICA_INHERITS_ENCRYPTION = (
     "Redundancy-ReplicaSourceEncrypted proves the source is encrypted with the CMK, and "
     "Redundancy-StorageEncryptedCMK proves the source itself."
 )
+_DR_REPLICA_ENCRYPTION = (
+    "A cross-region read replica is encrypted with the KmsKeyId of its own region; "
+    "CloudFormation rejects StorageEncrypted next to SourceDBInstanceIdentifier (cfn-lint E3020). "
+    "Rule Redundancy-DrReplicaEncrypted proves the key is a CMK of the replica's region and "
+    "Redundancy-ReplicaSourceEncrypted proves the source is encrypted."
+)
+_DR_REPLICA_NOT_IN_BACKUP_PLAN = (
+    "The DR replica is a copy of the primary, whose recovery points rule "
+    "Redundancy-CrossRegionBackupCopy proves are copied to this region's vault and whose "
+    "automated backups Redundancy-AutomatedBackupReplication proves are replicated here."
+)
 _REPLICA_NOT_IN_BACKUP_PLAN = (
     "A read replica holds no data of its own: it is a copy of the primary, which rule "
     "Redundancy-BackupPlan proves is in the AWS Backup plan and Redundancy-BackupRetention "
@@ -110,4 +121,20 @@ def acknowledgments_for(stacks: EnvironmentStacks) -> list[Acknowledgment]:
         for pack in ("HIPAA.Security", "NIST.800.53.R5"):
             acks.append(Acknowledgment(f"{pack}::{pack}-RDSInBackupPlan", path,
                                        _REPLICA_NOT_IN_BACKUP_PLAN))
+    if stacks.dr is not None:
+        dr = stacks.dr.replica.node.path
+        acks.append(Acknowledgment(
+            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+            "policy/service-role/AmazonRDSEnhancedMonitoringRole]",
+            f"{dr}/MonitoringRole/Resource", _MONITORING_ROLE))
+        path = f"{dr}/Replica/Instance/Resource"
+        acks.append(Acknowledgment("AwsSolutions::AwsSolutions-RDS2", path,
+                                   _DR_REPLICA_ENCRYPTION))
+        acks.append(Acknowledgment("AwsSolutions::AwsSolutions-RDS11", path, _REPLICA_PORT))
+        for pack in NAG_PACKS[1:]:
+            acks.append(Acknowledgment(f"{pack}::{pack}-RDSStorageEncrypted", path,
+                                       _DR_REPLICA_ENCRYPTION))
+        for pack in ("HIPAA.Security", "NIST.800.53.R5"):
+            acks.append(Acknowledgment(f"{pack}::{pack}-RDSInBackupPlan", path,
+                                       _DR_REPLICA_NOT_IN_BACKUP_PLAN))
     return acks

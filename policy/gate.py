@@ -60,7 +60,8 @@ def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
         cdk.Validations.of(app).add_plugins(*packs)
         setattr(app, _ATTRIBUTE, plugin)
     settings = PolicySettings(environment=stacks.config.name,
-                              min_backup_retention_days=stacks.config.backup_retention_days)
+                              min_backup_retention_days=stacks.config.backup_retention_days,
+                              dr_region=stacks.config.dr_region)
     for stack in stacks.all:
         plugin.register_stack(stack.node.path, settings)
     for ack in acknowledgments_for(stacks):

@@ -66,6 +66,7 @@ class PolicySettings:
 
     environment: str = "?"
     min_backup_retention_days: int = 7
+    dr_region: str | None = None  # backups must reach this region when set
 
 
 @dataclass
@@ -78,6 +79,7 @@ class StackView:
     settings: PolicySettings = field(default_factory=PolicySettings)
     app: dict[str, StackView] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    region: str | None = None  # None for an environment-agnostic stack
 
     def of_type(self, *types: str) -> Iterator[Resource]:
         return (r for r in self.resources.values() if r.type in types)
@@ -87,6 +89,20 @@ class StackView:
         around one of those, or a weak reference (Fn::GetStackOutput) to another stack."""
         found = self.targets(value)
         return found[0] if found else None
+
+    def instance_named(self, identifier: str) -> Resource | None:
+        """The DB instance of this app (any stack) whose DBInstanceIdentifier is `identifier`."""
+        for stack in self.app.values() or [self]:
+            for resource in stack.of_type("AWS::RDS::DBInstance"):
+                if resource.prop("DBInstanceIdentifier") == identifier:
+                    return resource
+        return None
+
+    def stack_of(self, resource: Resource) -> StackView:
+        for stack in self.app.values():
+            if stack.resources.get(resource.logical_id) is resource:
+                return stack
+        return self
 
     def targets(self, value: Any) -> list[Resource]:
         out: list[Resource] = []

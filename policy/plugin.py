@@ -61,7 +61,8 @@ def _policy(value: Any) -> str | None:
     return _POLICY_NAMES.get(name, name)
 
 
-def template_view(name: str, template: dict[str, Any], settings: PolicySettings) -> StackView:
+def template_view(name: str, template: dict[str, Any], settings: PolicySettings,
+                  region: str | None = None) -> StackView:
     resources = {
         logical_id: Resource(
             logical_id=logical_id,
@@ -74,7 +75,7 @@ def template_view(name: str, template: dict[str, Any], settings: PolicySettings)
         for logical_id, body in template.get("Resources", {}).items()
     }
     return StackView(name=name, resources=resources, settings=settings,
-                     outputs=template.get("Outputs", {}))
+                     outputs=template.get("Outputs", {}), region=region)
 
 
 _TYPE_OF_CLASS: dict[type, str] = {}  # L1 class -> its CloudFormation type, asked once per class
@@ -102,28 +103,46 @@ def _own_constructs(stack: cdk.Stack) -> list[IConstruct]:
                                         for p in nested)]
 
 
-def construct_view(stack: cdk.Stack, settings: PolicySettings) -> StackView:
-    """The stack's L1 resources as cdk-nag sees them: typed properties, no raw overrides."""
-    resources: dict[str, Resource] = {}
-    outputs: dict[str, Any] = {}
+def construct_view(stack: cdk.Stack, settings: PolicySettings,
+                   paths: dict[str, str] | None = None) -> StackView:
+    """The stack's L1 resources as cdk-nag sees them: typed properties, no raw overrides.
+
+    `paths` ({logical id: construct path}, from the template's metadata) saves asking Node for
+    each resource's path; a resource missing from it is asked. Each property read is a round
+    trip to Node, so the logical ids and property bags of all resources resolve in one call.
+    """
+    nodes: list[tuple[cdk.CfnResource, str]] = []
+    output_nodes: list[cdk.CfnOutput] = []
     for node in _own_constructs(stack):
         if isinstance(node, cdk.CfnResource):
-            if _resource_type(node) not in _RELEVANT_TYPES:
-                continue
-            logical_id = stack.resolve(node.logical_id)
-            props = node._render_properties(stack.resolve(node._cfn_properties)) or {}
-            resources[logical_id] = Resource(
-                logical_id=logical_id,
-                type=_resource_type(node),
-                properties=props,
-                deletion_policy=_policy(node.cfn_options.deletion_policy),
-                update_replace_policy=_policy(node.cfn_options.update_replace_policy),
-                path=node.node.path,
-            )
+            resource_type = _resource_type(node)
+            if resource_type in _RELEVANT_TYPES:
+                nodes.append((node, resource_type))
         elif isinstance(node, cdk.CfnOutput):
-            outputs[stack.resolve(node.logical_id)] = {"Value": stack.resolve(node.value)}
+            output_nodes.append(node)
+    resolved = stack.resolve({
+        "resources": [{"id": node.logical_id, "props": node._cfn_properties} for node, _ in nodes],
+        "outputs": [{"id": node.logical_id, "value": node.value} for node in output_nodes],
+    }) or {}
+    resources: dict[str, Resource] = {}
+    for (node, resource_type), entry in zip(nodes, resolved["resources"], strict=True):
+        logical_id = entry["id"]
+        options = node.cfn_options
+        resources[logical_id] = Resource(
+            logical_id=logical_id,
+            type=resource_type,
+            properties=node._render_properties(entry.get("props") or {}) or {},
+            deletion_policy=_policy(options.deletion_policy),
+            update_replace_policy=_policy(options.update_replace_policy),
+            path=(paths or {}).get(logical_id) or node.node.path,
+        )
+    outputs = {entry["id"]: {"Value": entry.get("value")} for entry in resolved["outputs"]}
     return StackView(name=stack.stack_name, resources=resources, settings=settings,
-                     outputs=outputs)
+                     outputs=outputs, region=_region(stack))
+
+
+def _region(stack: cdk.Stack) -> str | None:
+    return None if cdk.Token.is_unresolved(stack.region) else stack.region
 
 
 def link(views: Iterable[StackView]) -> dict[str, StackView]:
@@ -174,25 +193,32 @@ class RedundancyPolicy:
                 if isinstance(node, cdk.Stack) and node.node.path in self._settings]
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
-        stacks = self._stacks(context.app_construct)
-        by_path = {stack.node.path: stack for stack in stacks}
-        tree = link(construct_view(stack, self._settings[stack.node.path]) for stack in stacks)
+        stacks = {stack.node.path: stack for stack in self._stacks(context.app_construct)}
+        names = {path: stack.stack_name for path, stack in stacks.items()}
         template_paths: dict[str, str] = {}
-        synthesized = []
+        templates: dict[str, dict[str, Any]] = {}
         for entry in context.stack_templates:
-            stack = by_path.get(entry.stack_construct_path)
-            if stack is None:
+            path = entry.stack_construct_path
+            if path not in stacks:
                 continue
-            template_paths[stack.stack_name] = entry.template_path
-            template = json.loads(Path(entry.template_path).read_text())
-            synthesized.append(template_view(stack.stack_name, template,
-                                             self._settings[stack.node.path]))
-        final = link(synthesized)
+            template_paths[names[path]] = entry.template_path
+            templates[path] = json.loads(Path(entry.template_path).read_text())
+        final = link(template_view(names[path], template, self._settings[path])
+                     for path, template in templates.items())
+        tree = link(construct_view(stack, self._settings[path], _construct_paths(
+            templates.get(path, {}))) for path, stack in stacks.items())
         self.evaluations = evaluate(tree, "construct tree") + evaluate(final, "template")
         return cdk.PolicyValidationPluginReport(
             success=not any(e.compliance is Compliance.NON_COMPLIANT for e in self.evaluations),
             violations=_violations(self.evaluations, template_paths),
         )
+
+
+def _construct_paths(template: dict[str, Any]) -> dict[str, str]:
+    """{logical id: construct path} from the template's `aws:cdk:path` metadata."""
+    return {logical_id: body["Metadata"]["aws:cdk:path"]
+            for logical_id, body in template.get("Resources", {}).items()
+            if "aws:cdk:path" in (body.get("Metadata") or {})}
 
 
 def _violations(evaluations: list[Evaluation],

@@ -10,7 +10,7 @@ from constructs import Construct
 from config import DatabaseConfig
 from constructs_lib.encryption import DatabaseKey
 from constructs_lib.network import IsolatedNetwork
-from constructs_lib.redundant_database import RedundantDatabase
+from constructs_lib.redundant_database import DisasterRecoveryTarget, RedundantDatabase
 
 
 class DatabaseStack(Stack):
@@ -21,7 +21,8 @@ class DatabaseStack(Stack):
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig,
-                 network: IsolatedNetwork, **kwargs: Any) -> None:
+                 network: IsolatedNetwork,
+                 disaster_recovery: DisasterRecoveryTarget | None = None, **kwargs: Any) -> None:
         super().__init__(scope, construct_id,
                          termination_protection=config.termination_protection, **kwargs)
         self.key = DatabaseKey(
@@ -35,6 +36,7 @@ class DatabaseStack(Stack):
             subnets=network.database_subnets,
             key=self.key.key,
             endpoint_security_group=network.endpoint_security_group,
+            disaster_recovery=disaster_recovery,
         )
         db = self.database
         outputs = {

@@ -1,4 +1,4 @@
-"""The network the database lives in."""
+"""The network the database lives in (one per region)."""
 
 from __future__ import annotations
 
@@ -13,15 +13,19 @@ from constructs_lib.network import IsolatedNetwork
 
 
 class NetworkStack(Stack):
-    """An isolated VPC in at least two AZs with flow logs and a closed default security group."""
+    """An isolated VPC in at least two AZs with flow logs and a closed default security group.
+
+    The primary region uses `config.vpc_cidr` / `availability_zones`; the DR region passes
+    `dr=True` for `dr_vpc_cidr` / `dr_availability_zones`.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig,
-                 **kwargs: Any) -> None:
+                 dr: bool = False, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.network = IsolatedNetwork(
             self,
             "Network",
-            cidr=config.vpc_cidr,
-            availability_zones=config.availability_zones,
+            cidr=config.dr_vpc_cidr if dr else config.vpc_cidr,
+            availability_zones=config.dr_availability_zones if dr else config.availability_zones,
             flow_log_retention=retention_period(config.log_retention_days),
         )

@@ -9,8 +9,8 @@ import pytest
 
 from policy.model import Compliance, PolicySettings, Resource, Rule, StackView
 from policy.plugin import link
-from policy.rules import ALL_RULES, RULE_IDS, backups, credentials, encryption, network
-from policy.rules import redundancy, retention
+from policy.rules import ALL_RULES, RULE_IDS, backups, credentials, disaster_recovery
+from policy.rules import encryption, network, redundancy, retention
 
 C, N, NA = Compliance.COMPLIANT, Compliance.NON_COMPLIANT, Compliance.NOT_APPLICABLE
 KEY = {"Fn::GetAtt": ["Key", "Arn"]}
@@ -96,13 +96,14 @@ def test_pack_lists_exact_rule_ids() -> None:
     assert RULE_IDS == (
         "Redundancy-BackupRetention", "Redundancy-BackupPlan",
         "Redundancy-StorageEncryptedCMK", "Redundancy-ReplicaSourceEncrypted",
-        "Redundancy-KeyRotation", "Redundancy-SecretEncryptedCMK",
+        "Redundancy-DrReplicaEncrypted", "Redundancy-KeyRotation", "Redundancy-SecretEncryptedCMK",
         "Redundancy-PrimaryHasReplica",
         "Redundancy-DeletionProtection", "Redundancy-DatabaseDeletionPolicy",
         "Redundancy-KeyAndSecretRetained",
         "Redundancy-NoPlaintextPassword", "Redundancy-SecretRotation",
         "Redundancy-NotPublic", "Redundancy-IsolatedSubnets", "Redundancy-TlsEnforced",
         "Redundancy-NoWorldIngress",
+        "Redundancy-CrossRegionBackupCopy", "Redundancy-AutomatedBackupReplication",
     )
 
 
@@ -236,9 +237,98 @@ def test_rule(rule: Rule, target: Resource, others: list[Resource], days: int,
     assert detail in text
 
 
+# --- disaster recovery: two stacks in two regions --------------------------------------------
+
+DR_ARN = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":rds:eu-west-1:",
+                            {"Ref": "AWS::AccountId"}, ":db:prod-mysql-primary"]]}
+
+
+def dr_app(replica_props: dict[str, Any], *, key_region: str = "eu-central-1",
+           dr_region: str | None = "eu-central-1", plan: dict | None = None,
+           primary_props: dict[str, Any] | None = None) -> tuple[StackView, StackView]:
+    """A primary-region stack and a DR-region stack; returns (primary view, DR view)."""
+    settings = PolicySettings("prod", 14, dr_region)
+    p = primary(DBInstanceIdentifier="prod-mysql-primary", **(primary_props or {}))
+    home_resources = [p, *support().values()]
+    if plan is not None:
+        home_resources = [r for r in home_resources if r.logical_id != "Plan"]
+        home_resources.append(res("Plan", "AWS::Backup::BackupPlan", BackupPlan=plan))
+    home = StackView("Home", {r.logical_id: r for r in home_resources}, settings,
+                     region="eu-west-1")
+    dr_key = res("DrKey", "AWS::KMS::Key", "Retain", EnableKeyRotation=True)
+    dr_resources = [res("DrReplica", "AWS::RDS::DBInstance", "Snapshot",
+                        **{"SourceDBInstanceIdentifier": DR_ARN, **replica_props})]
+    dr = StackView("Dr", {r.logical_id: r for r in dr_resources}, settings,
+                   region="eu-central-1")
+    keys = StackView("Keys", {"DrKey": dr_key}, settings, region=key_region,
+                     outputs={"KeyArn": {"Value": {"Fn::GetAtt": ["DrKey", "Arn"]}}})
+    link([home, dr, keys])
+    return home, dr
+
+
+KEY_OUT = {"Fn::GetStackOutput": {"StackName": "Keys", "OutputName": "KeyArn"}}
+COPY = [{"DestinationBackupVaultArn": {"Fn::GetStackOutput": {
+    "StackName": "Keys", "Region": "eu-central-1", "OutputName": "VaultArn"}}}]
+DR_REPLICATION = {"AutomaticBackupReplicationRegion": "eu-central-1",
+                  "AutomaticBackupReplicationKmsKeyId": {"Fn::GetStackOutput": {
+                      "StackName": "Keys", "Region": "eu-central-1", "OutputName": "KeyArn"}}}
+
+DR_CASES: list[tuple[Rule, str, dict, dict, Compliance, str]] = [
+    # (rule, which resource, dr_app kwargs, unused, expected, detail)
+    (encryption.DR_REPLICA_ENCRYPTED, "DrReplica",
+     dict(replica_props={"SourceRegion": "eu-west-1", "KmsKeyId": KEY_OUT}), {}, C, ""),
+    (encryption.DR_REPLICA_ENCRYPTED, "DrReplica",
+     dict(replica_props={"KmsKeyId": KEY_OUT}), {}, N, "SourceRegion is not set"),
+    (encryption.DR_REPLICA_ENCRYPTED, "DrReplica",
+     dict(replica_props={"SourceRegion": "eu-west-1"}), {}, N, "KmsKeyId is not set"),
+    (encryption.DR_REPLICA_ENCRYPTED, "DrReplica",
+     dict(replica_props={"SourceRegion": "eu-west-1", "KmsKeyId": KEY_OUT},
+          key_region="eu-west-1"), {}, N, "of region eu-west-1; the replica is in eu-central-1"),
+    (encryption.DR_REPLICA_ENCRYPTED, "Primary",
+     dict(replica_props={}), {}, NA, ""),
+    (encryption.REPLICA_SOURCE_ENCRYPTED, "DrReplica",
+     dict(replica_props={"SourceRegion": "eu-west-1", "KmsKeyId": KEY_OUT}), {}, C, ""),
+    (encryption.REPLICA_SOURCE_ENCRYPTED, "DrReplica",
+     dict(replica_props={"SourceRegion": "eu-west-1", "KmsKeyId": KEY_OUT},
+          primary_props={"StorageEncrypted": False}), {}, N, "is not encrypted"),
+    (disaster_recovery.CROSS_REGION_BACKUP_COPY, "Plan",
+     dict(replica_props={}, plan={"BackupPlanRule": [{"RuleName": "Daily",
+                                                      "CopyActions": COPY}]}), {}, C, ""),
+    (disaster_recovery.CROSS_REGION_BACKUP_COPY, "Plan",
+     dict(replica_props={}, plan={"BackupPlanRule": [{"RuleName": "Daily",
+                                                      "CopyActions": COPY},
+                                                     {"RuleName": "Monthly"}]}), {}, N,
+     "rule 'Monthly' copies no recovery point"),
+    (disaster_recovery.CROSS_REGION_BACKUP_COPY, "Plan",
+     dict(replica_props={}, dr_region=None,
+          plan={"BackupPlanRule": [{"RuleName": "Daily"}]}), {}, NA, ""),
+    (disaster_recovery.AUTOMATED_BACKUP_REPLICATION, "Primary",
+     dict(replica_props={}, primary_props=DR_REPLICATION), {}, C, ""),
+    (disaster_recovery.AUTOMATED_BACKUP_REPLICATION, "Primary",
+     dict(replica_props={}), {}, N, "AutomaticBackupReplicationRegion=None"),
+    (disaster_recovery.AUTOMATED_BACKUP_REPLICATION, "Primary",
+     dict(replica_props={}, primary_props={**DR_REPLICATION,
+                                           "AutomaticBackupReplicationKmsKeyId": "alias/x"}),
+     {}, N, "not a key of the DR region"),
+    (disaster_recovery.AUTOMATED_BACKUP_REPLICATION, "Primary",
+     dict(replica_props={}, dr_region=None), {}, NA, ""),
+]
+
+
+@pytest.mark.parametrize(("rule", "which", "kwargs", "unused", "expected", "detail"), DR_CASES,
+                         ids=[f"{c[0].id}-{n}-{c[4].value}" for n, c in enumerate(DR_CASES)])
+def test_disaster_recovery_rule(rule: Rule, which: str, kwargs: dict, unused: dict,
+                                expected: Compliance, detail: str) -> None:
+    home, dr = dr_app(**kwargs)
+    view = dr if which == "DrReplica" else home
+    result = rule.evaluate(view.resources[which], view)
+    assert result.compliance is expected, result.detail
+    assert detail in result.detail
+
+
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
 def test_every_rule_has_all_three_outcomes_in_the_cases(rule: Rule) -> None:
-    outcomes = {c[4] for c in CASES if c[0] is rule}
+    outcomes = {c[4] for c in CASES if c[0] is rule} | {c[4] for c in DR_CASES if c[0] is rule}
     assert {C, N} <= outcomes
     assert NA in outcomes or rule.evaluate(NOT_APPLICABLE_TO, stack()).compliance is NA
 

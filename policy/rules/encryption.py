@@ -60,14 +60,57 @@ def _replica_source_encrypted(resource: Resource, stack: StackView) -> Result:
         return non_compliant("StorageEncrypted is false on the replica")
     source = stack.target(resource.prop("SourceDBInstanceIdentifier"))
     if source is None or not source.is_db_instance:
-        if resource.prop("SourceRegion") and _cmk(resource.prop("KmsKeyId"), stack):
-            return COMPLIANT  # cross-region replica: encrypted with a key in its own region
+        source = _source_by_arn(resource, stack)
+    if source is None:
         return non_compliant("the source instance is not in this app, so its encryption "
                              "cannot be proven")
-    if _storage_encrypted(source, stack).compliance.value != "compliant":
+    if _storage_encrypted(source, stack.stack_of(source)).compliance.value != "compliant":
         return non_compliant(f"source {source.logical_id} is not encrypted with a "
                              "customer-managed key")
     return COMPLIANT
+
+
+def _source_by_arn(replica: Resource, stack: StackView) -> Resource | None:
+    """A cross-region source named by ARN (`arn:...:rds:REGION:ACCOUNT:db:IDENTIFIER`)."""
+    text = literal_string(replica.prop("SourceDBInstanceIdentifier"))
+    if text is None or ":db:" not in text:
+        return None
+    return stack.instance_named(text.rsplit(":db:", 1)[1])
+
+
+def _cross_region_replica(resource: Resource, stack: StackView) -> Result:
+    if not resource.is_replica:
+        return NOT_APPLICABLE
+    local = stack.target(resource.prop("SourceDBInstanceIdentifier"))
+    if local is not None and local.is_db_instance and stack.stack_of(local) is stack:
+        return NOT_APPLICABLE  # same-region replica: inherits the source's encryption
+    if not resource.prop("SourceRegion"):
+        return non_compliant("SourceRegion is not set: a replica of an instance in another "
+                             "region must name the source's region")
+    key = resource.prop("KmsKeyId")
+    if key is None:
+        return non_compliant("KmsKeyId is not set: a cross-region replica needs a key of its "
+                             "own region (the source's key does not exist there)")
+    cmk = _cmk(key, stack)
+    if cmk is None:
+        return non_compliant(f"KmsKeyId is {_describe_key(key)}, not a customer-managed key "
+                             "of this app")
+    key_region = stack.stack_of(cmk).region
+    if key_region != stack.region:
+        return non_compliant(f"KmsKeyId is key {cmk.logical_id} of region {key_region}; the "
+                             f"replica is in {stack.region}")
+    return COMPLIANT
+
+
+DR_REPLICA_ENCRYPTED = Rule(
+    id="Redundancy-DrReplicaEncrypted",
+    info="A cross-region replica is not encrypted with a key of its own region.",
+    explanation="A cross-region replica must name its source's region (SourceRegion) and carry "
+                "a customer-managed key that lives in the replica's region; without them it "
+                "cannot be created, or it is created unencrypted in the DR region.",
+    resource_types=("AWS::RDS::DBInstance",),
+    check=_cross_region_replica,
+)
 
 
 REPLICA_SOURCE_ENCRYPTED = Rule(
@@ -121,4 +164,5 @@ SECRET_ENCRYPTED_CMK = Rule(
     check=_secret_cmk,
 )
 
-RULES = (STORAGE_ENCRYPTED_CMK, REPLICA_SOURCE_ENCRYPTED, KEY_ROTATION, SECRET_ENCRYPTED_CMK)
+RULES = (STORAGE_ENCRYPTED_CMK, REPLICA_SOURCE_ENCRYPTED, DR_REPLICA_ENCRYPTED, KEY_ROTATION,
+         SECRET_ENCRYPTED_CMK)
