@@ -37,7 +37,8 @@ ENVIRONMENTS: dict[str, DatabaseConfig] = {
         backup_retention_days=7,
     ),
     # Production: region and AZs pinned; the account comes from `-c account=...` or the caller's
-    # credentials, so no account id is committed.
+    # credentials, so no account id is committed. A cross-region replica, backup copies and
+    # replicated automated backups in eu-central-1 survive the loss of eu-west-1.
     "prod": DatabaseConfig(
         name="prod",
         region="eu-west-1",
@@ -52,5 +53,8 @@ ENVIRONMENTS: dict[str, DatabaseConfig] = {
         retain_on_delete=True,
         termination_protection=True,
         monitoring_interval_seconds=15,
+        dr_region="eu-central-1",
+        dr_availability_zones=("eu-central-1a", "eu-central-1b", "eu-central-1c"),
+        dr_vpc_cidr="10.130.0.0/16",
     ),
 }

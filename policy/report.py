@@ -122,13 +122,13 @@ def sarif(env: str, evaluations: list[Evaluation], findings: list[Finding],
           template_names: dict[str, str]) -> dict[str, Any]:
     """A SARIF 2.1.0 log: one run for the Redundancy rules, one per other plugin."""
     redundancy_results = []
+    kinds = {Compliance.COMPLIANT: "pass", Compliance.NON_COMPLIANT: "fail",
+             Compliance.NOT_APPLICABLE: "notApplicable"}
     for e in evaluations:
-        if e.compliance is Compliance.NOT_APPLICABLE:
-            continue
         failed = e.compliance is Compliance.NON_COMPLIANT
         redundancy_results.append({
             "ruleId": e.rule.id,
-            "kind": "fail" if failed else "pass",
+            "kind": kinds[e.compliance],
             "level": "error" if failed else "none",
             "message": {"text": f"[env={env}] [{e.view}] {e.rule.info} {e.result.detail}".strip()},
             "locations": [_location(template_names.get(e.stack), e.resource.logical_id,

@@ -7,10 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from cfnlint.api import ManualArgs, lint_file
 
 import config
+from app import build_app, cdk_context
 
 # cfn-lint warnings we keep on purpose, each with the reason (also in the README).
 EXPLAINED_WARNINGS = {
@@ -32,7 +34,7 @@ def _template_files(cdk_out: dict[str, Path]) -> list[Path]:
 def test_cfn_lint_finds_no_error_and_only_explained_warnings(templates: Any,
                                                              cdk_out: dict[str, Path]) -> None:
     files = _template_files(cdk_out)
-    assert len(files) == 2 * len(config.ENVIRONMENTS)
+    assert len(files) == sum(len(stacks) for stacks in templates.values())
     problems = []
     for path in files:
         for match in lint_file(path, config=ManualArgs(regions=["us-east-1", "eu-west-1"])):
@@ -71,3 +73,30 @@ def test_the_detector_catches_a_literal_password() -> None:
     assert PASSWORD_VALUE.search('{"password":"x"}')
     assert not PASSWORD_VALUE.search('{"MasterUserPassword": "{{resolve:secretsmanager:a}}"}')
     assert not PASSWORD_VALUE.search('{"GenerateStringKey": "password"}')
+
+
+def _validated_app(outdir: Path) -> cdk.App:
+    """CDK's built-in CloudFormation validation (spec and CDK's default rules, findings as errors
+    since cdk.json sets `validateAgainstDefaultRules`), off in every synth (app.py
+    `BUILTIN_CFN_VALIDATION`) and run here instead: its engine loads once per process."""
+    return cdk.App(outdir=str(outdir), context=cdk_context(), analytics_reporting=False,
+                   builtin_cloud_formation_validation=True)
+
+
+def test_builtin_cloudformation_validation_passes_every_environment(tmp_path: Path) -> None:
+    app = _validated_app(tmp_path)
+    for env in sorted(config.ENVIRONMENTS):  # one App, one engine load, every template
+        build_app(env, app=app, gate=False)
+    app.synth()
+    report = json.loads((tmp_path / "validation-report.json").read_text())
+    assert [p for p in report["pluginReports"] if p["violations"]] == []
+
+
+def test_fails_builtin_cloudformation_validation_on_a_major_only_engine_version(
+        tmp_path: Path) -> None:
+    app = _validated_app(tmp_path)
+    _, stacks = build_app("local", app=app, gate=False)
+    stacks.database.database.primary.instance.node.default_child.add_property_override(
+        "EngineVersion", "8.0")  # E9006: an engine version needs its minor and patch
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()

@@ -12,7 +12,7 @@ import pytest
 
 from app import build_app
 from policy.gate import policy_of
-from tests.fixtures.mutations import MUTATIONS, Mutation
+from tests.fixtures.mutations import DR_MUTATIONS, MUTATIONS, Mutation
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +42,16 @@ def test_mutation_is_refused(mutation: Mutation, tmp_path: Path) -> None:
     if mutation.invisible_to_cdk_nag:
         # The point of the template view: the construct tree (what cdk-nag reads) looks fine.
         assert views == {"template"}
+
+
+@pytest.mark.parametrize("mutation", DR_MUTATIONS, ids=lambda m: m.name)
+def test_disaster_recovery_mutation_is_refused(mutation: Mutation, tmp_path: Path) -> None:
+    app, stacks = build_app("prod", outdir=str(tmp_path))
+    assert stacks.dr is not None
+    mutation.apply(stacks)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    assert mutation.rule in _failed_rules(tmp_path).get("Redundancy", set())
 
 
 def test_unmutated_app_passes(tmp_path: Path) -> None:
