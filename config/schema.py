@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Literal, NoReturn
 
 Engine = Literal["mysql", "postgres", "mariadb"]
 
@@ -133,7 +133,7 @@ class DatabaseConfig:
         return f"{self.resource_prefix}-{role}"
 
 
-def _fail(cfg_name: str, name: str, value: object, allowed: str) -> None:
+def _fail(cfg_name: str, name: str, value: object, allowed: str) -> NoReturn:
     raise ConfigError(cfg_name, name, value, allowed)
 
 
@@ -189,7 +189,7 @@ def validate(cfg: DatabaseConfig) -> DatabaseConfig:
     """Raise `ConfigError` on the first value that is not allowed; return `cfg` otherwise."""
     env = cfg.name
 
-    def fail(name: str, allowed: str) -> None:
+    def fail(name: str, allowed: str) -> NoReturn:
         _fail(env, name, getattr(cfg, name), allowed)
 
     if cfg.account is not None and not _ACCOUNT.match(cfg.account):
@@ -201,10 +201,11 @@ def validate(cfg: DatabaseConfig) -> DatabaseConfig:
             fail("availability_zones", "naming availability zones needs a region")
         if len(set(cfg.availability_zones)) < 2:
             fail("availability_zones", "at least two distinct AZs for a multi-AZ database")
+        region = cfg.region
         for az in cfg.availability_zones:
-            if not (az.startswith(cfg.region) and re.fullmatch(r"[a-z]", az[len(cfg.region):])):
-                _fail(env, "availability_zones", az, f"an AZ of region {cfg.region}, e.g. "
-                      f"'{cfg.region}a'")
+            if not (az.startswith(region) and re.fullmatch(r"[a-z]", az[len(region):])):
+                _fail(env, "availability_zones", az, f"an AZ of region {region}, e.g. "
+                      f"'{region}a'")
     if cfg.engine not in ENGINES:
         fail("engine", f"one of {', '.join(ENGINES)}")
     if not _VERSION.match(cfg.engine_version):
@@ -314,10 +315,11 @@ def _validate_dr(cfg: DatabaseConfig) -> None:
     if len(set(cfg.dr_availability_zones)) == 1:
         _fail(env, "dr_availability_zones", cfg.dr_availability_zones,
               "at least two distinct AZs for a multi-AZ DR replica")
+    dr_region = cfg.dr_region
     for az in cfg.dr_availability_zones:
-        if not (az.startswith(cfg.dr_region) and re.fullmatch(r"[a-z]", az[len(cfg.dr_region):])):
+        if not (az.startswith(dr_region) and re.fullmatch(r"[a-z]", az[len(dr_region):])):
             _fail(env, "dr_availability_zones", az,
-                  f"an AZ of region {cfg.dr_region}, e.g. '{cfg.dr_region}a'")
+                  f"an AZ of region {dr_region}, e.g. '{dr_region}a'")
     if _cidr_overlap(cfg.vpc_cidr, cfg.dr_vpc_cidr):
         _fail(env, "dr_vpc_cidr", cfg.dr_vpc_cidr,
               f"must not overlap vpc_cidr {cfg.vpc_cidr} (the VPCs may be peered for failover)")

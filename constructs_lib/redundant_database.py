@@ -107,19 +107,21 @@ class RedundantDatabase(Construct):
             description="Attach to the application: allowed into the primary and replicas")
         self.rotation_security_group = ec2.SecurityGroup(
             self, "RotationSecurityGroup", vpc=vpc, allow_all_outbound=False,
-            description="Secret rotation function: to the primary and Secrets Manager only")
+            description="Secret rotation function: to the instances and Secrets Manager only")
         self.rotation_security_group.connections.allow_to(
             endpoint_security_group, ec2.Port.tcp(443), "Rotation to Secrets Manager endpoint")
         db_port = ec2.Port.tcp(cfg.port)
+        # Rotation reaches the replicas too: after a failover the secret names a promoted
+        # replica, and rotation must keep working there.
         for instance in [self.primary, *self.replicas]:
             instance.security_group.add_ingress_rule(
                 self.clients_security_group, db_port, "Application clients")
             self.clients_security_group.add_egress_rule(
                 instance.security_group, db_port, f"To {instance.identifier}")
-        self.primary.security_group.add_ingress_rule(
-            self.rotation_security_group, db_port, "Secret rotation function")
-        self.rotation_security_group.add_egress_rule(
-            self.primary.security_group, db_port, "Rotation to the primary")
+            instance.security_group.add_ingress_rule(
+                self.rotation_security_group, db_port, "Secret rotation function")
+            self.rotation_security_group.add_egress_rule(
+                instance.security_group, db_port, f"Rotation to {instance.identifier}")
 
         # The secret bound to the primary (host, port, engine) and rotated by a hosted Lambda.
         self.secret = self.primary.instance.secret

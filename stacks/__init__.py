@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from aws_cdk import App, Environment, Fn, Stack, Stage, Tags
 
 from config import DatabaseConfig
+from config.naming import APP_NAME
+from config.naming import stack_name as _stack_name
 from constructs_lib.redundant_database import DisasterRecoveryTarget
 from stacks.database_stack import DatabaseStack
 from stacks.dr_stacks import DrFoundationStack, DrReplicaStack
 from stacks.network_stack import NetworkStack
 
-APP_NAME = "RedundantDb"
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class EnvironmentStacks:
 
 
 def stack_name(config: DatabaseConfig, role: str) -> str:
-    return f"{APP_NAME}-{config.name}-{role}"
+    return _stack_name(config.name, role)
 
 
 def build_stacks(scope: App | Stage, config: DatabaseConfig) -> EnvironmentStacks:

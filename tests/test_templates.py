@@ -322,7 +322,7 @@ class TestNetwork:
         db_groups = set().union(*(refs(i["Properties"]["VPCSecurityGroups"]) for i in instances))
         rules = [r["Properties"] for r in resources(t, "AWS::EC2::SecurityGroupIngress").values()
                  if refs(r["Properties"]["GroupId"]) & db_groups]
-        assert len(rules) == len(instances) + 1  # clients into each, rotation into the primary
+        assert len(rules) == 2 * len(instances)  # clients and rotation into each instance
         for props in rules:
             assert props["FromPort"] == props["ToPort"] == cfg.port
             assert refs(props["SourceSecurityGroupId"]) <= {clients, rotation}
