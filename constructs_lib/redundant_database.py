@@ -70,8 +70,11 @@ class RedundantDatabase(Construct):
             removal_policy=removal,
             maintenance_window=cfg.maintenance_window,
         )
+        dr = disaster_recovery
         self.credentials = DatabaseCredentials(
-            self, "Credentials", username=cfg.master_username, key=key)
+            self, "Credentials", username=cfg.master_username, key=key,
+            replica_regions={dr.region: kms.Key.from_key_arn(self, "DrKey", dr.key_arn)}
+            if dr else None)
         self.primary = PrimaryDatabase(
             self,
             "Primary",
@@ -142,7 +145,6 @@ class RedundantDatabase(Construct):
             description="host:port of the current writer; repointed by the failover runbook",
         )
 
-        dr = disaster_recovery
         self.backup = DatabaseBackupPlan(
             self, "Backup", database=self.primary.instance, key=key,
             copy_to=backup.BackupVault.from_backup_vault_arn(self, "DrVault", dr.vault_arn)

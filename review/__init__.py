@@ -5,10 +5,12 @@ matters: a database replaced (new and empty) because a construct was renamed or 
 property changed. This package works without credentials or a deployed stack:
 
 - `review.normalize`: strips what changes without meaning, so snapshots show only real changes;
-- `review.snapshots`: where the committed snapshots live and how the baseline is read;
+- `review.snapshot_extension`: the syrupy extension writing one normalized JSON file per stack;
+- `review.snapshots`: where the committed snapshots live and how the baseline is read (git);
 - `review.stateful` + `review.guard`: which resources hold data and which changes destroy them;
 - `review.allowlist`: the reviewed exceptions for intended replacements;
 - `review.diff`, `review.facts`, `review.report`: the per-environment Markdown review;
+- `review.pipeline`: one environment's review, shared by the command and the tests;
 - `python -m review`: the command behind `make review` (exit 1 when the guard fires).
 """
 

@@ -70,8 +70,9 @@ class AllowEntry:
         if resource is None:
             return False
         if self.property in ("DeletionPolicy", "UpdateReplacePolicy"):
-            return policy_of(resource, self.property) == self.to
-        current = effective_value(template, resource.get("Properties", {}).get(self.property))
+            return policy_of(resource, attribute=self.property) == self.to
+        current = effective_value(resource.get("Properties", {}).get(self.property),
+                                  template=template)
         return canonical(current) == canonical(self.to_value)
 
     def describe(self) -> str:
@@ -89,8 +90,12 @@ def parse(text: str, *, source: str) -> tuple[AllowEntry, ...]:
     if unknown:
         raise AllowListError(f"{source}: unknown top-level keys {sorted(unknown)}; "
                              "entries are [[allow]] tables")
+    tables = document.get("allow", [])
+    if not isinstance(tables, list):
+        raise AllowListError(f"{source}: 'allow' is a {type(tables).__name__}; "
+                             "entries are [[allow]] tables")
     entries: list[AllowEntry] = []
-    for index, raw in enumerate(document.get("allow", []), 1):
+    for index, raw in enumerate(tables, 1):
         where = f"{source}: [[allow]] entry #{index}"
         missing = [name for name in _FIELDS if name not in raw]
         extra = sorted(set(raw) - set(_FIELDS))

@@ -12,7 +12,7 @@ Both templates must be normalized (`review.normalize`) so that masking is the sa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,15 +94,15 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"no TOML form for {value!r}")
 
 
-def label_of(resource: Mapping[str, Any], spec: StatefulType, logical_id: str) -> str:
+def label_of(resource: Mapping[str, Any], *, spec: StatefulType, logical_id: str) -> str:
     """'database prod-mysql-primary' when the resource has a literal name, else the logical id."""
     name = resource.get("Properties", {}).get(spec.name_property) if spec.name_property else None
     return f"{spec.noun} {name}" if isinstance(name, str) else f"{spec.noun} {logical_id}"
 
 
-def _successor(old_id: str, old: Mapping[str, Any], spec: StatefulType,
+def _successor(old: Mapping[str, Any], *, spec: StatefulType,
                added: Mapping[str, Mapping[str, Any]]) -> str | None:
-    """The new logical id that takes over `old_id`'s role: same type and same literal name, or
+    """The new logical id that takes over `old`'s role: same type and same literal name, or
     identical properties. A rename is then reported as one replacement, not a loss plus a gain."""
     old_props = old.get("Properties", {})
     name = old_props.get(spec.name_property) if spec.name_property else None
@@ -120,11 +120,13 @@ def _successor(old_id: str, old: Mapping[str, Any], spec: StatefulType,
 def _fate(policy: str) -> str:
     if POLICY_STRENGTH.get(policy, 0) >= POLICY_STRENGTH["Retain"]:
         return "retained"
-    return "deleted after a final snapshot" if policy == "Snapshot" else "deleted without a snapshot"
+    if policy == "Snapshot":
+        return "deleted after a final snapshot"
+    return "deleted without a snapshot"
 
 
-def _removal_consequence(old: Mapping[str, Any], spec: StatefulType) -> str:
-    policy = policy_of(old, "DeletionPolicy")
+def _removal_consequence(old: Mapping[str, Any], *, spec: StatefulType) -> str:
+    policy = policy_of(old, attribute="DeletionPolicy")
     if POLICY_STRENGTH.get(policy, 0) >= POLICY_STRENGTH["Retain"]:
         return (f"removes the {spec.noun} from the stack: it is orphaned (kept, but no longer "
                 "managed, and its alarms, backups and rotation go with the stack)")
@@ -134,14 +136,14 @@ def _removal_consequence(old: Mapping[str, Any], spec: StatefulType) -> str:
     return f"deletes the {spec.noun} and its data (DeletionPolicy Delete)"
 
 
-def _property_findings(stack: str, logical_id: str, spec: StatefulType, label: str,
+def _property_findings(*, stack: str, logical_id: str, spec: StatefulType, label: str,
                        old_template: Template, new_template: Template) -> Iterator[Finding]:
     old = old_template["Resources"][logical_id]
     new = new_template["Resources"][logical_id]
     old_props, new_props = old.get("Properties", {}), new.get("Properties", {})
 
     def value(template: Template, props: Mapping[str, Any], name: str) -> Any:
-        return effective_value(template, props.get(name))
+        return effective_value(props.get(name), template=template)
 
     def finding(prop: str, before: Any, after: Any, consequence: str, *,
                 blocking: bool = True) -> Finding:
@@ -156,7 +158,7 @@ def _property_findings(stack: str, logical_id: str, spec: StatefulType, label: s
             yield finding(prop, before, after, replaced)
 
     for attribute in _POLICIES:
-        before, after = policy_of(old, attribute), policy_of(new, attribute)
+        before, after = policy_of(old, attribute=attribute), policy_of(new, attribute=attribute)
         if POLICY_STRENGTH.get(after, 0) < POLICY_STRENGTH.get(before, 0):
             when = ("the stack is deleted or the resource removed" if attribute == "DeletionPolicy"
                     else "it is replaced")
@@ -165,29 +167,30 @@ def _property_findings(stack: str, logical_id: str, spec: StatefulType, label: s
                           f"{_fate(after)} instead of {_fate(before)}")
 
     if spec.type == "AWS::RDS::DBInstance":
-        yield from _database_conditionals(old_props, new_props, finding, replaced)
+        yield from _database_conditionals(old=old_props, new=new_props, finding=finding,
+                                          replaced=replaced)
 
 
-def _database_conditionals(old: Mapping[str, Any], new: Mapping[str, Any], finding: Any,
-                           replaced: str) -> Iterator[Finding]:
+def _database_conditionals(*, old: Mapping[str, Any], new: Mapping[str, Any],
+                           finding: Callable[..., Finding], replaced: str) -> Iterator[Finding]:
     """The create-only-in-some-cases properties of AWS::RDS::DBInstance."""
     if old.get("Engine") and new.get("Engine") and old["Engine"] != new["Engine"]:
         yield finding("Engine", old["Engine"], new["Engine"], replaced)
-    old_major = engine_major(old.get("Engine"), old.get("EngineVersion"))
-    new_major = engine_major(new.get("Engine"), new.get("EngineVersion"))
+    old_major = engine_major(engine=old.get("Engine"), version=old.get("EngineVersion"))
+    new_major = engine_major(engine=new.get("Engine"), version=new.get("EngineVersion"))
     if old_major and new_major and old_major != new_major:
         yield finding("EngineVersion", old["EngineVersion"], new["EngineVersion"],
                       f"changes the engine major version {old_major} -> {new_major}: a one-way "
-                      "in-place upgrade with downtime (refused unless AllowMajorVersionUpgrade); "
-                      "a lower major version replaces the database")
+                      "upgrade with downtime (CloudFormation refuses it unless "
+                      "AllowMajorVersionUpgrade is set); the only way back is a restore")
     for prop, why in (
         ("AvailabilityZone", "moving a Single-AZ instance to another AZ"),
         ("StorageType", "some storage type changes"),
     ):
         if canonical(old.get(prop)) != canonical(new.get(prop)):
             yield finding(prop, old.get(prop), new.get(prop),
-                          f"can replace the database (CloudFormation does for {why}), which "
-                          f"{replaced}")
+                          f"can replace the database (CloudFormation does for {why}); if it "
+                          f"does: {replaced.partition(': ')[2]}")
     before, after = old.get("PerformanceInsightsKMSKeyId"), new.get("PerformanceInsightsKMSKeyId")
     if before is not None and canonical(before) != canonical(after):
         yield finding("PerformanceInsightsKMSKeyId", before, after,
@@ -217,12 +220,12 @@ def find_data_loss(*, stack: str, old: Template | None, new: Template | None) ->
         spec = STATEFUL_TYPES.get(resource.get("Type", ""))
         if spec is None:
             continue
-        label = label_of(resource, spec, logical_id)
+        label = label_of(resource, spec=spec, logical_id=logical_id)
         current = new_resources.get(logical_id)
         if current is None or current.get("Type") != resource.get("Type"):
-            successor = _successor(logical_id, resource, spec, added)
+            successor = _successor(resource, spec=spec, added=added)
             consequence = (spec.replacement(resource) if successor
-                           else _removal_consequence(resource, spec))
+                           else _removal_consequence(resource, spec=spec))
             if successor:
                 consequence += " (a changed construct id or path changes the logical id)"
             findings.append(Finding(
@@ -230,5 +233,6 @@ def find_data_loss(*, stack: str, old: Template | None, new: Template | None) ->
                 property=LOGICAL_ID, old=logical_id, new=successor, consequence=consequence))
             continue
         assert new is not None
-        findings.extend(_property_findings(stack, logical_id, spec, label, old, new))
+        findings.extend(_property_findings(stack=stack, logical_id=logical_id, spec=spec,
+                                           label=label, old_template=old, new_template=new))
     return findings

@@ -4,7 +4,9 @@ Layout (written by syrupy through `review.snapshot_extension`, one readable file
 names carry the environment):
 
     tests/__snapshots__/test_snapshots/test_stack_template[RedundantDb-prod-Database].json
-    tests/__snapshots__/data_loss_allowlist.toml
+    tests/data_loss_allowlist.toml      (beside the snapshots, not inside: syrupy counts every
+                                         file under __snapshots__ as its own, reports an unknown
+                                         one as unused and deletes it on --snapshot-update)
 
 The baseline is the snapshot as *committed*, read from git at `REVIEW_BASELINE` (default `HEAD`):
 running `make snapshot-update` rewrites the working-tree files, but cannot by itself silence the
@@ -31,7 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT_ROOT = ROOT / "tests" / "__snapshots__"
 #: syrupy's directory for the snapshots of tests/test_snapshots.py.
 SNAPSHOT_DIR = SNAPSHOT_ROOT / "test_snapshots"
-ALLOWLIST_PATH = SNAPSHOT_ROOT / "data_loss_allowlist.toml"
+ALLOWLIST_PATH = ROOT / "tests" / "data_loss_allowlist.toml"
 SNAPSHOT_TEST = "test_stack_template"
 BASELINE_ENV = "REVIEW_BASELINE"
 WORKTREE = "worktree"
@@ -75,9 +77,10 @@ def _git(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _read_git(ref: str, stack: str) -> tuple[bool, Template | None]:
-    """(whether the ref holds the snapshot, its template)."""
+    """(whether the ref holds the snapshot, its template). `git cat-file blob` rather than
+    `git show`: with a path that is not in the ref, `git show` can print nothing and succeed."""
     relative = snapshot_path(stack=stack).relative_to(ROOT).as_posix()
-    shown = _git("show", f"{ref}:{relative}")
+    shown = _git("cat-file", "blob", f"{ref}:{relative}")
     if shown.returncode != 0:
         return False, None
     return True, _parse(shown.stdout, origin=f"{ref}:{relative}")
@@ -90,8 +93,31 @@ def _ref_exists(ref: str) -> bool:
         return False
 
 
-def load_baseline(*, stacks: Iterable[str], ref: str | None = None) -> Baseline:
+def _stack_of(filename: str) -> str | None:
+    """The stack name in a snapshot file name, or None for another file."""
+    head, suffix = f"{SNAPSHOT_TEST}[", "].json"
+    if filename.startswith(head) and filename.endswith(suffix):
+        return filename[len(head):-len(suffix)]
+    return None
+
+
+def snapshotted_stacks(*, prefix: str, ref: str | None) -> set[str]:
+    """Stacks named `prefix...` that have a snapshot at `ref` (None: in the working tree)."""
+    if ref is None:
+        names = os.listdir(SNAPSHOT_DIR) if SNAPSHOT_DIR.is_dir() else []
+    else:
+        listed = _git("ls-tree", "--name-only", f"{ref}:{SNAPSHOT_DIR.relative_to(ROOT).as_posix()}")
+        names = listed.stdout.splitlines() if listed.returncode == 0 else []
+    return {stack for stack in map(_stack_of, names) if stack and stack.startswith(prefix)}
+
+
+def load_baseline(*, stacks: Iterable[str], ref: str | None = None,
+                  stack_prefix: str | None = None) -> Baseline:
     """The normalized baseline template of each of `stacks` (None: no snapshot, a new stack).
+
+    With `stack_prefix` (e.g. 'RedundantDb-prod-'), every snapshotted stack of that name is
+    included too, so a stack that the app no longer builds is compared with nothing and the
+    guard reports the loss of its stateful resources.
 
     `ref` (default: `$REVIEW_BASELINE`, else `HEAD`) is a git revision or `worktree`.
     An explicit ref that git does not know is an error; the `HEAD` default falls back to the
@@ -99,18 +125,21 @@ def load_baseline(*, stacks: Iterable[str], ref: str | None = None) -> Baseline:
     """
     explicit = ref or os.environ.get(BASELINE_ENV)
     chosen = explicit or "HEAD"
-    names = list(stacks)
-    if chosen == WORKTREE:
-        return Baseline(source="working-tree snapshots",
-                        templates={name: _read_worktree(name) for name in names})
-    if not _ref_exists(chosen):
-        if explicit:
+    names = set(stacks)
+    if chosen == WORKTREE or not _ref_exists(chosen):
+        if explicit and chosen != WORKTREE:
             raise BaselineError(f"{BASELINE_ENV}={chosen!r}: not a git revision of {ROOT}")
-        return Baseline(source="working-tree snapshots (no git commit yet)",
-                        templates={name: _read_worktree(name) for name in names})
+        if stack_prefix is not None:
+            names |= snapshotted_stacks(prefix=stack_prefix, ref=None)
+        source = ("working-tree snapshots" if chosen == WORKTREE
+                  else "working-tree snapshots (no git commit yet)")
+        return Baseline(source=source,
+                        templates={name: _read_worktree(name) for name in sorted(names)})
+    if stack_prefix is not None:
+        names |= snapshotted_stacks(prefix=stack_prefix, ref=chosen)
     templates: dict[str, Template | None] = {}
     fallbacks: list[str] = []
-    for name in names:
+    for name in sorted(names):
         found, template = _read_git(chosen, name)
         if not found and not explicit:
             template = _read_worktree(name)

@@ -20,38 +20,31 @@ POLICY_STRENGTH: Mapping[str, int] = {
 }
 
 
-def policy_of(resource: Mapping[str, Any], attribute: str) -> str:
+def policy_of(resource: Mapping[str, Any], *, attribute: str) -> str:
     """The resource's `DeletionPolicy` or `UpdateReplacePolicy`, with CloudFormation's default."""
     return str(resource.get(attribute, "Delete"))
 
 
-def _old_fate(policy: str, *, retain: str, snapshot: str, delete: str) -> str:
-    if POLICY_STRENGTH.get(policy, 0) >= POLICY_STRENGTH["Retain"]:
-        return retain
-    return snapshot if policy == "Snapshot" else delete
-
-
 def _database_replacement(old: Mapping[str, Any]) -> str:
-    props = old.get("Properties", {})
-    backups_kept = props.get("DeleteAutomatedBackups") is False
-    fate = _old_fate(
-        policy_of(old, "UpdateReplacePolicy"),
-        retain="the old one is orphaned outside the stack (and a fixed DBInstanceIdentifier "
-               "makes the create fail)",
-        snapshot="the old one is deleted after a final snapshot",
-        delete="the old one is deleted without a final snapshot")
-    if backups_kept:
-        return (f"replaces the database: CloudFormation creates a new, empty instance; {fate}; "
-                "its automated backups are kept only until their retention ends")
-    return (f"replaces the database and deletes its automated backups: CloudFormation creates a "
+    """What replacing this DB instance costs, given its UpdateReplacePolicy and backup settings."""
+    policy = policy_of(old, attribute="UpdateReplacePolicy")
+    new = "replaces the database: CloudFormation creates a new, empty instance; "
+    if POLICY_STRENGTH.get(policy, 0) >= POLICY_STRENGTH["Retain"]:
+        return (new + "the old one is orphaned outside the stack with its data (and a fixed "
+                "DBInstanceIdentifier makes the create fail)")
+    fate = ("the old one is deleted after a final snapshot" if policy == "Snapshot"
+            else "the old one is deleted without a final snapshot")
+    if old.get("Properties", {}).get("DeleteAutomatedBackups") is False:
+        return f"{new}{fate}; its automated backups are kept only until their retention ends"
+    return ("replaces the database and deletes its automated backups: CloudFormation creates a "
             f"new, empty instance; {fate}")
 
 
 def _generic_replacement(noun: str, loss: str) -> Callable[[Mapping[str, Any]], str]:
     def consequence(old: Mapping[str, Any]) -> str:
-        fate = _old_fate(policy_of(old, "UpdateReplacePolicy"),
-                         retain=f"the old {noun} is orphaned outside the stack",
-                         snapshot=f"the old {noun} is deleted", delete=f"the old {noun} is deleted")
+        retained = (POLICY_STRENGTH.get(policy_of(old, attribute="UpdateReplacePolicy"), 0)
+                    >= POLICY_STRENGTH["Retain"])
+        fate = f"the old {noun} is {'orphaned outside the stack' if retained else 'deleted'}"
         return f"replaces the {noun}: {loss}; {fate}"
     return consequence
 
@@ -113,7 +106,7 @@ STATEFUL_TYPES: Mapping[str, StatefulType] = {t.type: t for t in (
 _SECRET_FIELD = re.compile(r"^:SecretString:(?P<field>[A-Za-z0-9_]+)::}}$")
 
 
-def effective_value(template: Mapping[str, Any], value: Any) -> Any:
+def effective_value(value: Any, *, template: Mapping[str, Any]) -> Any:
     """`value` as the resource will see it, where the template alone can tell.
 
     CDK sets `MasterUsername` to a dynamic reference into the generated secret
@@ -143,7 +136,7 @@ def effective_value(template: Mapping[str, Any], value: Any) -> Any:
     return value
 
 
-def engine_major(engine: Any, version: Any) -> str | None:
+def engine_major(*, engine: Any, version: Any) -> str | None:
     """The major version of a literal engine version: '16' of postgres 16.4, '8.0' of mysql 8.0.43.
 
     MySQL and MariaDB majors have two parts; PostgreSQL (10 and later) one. None when unknown.

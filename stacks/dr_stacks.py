@@ -79,6 +79,16 @@ class DrReplicaStack(Stack):
             backup_retention=Duration.days(cfg.backup_retention_days),
             multi_az=cfg.multi_az,
             cross_region=CrossRegionSource(arn=source_arn, region=source_region))
+        # Applications in the DR region attach this group to reach the replica (and, after a
+        # regional failover, the new writer).
+        self.clients_security_group = ec2.SecurityGroup(
+            self, "ClientsSecurityGroup", vpc=network.vpc, allow_all_outbound=False,
+            description="Attach to the application in the DR region: allowed into the replica")
+        db_port = ec2.Port.tcp(cfg.port)
+        self.replica.security_group.add_ingress_rule(
+            self.clients_security_group, db_port, "Application clients")
+        self.clients_security_group.add_egress_rule(
+            self.replica.security_group, db_port, f"To {self.replica.identifier}")
         self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         lag = self.replica.instance.metric("ReplicaLag", period=Duration.minutes(5),
                                            statistic="Maximum").create_alarm(
@@ -108,6 +118,8 @@ class DrReplicaStack(Stack):
             ("WriterEndpointParameter", self.writer_endpoint.parameter_name,
              "SSM parameter (DR region) holding the current writer host:port"),
             ("AlarmTopicArn", self.topic.topic_arn, "SNS topic of the DR replica-lag alarm"),
+            ("ClientsSecurityGroupId", self.clients_security_group.security_group_id,
+             "Security group to attach to application clients in the DR region"),
         ):
             CfnOutput(self, name, value=value, description=description)
 

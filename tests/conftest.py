@@ -13,6 +13,7 @@ import pytest
 import config
 from app import build_app
 from stacks import EnvironmentStacks
+from tests.helpers import validated_app
 
 ENVS = tuple(config.ENVIRONMENTS)
 
@@ -35,7 +36,7 @@ def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesi
     out = {}
     for env in ENVS:
         outdir = tmp_path_factory.mktemp(f"cdk.out.{env}")
-        app, stacks = build_app(env, outdir=str(outdir))
+        app, stacks = build_app(env, app=validated_app(outdir))
         assembly = app.synth()
         templates = {s.stack_name: assembly.get_stack_by_name(s.stack_name).template
                      for s in stacks.all}

@@ -1,0 +1,106 @@
+"""`python -m review`: synthesize each environment, compare it with the committed snapshots and
+write the review (build/review/<env>.md, plus the same text without the diagram on stdout).
+
+Exit status: 0 when the data-loss guard passes everywhere, 1 when it fires (or an allow-list entry
+is stale), 2 when the review cannot run (bad config, unreadable baseline or allow-list) or the
+policy gate refused a synthesis.
+
+When the policy gate refuses, the environment is synthesized again without it and still reviewed:
+the gate only adds checks (the templates are the same), and a change that breaks the gate, such as
+a renamed construct that an acknowledgment names by path, is exactly the change whose data-loss
+verdict the reviewer needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import config
+from config.naming import stack_name
+from review.allowlist import AllowListError, load
+from review.report import render
+from review.snapshots import ALLOWLIST_PATH, BASELINE_ENV, ROOT, BaselineError, load_baseline
+
+EXIT_OK, EXIT_DATA_LOSS, EXIT_ERROR = 0, 1, 2
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m review", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--env", action="append", choices=list(config.ENVIRONMENTS),
+                        help="environment to review (repeatable; default: all)")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "review",
+                        help="directory for <env>.md (default: build/review)")
+    parser.add_argument("--baseline", default=None,
+                        help=f"git revision of the snapshots to compare with, or 'worktree' "
+                             f"(default: ${BASELINE_ENV}, else HEAD)")
+    parser.add_argument("--quiet", action="store_true", help="print only the verdicts")
+    return parser.parse_args(argv)
+
+
+def _synthesize(env: str, scratch: Path) -> tuple[dict[str, Any], str | None]:
+    """({stack: template}, the gate's refusal or None): gated if the gate allows, else ungated."""
+    from app import synthesize  # imports aws_cdk (~0.6 s): after argument errors are reported
+
+    try:
+        return synthesize(env, scratch / env), None
+    except Exception as error:  # noqa: BLE001 - any refusal of the gate, see the module doc
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        refusal = f"{type(error).__name__}: {first_line}"
+        print(f"warning: env {env}: the policy gate refused the synthesis ({refusal}); "
+              "reviewing it without the gate", file=sys.stderr)
+        return synthesize(env, scratch / f"{env}-ungated", gate=False), refusal
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _arguments(argv)
+    from review.pipeline import review_environment
+
+    try:
+        entries = load(ALLOWLIST_PATH)
+    except AllowListError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    args.out.mkdir(parents=True, exist_ok=True)
+    failed: list[str] = []
+    refused: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="review-cdk-out-") as scratch:
+        for env in args.env or list(config.ENVIRONMENTS):
+            try:
+                config.load(env)
+                templates, refusal = _synthesize(env, Path(scratch))
+                baseline = load_baseline(stacks=templates, ref=args.baseline,
+                                         stack_prefix=stack_name(env, ""))
+            except (config.ConfigError, BaselineError) as error:
+                print(f"error: {error}", file=sys.stderr)
+                return EXIT_ERROR
+            review = review_environment(env=env, templates=templates, baseline=baseline,
+                                        entries=entries, gate_error=refusal)
+            path = args.out / f"{env}.md"
+            path.write_text(render(review), encoding="utf-8")
+            if not args.quiet:
+                print(render(review, diagram=False))
+            print(f"==> {env}: data-loss guard {'PASSED' if review.passed else 'FAILED'}; "
+                  f"report written to {path}", file=sys.stderr)
+            if not review.passed:
+                failed.append(env)
+            if refusal:
+                refused.append(env)
+    if failed:
+        print(f"error: the data-loss guard fired for {', '.join(failed)}: see the 'Changes' "
+              "section of each report", file=sys.stderr)
+        return EXIT_DATA_LOSS
+    if refused:
+        print(f"error: the policy gate refused {', '.join(refused)} (`make synth` shows why)",
+              file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

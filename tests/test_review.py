@@ -1,0 +1,273 @@
+"""The review report (`make review`): every section tells the truth about the templates, the
+Mermaid diagram holds the topology, the change section marks data loss, and the command's exit
+status follows the guard.
+
+The command is run in-process with `app.synthesize` swapped for the session's templates, so the
+suite pays for no extra synthesis.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import app
+import config
+from review import __main__ as cli
+from review.allowlist import AllowEntry
+from review.guard import LOGICAL_ID
+from review.normalize import normalize
+from review.pipeline import DEPLOY_TIME_REGION, review_environment
+from review.report import Review, render
+from review.snapshots import Baseline
+
+Template = dict[str, Any]
+ENVS = tuple(config.ENVIRONMENTS)
+REASON = "dev holds only seed data; agreed with the DBA on call"
+
+
+def _same_as_current(templates: dict[str, Template]) -> Baseline:
+    return Baseline(source="test baseline",
+                    templates={stack: normalize(t) for stack, t in templates.items()})
+
+
+def _primary_id(template: Template) -> str:
+    return next(lid for lid, res in template["Resources"].items()
+                if res["Type"] == "AWS::RDS::DBInstance" and "Primary" in lid)
+
+
+def _renamed_primary(templates: dict[str, Template], stack: str) -> dict[str, Template]:
+    changed = copy.deepcopy(templates)
+    resources = changed[stack]["Resources"]
+    resources["DatabaseWriterInstanceFFFF0000"] = resources.pop(_primary_id(changed[stack]))
+    return changed
+
+
+@pytest.fixture(scope="module")
+def clean_reviews(templates: dict[str, dict[str, Template]]) -> dict[str, Review]:
+    return {env: review_environment(env=env, templates=templates[env],
+                                    baseline=_same_as_current(templates[env]), entries=())
+            for env in ENVS}
+
+
+def _expected_instances(cfg: config.DatabaseConfig) -> list[tuple[str, str, str, str]]:
+    """(role, identifier, class, region) of every instance the config asks for."""
+    region = cfg.region or DEPLOY_TIME_REGION
+    rows = [("primary", cfg.instance_identifier("primary"), cfg.instance_class, region)]
+    rows += [("replica", cfg.instance_identifier(f"replica-{n}"), cfg.replica_instance_class,
+              region) for n in range(1, cfg.replica_count + 1)]
+    if cfg.dr_region:
+        rows.append(("replica", cfg.instance_identifier("dr-replica"),
+                     cfg.replica_instance_class, cfg.dr_region))
+    return rows
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_topology_lists_primary_and_replicas_with_class_region_and_placement(
+        clean_reviews: dict[str, Review], env: str) -> None:
+    cfg = config.load(env)
+    instances = clean_reviews[env].environment.instances
+    assert [(i.role, i.identifier, i.instance_class, i.region)
+            for i in instances] == _expected_instances(cfg)
+    for inst in instances:
+        assert inst.multi_az is cfg.multi_az
+        zones = cfg.dr_availability_zones if inst.region == cfg.dr_region else (
+            cfg.availability_zones)
+        assert all(az in inst.placement for az in zones)
+    assert all(i.source == cfg.instance_identifier("primary") for i in instances[1:])
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_report_states_the_facts_a_reviewer_checks(clean_reviews: dict[str, Review],
+                                                   env: str) -> None:
+    cfg = config.load(env)
+    text = render(clean_reviews[env])
+    for title in ("Topology", "Encryption", "Backups", "Deletion protection and policies",
+                  "Credentials and rotation", "Network exposure", "TLS in transit", "Alarms",
+                  "Changes against the test baseline"):
+        assert f"### {title}" in text
+    primary = cfg.instance_identifier("primary")
+    tls = "rds.force_ssl=1" if cfg.engine == "postgres" else "require_secure_transport=ON"
+    assert f"| {primary} | {tls} | rds-ca-rsa2048-g1 |" in text
+    assert f"| {primary} | automated (RDS) | {cfg.backup_retention_days} days | " \
+           f"{cfg.backup_window} | kept |" in text
+    assert f"KMS key alias/{cfg.resource_prefix}-database" in text
+    assert f"DB storage: {primary}" in text
+    assert f"| {cfg.master_username} | generated" in text
+    assert f"rate({cfg.secret_rotation_days} days)" in text
+    assert f"| {primary} | no | {cfg.port} | security group DatabaseClientsSecurityGroup |" in text
+    assert "internet route none" in text and "internet route **" not in text
+    assert f"> {cfg.alarms.cpu_percent} for 15 min" in text
+    assert ("termination protection (from the config, not the template): "
+            f"{'ON' if cfg.termination_protection else 'off'}") in text
+    assert "**Data-loss guard: PASSED" in text and "No resource changes." in text
+    assert "NOT encrypted" not in text and "not enforced" not in text
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_mermaid_diagram_shows_regions_keys_secret_and_each_replication(
+        clean_reviews: dict[str, Review], env: str) -> None:
+    cfg = config.load(env)
+    text = render(clean_reviews[env])
+    [diagram] = re.findall(r"```mermaid\n(.*?)```", text, flags=re.S)
+    assert diagram.startswith("flowchart LR")
+    lines = [line.strip() for line in diagram.splitlines()]
+    assert sum(line.startswith("subgraph ") for line in lines) == lines.count("end")
+    assert diagram.count('-- "async replication" -->') == cfg.replica_count
+    assert diagram.count('-- "cross-region async replication" -->') == (1 if cfg.dr_region else 0)
+    assert f"alias/{cfg.resource_prefix}-database" in diagram
+    assert "Secret DatabaseCredentialsSecret" in diagram and '"backups: Daily, Monthly"' in diagram
+    assert diagram.count('"master credentials"') == diagram.count('"encrypts"') - (
+        1 if cfg.dr_region else 0) == 1
+    for region in filter(None, (cfg.region or DEPLOY_TIME_REGION, cfg.dr_region)):
+        assert f'["Region {region}"]' in diagram
+    assert '"' not in "".join(re.findall(r'\["(.*?)"\]', diagram)), "quotes break Mermaid labels"
+
+
+def test_terminal_rendering_leaves_out_the_diagram(clean_reviews: dict[str, Review]) -> None:
+    text = render(clean_reviews["prod"], diagram=False)
+    assert "```mermaid" not in text and "### Topology" in text
+
+
+def test_a_renamed_primary_fails_the_review_and_names_the_database(
+        templates: dict[str, dict[str, Template]]) -> None:
+    stack = "RedundantDb-dev-Database"
+    review = review_environment(env="dev", templates=_renamed_primary(templates["dev"], stack),
+                                baseline=_same_as_current(templates["dev"]), entries=())
+    assert not review.passed
+    text = render(review)
+    assert "**Data-loss guard: FAILED" in text
+    assert f"database {config.load('dev').instance_identifier('primary')}" in text
+    assert "replaces the database" in text
+    assert f"| {stack} | {_primary_id(templates['dev'][stack])} | AWS::RDS::DBInstance | " \
+           "removed | - | **DATA LOSS** (LogicalId)" in text
+    assert "| added |" in text and "[[allow]]" in text
+
+
+def test_an_allowed_replacement_passes_and_shows_the_reason(
+        templates: dict[str, dict[str, Template]]) -> None:
+    stack = "RedundantDb-dev-Database"
+    entry = AllowEntry(stack=stack, resource=_primary_id(templates["dev"][stack]),
+                       property=LOGICAL_ID, to="DatabaseWriterInstanceFFFF0000", reason=REASON)
+    review = review_environment(env="dev", templates=_renamed_primary(templates["dev"], stack),
+                                baseline=_same_as_current(templates["dev"]), entries=(entry,))
+    assert review.passed, [f.message() for f in review.verdict.blocking]
+    assert f"allowed data loss (LogicalId): {REASON}" in render(review)
+
+
+def test_a_stale_allow_entry_fails_the_review(templates: dict[str, dict[str, Template]]) -> None:
+    entry = AllowEntry(stack="RedundantDb-dev-Database", resource="Gone", property="KmsKeyId",
+                       to="x", reason=REASON)
+    review = review_environment(env="dev", templates=templates["dev"],
+                                baseline=_same_as_current(templates["dev"]), entries=(entry,))
+    assert review.verdict.passed and not review.passed
+    assert "Stale allow-list entries" in render(review)
+
+
+def test_a_stack_the_app_no_longer_builds_loses_its_data(
+        templates: dict[str, dict[str, Template]]) -> None:
+    """E.g. DR switched off: its snapshot is still in the baseline, its stack is gone."""
+    baseline = _same_as_current(templates["dev"])
+    gone = "RedundantDb-dev-Retired"
+    baseline.templates[gone] = normalize(templates["dev"]["RedundantDb-dev-Database"])
+    review = review_environment(env="dev", templates=templates["dev"], baseline=baseline,
+                                entries=())
+    lost = {(f.stack, f.resource_type) for f in review.verdict.blocking}
+    assert (gone, "AWS::RDS::DBInstance") in lost and (gone, "AWS::KMS::Key") in lost
+    assert all(c.action == "removed" for c in review.changes if c.stack == gone)
+
+
+# --- the command -------------------------------------------------------------------------------
+
+@pytest.fixture
+def offline_synth(monkeypatch: pytest.MonkeyPatch,
+                  templates: dict[str, dict[str, Template]]) -> dict[str, dict[str, Template]]:
+    """`app.synthesize` returns (a copy of) the session's templates; tests may edit the copy."""
+    served = copy.deepcopy(templates)
+    monkeypatch.setattr(app, "synthesize", lambda env, outdir, **_: served[env])
+    return served
+
+
+def test_command_writes_one_report_per_environment_and_exits_0(
+        offline_synth: dict[str, dict[str, Template]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "ALLOWLIST_PATH", tmp_path / "none.toml")
+    assert cli.main(["--out", str(tmp_path), "--baseline", "worktree"]) == cli.EXIT_OK
+    out = capsys.readouterr()
+    assert sorted(p.name for p in tmp_path.glob("*.md")) == sorted(f"{e}.md" for e in ENVS)
+    assert "```mermaid" in (tmp_path / "prod.md").read_text()
+    assert "```mermaid" not in out.out and "## Environment `prod`" in out.out
+    assert "prod: data-loss guard PASSED" in out.err
+
+
+def test_command_exits_1_when_the_guard_fires(
+        offline_synth: dict[str, dict[str, Template]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "ALLOWLIST_PATH", tmp_path / "none.toml")
+    stack = "RedundantDb-prod-Database"
+    offline_synth["prod"] = _renamed_primary(offline_synth["prod"], stack)
+    status = cli.main(["--out", str(tmp_path), "--baseline", "worktree", "--env", "prod",
+                       "--quiet"])
+    assert status == cli.EXIT_DATA_LOSS
+    assert "the data-loss guard fired for prod" in capsys.readouterr().err
+    primary = config.load("prod").instance_identifier("primary")
+    assert f"database {primary}" in (tmp_path / "prod.md").read_text()
+
+
+def test_command_reviews_without_the_gate_when_the_gate_refuses(
+        templates: dict[str, dict[str, Template]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A renamed construct breaks acknowledgments by path; the data-loss verdict still shows."""
+    def synthesize(env: str, outdir: Path, *, gate: bool = True) -> dict[str, Template]:
+        if gate:
+            raise ValueError("acknowledgment path 'X/Database/Primary': no construct 'Primary'")
+        return copy.deepcopy(templates[env])
+
+    monkeypatch.setattr(app, "synthesize", synthesize)
+    monkeypatch.setattr(cli, "ALLOWLIST_PATH", tmp_path / "none.toml")
+    status = cli.main(["--out", str(tmp_path), "--baseline", "worktree", "--env", "dev",
+                       "--quiet"])
+    assert status == cli.EXIT_ERROR
+    assert "the policy gate refused dev" in capsys.readouterr().err
+    report = (tmp_path / "dev.md").read_text()
+    assert "**Policy gate: REFUSED the synthesis** (ValueError: acknowledgment path" in report
+    assert "**Data-loss guard: PASSED" in report
+
+
+def test_command_exits_2_on_a_malformed_allow_list(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "allow.toml"
+    broken.write_text("[[allow]]\nstack = 'S'\n")
+    monkeypatch.setattr(cli, "ALLOWLIST_PATH", broken)
+    assert cli.main(["--out", str(tmp_path)]) == cli.EXIT_ERROR
+    assert "missing" in capsys.readouterr().err
+
+
+def test_command_exits_2_on_an_unknown_baseline_revision(
+        offline_synth: dict[str, dict[str, Template]], tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    status = cli.main(["--out", str(tmp_path), "--env", "dev", "--baseline", "no-such-ref-42"])
+    assert status == cli.EXIT_ERROR
+    assert "no-such-ref-42" in capsys.readouterr().err
+
+
+def test_a_change_resolved_through_the_secret_is_listed_on_the_database(
+        templates: dict[str, dict[str, Template]]) -> None:
+    """The username lives in the secret; the damage is to the database, so the table says so."""
+    stack = "RedundantDb-prod-Database"
+    changed = copy.deepcopy(templates["prod"])
+    secret = next(res for res in changed[stack]["Resources"].values()
+                  if res["Type"] == "AWS::SecretsManager::Secret")
+    secret["Properties"]["GenerateSecretString"]["SecretStringTemplate"] = (
+        '{"username":"renamed_admin"}')
+    review = review_environment(env="prod", templates=changed,
+                                baseline=_same_as_current(templates["prod"]), entries=())
+    text = render(review)
+    assert not review.passed
+    assert (f"| {stack} | {_primary_id(templates['prod'][stack])} | AWS::RDS::DBInstance | "
+            "modified | MasterUsername (resolved through a reference) | **DATA LOSS**") in text
