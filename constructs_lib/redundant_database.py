@@ -18,6 +18,7 @@ from constructs_lib.backup import DatabaseBackupPlan
 from constructs_lib.credentials import DatabaseCredentials
 from constructs_lib.engine import EngineSpec
 from constructs_lib.instances import InstanceSettings, PrimaryDatabase, ReadReplica, monitoring_role
+from constructs_lib.security import EgressTo, egress_only_to
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,27 +105,28 @@ class RedundantDatabase(Construct):
             for n in range(1, cfg.replica_count + 1)
         ]
 
-        # Who may connect: the application's security group and the rotation function.
-        self.clients_security_group = ec2.SecurityGroup(
-            self, "ClientsSecurityGroup", vpc=vpc, allow_all_outbound=False,
-            description="Attach to the application: allowed into the primary and replicas")
-        self.rotation_security_group = ec2.SecurityGroup(
-            self, "RotationSecurityGroup", vpc=vpc, allow_all_outbound=False,
-            description="Secret rotation function: to the instances and Secrets Manager only")
-        self.rotation_security_group.connections.allow_to(
-            endpoint_security_group, ec2.Port.tcp(443), "Rotation to Secrets Manager endpoint")
+        # Who may connect: the application's security group and the rotation function. Their
+        # egress goes to the database instances only (rotation also to the Secrets Manager
+        # endpoint, which admits HTTPS from the VPC range). Rotation reaches the replicas too:
+        # after a failover the secret names a promoted replica, and rotation must keep working.
+        instances = [self.primary, *self.replicas]
+        self.clients_security_group = egress_only_to(
+            self, "ClientsSecurityGroup", vpc=vpc,
+            description="Attach to the application: allowed into the primary and replicas",
+            rules=[EgressTo(i.security_group, cfg.port, f"To {i.identifier}")
+                   for i in instances])
+        self.rotation_security_group = egress_only_to(
+            self, "RotationSecurityGroup", vpc=vpc,
+            description="Secret rotation function: to the instances and Secrets Manager only",
+            rules=[EgressTo(endpoint_security_group, 443, "To the Secrets Manager endpoint"),
+                   *(EgressTo(i.security_group, cfg.port, f"Rotation to {i.identifier}")
+                     for i in instances)])
         db_port = ec2.Port.tcp(cfg.port)
-        # Rotation reaches the replicas too: after a failover the secret names a promoted
-        # replica, and rotation must keep working there.
-        for instance in [self.primary, *self.replicas]:
+        for instance in instances:
             instance.security_group.add_ingress_rule(
                 self.clients_security_group, db_port, "Application clients")
-            self.clients_security_group.add_egress_rule(
-                instance.security_group, db_port, f"To {instance.identifier}")
             instance.security_group.add_ingress_rule(
                 self.rotation_security_group, db_port, "Secret rotation function")
-            self.rotation_security_group.add_egress_rule(
-                instance.security_group, db_port, f"Rotation to {instance.identifier}")
 
         # The secret bound to the primary (host, port, engine) and rotated by a hosted Lambda.
         self.secret = self.primary.instance.secret

@@ -19,14 +19,19 @@ class AcknowledgmentError(ValueError):
     """An acknowledgment names a construct that does not exist or is not one resource."""
 
 
-def _find(app: cdk.App, path: str) -> IConstruct:
+def _find(app: cdk.App, path: str, found: dict[str, IConstruct] | None = None) -> IConstruct:
+    """The construct at `path`. `found` remembers the constructs met on the way (each step is a
+    round trip to Node, and the acknowledgments of a replica share one long path)."""
+    found = {} if found is None else found
     node: IConstruct = app
+    walked = ""
     for part in path.split("/"):
-        child = node.node.try_find_child(part)
+        walked = f"{walked}/{part}" if walked else part
+        child = found.get(walked) or node.node.try_find_child(part)
         if child is None:
             raise AcknowledgmentError(f"acknowledgment path {path!r}: no construct {part!r} "
                                       f"under {node.node.path or '<app>'}")
-        node = child
+        found[walked] = node = child
     if not isinstance(node, cdk.CfnResource):
         raise AcknowledgmentError(f"acknowledgment path {path!r}: not a single CloudFormation "
                                   "resource")
@@ -64,8 +69,9 @@ def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
                               dr_region=stacks.config.dr_region)
     for stack in stacks.all:
         plugin.register_stack(stack.node.path, settings)
+    found: dict[str, IConstruct] = {}
     for ack in acknowledgments_for(stacks):
-        cdk.Validations.of(_find(app, ack.path)).acknowledge(
+        cdk.Validations.of(_find(app, ack.path, found)).acknowledge(
             cdk.Acknowledgment(id=ack.finding, reason=ack.reason))
     return plugin
 

@@ -120,20 +120,23 @@ def construct_view(stack: cdk.Stack, settings: PolicySettings,
                 nodes.append((node, resource_type))
         elif isinstance(node, cdk.CfnOutput):
             output_nodes.append(node)
+    # The removal policies resolve with the rest: read one by one through jsii's interface
+    # proxy, each would cost two round trips.
     resolved = stack.resolve({
-        "resources": [{"id": node.logical_id, "props": node._cfn_properties} for node, _ in nodes],
+        "resources": [{"id": node.logical_id, "props": node._cfn_properties,
+                       "options": node.cfn_options} for node, _ in nodes],
         "outputs": [{"id": node.logical_id, "value": node.value} for node in output_nodes],
     }) or {}
     resources: dict[str, Resource] = {}
     for (node, resource_type), entry in zip(nodes, resolved["resources"], strict=True):
         logical_id = entry["id"]
-        options = node.cfn_options
+        options = entry.get("options") or {}
         resources[logical_id] = Resource(
             logical_id=logical_id,
             type=resource_type,
             properties=node._render_properties(entry.get("props") or {}) or {},
-            deletion_policy=_policy(options.deletion_policy),
-            update_replace_policy=_policy(options.update_replace_policy),
+            deletion_policy=_policy(options.get("deletionPolicy")),
+            update_replace_policy=_policy(options.get("updateReplacePolicy")),
             path=(paths or {}).get(logical_id) or node.node.path,
         )
     outputs = {entry["id"]: {"Value": entry.get("value")} for entry in resolved["outputs"]}

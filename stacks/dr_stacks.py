@@ -20,6 +20,7 @@ from constructs_lib.engine import EngineSpec
 from constructs_lib.instances import CrossRegionSource, InstanceSettings, ReadReplica
 from constructs_lib.instances import monitoring_role
 from constructs_lib.network import IsolatedNetwork
+from constructs_lib.security import EgressTo, egress_only_to
 
 
 class DrFoundationStack(Stack):
@@ -81,14 +82,13 @@ class DrReplicaStack(Stack):
             cross_region=CrossRegionSource(arn=source_arn, region=source_region))
         # Applications in the DR region attach this group to reach the replica (and, after a
         # regional failover, the new writer).
-        self.clients_security_group = ec2.SecurityGroup(
-            self, "ClientsSecurityGroup", vpc=network.vpc, allow_all_outbound=False,
-            description="Attach to the application in the DR region: allowed into the replica")
-        db_port = ec2.Port.tcp(cfg.port)
+        self.clients_security_group = egress_only_to(
+            self, "ClientsSecurityGroup", vpc=network.vpc,
+            description="Attach to the application in the DR region: allowed into the replica",
+            rules=[EgressTo(self.replica.security_group, cfg.port,
+                            f"To {self.replica.identifier}")])
         self.replica.security_group.add_ingress_rule(
-            self.clients_security_group, db_port, "Application clients")
-        self.clients_security_group.add_egress_rule(
-            self.replica.security_group, db_port, f"To {self.replica.identifier}")
+            self.clients_security_group, ec2.Port.tcp(cfg.port), "Application clients")
         self.topic = sns.Topic(self, "AlarmTopic", master_key=key, enforce_ssl=True)
         lag = self.replica.instance.metric("ReplicaLag", period=Duration.minutes(5),
                                            statistic="Maximum").create_alarm(
@@ -108,8 +108,17 @@ class DrReplicaStack(Stack):
                 str(cfg.port)]),
             description="host:port of the current writer, as seen from the DR region; repointed "
                         "to the DR replica by `failover --region-dr`")
+        # The secret's read-only copy in this region: same ARN but for the region. Operators need
+        # it exactly when the primary region does not answer.
+        parts = Fn.split(":", Fn.get_stack_output(source_stack_name, "SecretArn", source_region),
+                         7)
+        replica_secret_arn = Fn.join(":", [
+            Fn.select(0, parts), Fn.select(1, parts), Fn.select(2, parts), self.region,
+            Fn.select(4, parts), Fn.select(5, parts), Fn.select(6, parts)])
         for name, value, description in (
             ("ReplicaIdentifier", self.replica.identifier, "Cross-region read replica"),
+            ("SecretArn", replica_secret_arn,
+             "Read-only replica of the credentials secret in the DR region (no value)"),
             ("ReplicaEndpoint", self.replica.instance.db_instance_endpoint_address,
              "Cross-region read replica endpoint address"),
             ("SourceRegion", source_region, "Region of the primary"),

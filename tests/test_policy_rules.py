@@ -102,7 +102,7 @@ def test_pack_lists_exact_rule_ids() -> None:
         "Redundancy-KeyAndSecretRetained",
         "Redundancy-NoPlaintextPassword", "Redundancy-SecretRotation",
         "Redundancy-NotPublic", "Redundancy-IsolatedSubnets", "Redundancy-TlsEnforced",
-        "Redundancy-NoWorldIngress",
+        "Redundancy-NoWorldIngress", "Redundancy-ExplicitEgress",
         "Redundancy-CrossRegionBackupCopy", "Redundancy-AutomatedBackupReplication",
     )
 
@@ -223,6 +223,13 @@ CASES: list[tuple[Rule, Resource, list[Resource], int, Compliance, str]] = [
                                    CidrIpv6="::/0"), [], 14, N, "from ::/0"),
     (network.NO_WORLD_INGRESS, res("In", "AWS::EC2::SecurityGroupIngress", IpProtocol="tcp",
                                    SourceSecurityGroupId={"Ref": "Sg"}), [], 14, C, ""),
+    (network.EXPLICIT_EGRESS, res("Sg", "AWS::EC2::SecurityGroup", SecurityGroupEgress=[
+        {"IpProtocol": "tcp", "FromPort": 3307, "ToPort": 3307,
+         "DestinationSecurityGroupId": {"Ref": "Db"}}]), [], 14, C, ""),
+    (network.EXPLICIT_EGRESS, res("Sg", "AWS::EC2::SecurityGroup"), [], 14, N,
+     "default allow-all egress"),
+    (network.EXPLICIT_EGRESS, res("Sg", "AWS::EC2::SecurityGroup", SecurityGroupEgress=[]), [],
+     14, N, "no inline SecurityGroupEgress"),
 ]
 
 

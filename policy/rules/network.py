@@ -137,4 +137,22 @@ NO_WORLD_INGRESS = Rule(
     check=_no_world_ingress,
 )
 
-RULES = (NOT_PUBLIC, ISOLATED_SUBNETS, TLS_ENFORCED, NO_WORLD_INGRESS)
+def _explicit_egress(resource: Resource, stack: StackView) -> Result:
+    if not resource.prop("SecurityGroupEgress"):
+        return non_compliant("no inline SecurityGroupEgress: EC2 keeps its default allow-all "
+                             "egress rule (separate SecurityGroupEgress resources only add to it)")
+    return COMPLIANT
+
+
+EXPLICIT_EGRESS = Rule(
+    id="Redundancy-ExplicitEgress",
+    info="A security group keeps EC2's default allow-all egress.",
+    explanation="CloudFormation removes the default allow-all egress rule only when the group "
+                "lists its egress inline. CDK drops its inline placeholder when a rule to "
+                "another group is added as a separate resource, so allow_all_outbound=False "
+                "silently allows everything out. Inline egress keeps the list authoritative.",
+    resource_types=("AWS::EC2::SecurityGroup",),
+    check=_explicit_egress,
+)
+
+RULES = (NOT_PUBLIC, ISOLATED_SUBNETS, TLS_ENFORCED, NO_WORLD_INGRESS, EXPLICIT_EGRESS)
