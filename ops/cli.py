@@ -1,4 +1,5 @@
-"""Command line: `python -m ops verify|failover --env ENV [options]`.
+"""Command line: `python -m ops verify|failover --env ENV [options]` (`failover --region-dr`:
+the regional failover, `ops.regional`).
 
 Exit codes: 0 done (verify: every check passed); 1 a check failed or an operation failed;
 2 bad usage; 3 the failover refused to act (the message says why and what would allow it).
@@ -7,22 +8,30 @@ Exit codes: 0 done (verify: every check passed); 1 a check failed or an operatio
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from config import DatabaseConfig
 from config.environments import ENVIRONMENTS
-from ops.aws import Clients, make_clients, make_session
+from ops.aws import ClientFactory, Clients, make_session, session_factory
 from ops.clock import Clock, SystemClock
 from ops.errors import OpsError, describe_client_error
-from ops.failover import FailoverOptions, run_failover
+from ops.failover import FailoverOptions, MirrorParameter, run_failover
 from ops.keys import KeyResolver
-from ops.outputs import DEFAULT_STACK_PREFIX, database_stack_name, load_outputs
-from ops.report import print_results
-from ops.verify import evaluate, gather
+from ops.outputs import (
+    DEFAULT_STACK_PREFIX,
+    database_stack_name,
+    dr_replica_stack_name,
+    load_dr_outputs,
+    load_outputs,
+)
+from ops.regional import no_dr_configured, run_regional_failover
+from ops.report import compare, print_results
+from ops.verify import evaluate, gather, gather_dr
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -55,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     failover = commands.add_parser("failover", parents=[common],
                                    help="promote a read replica and repoint the writer endpoint")
     failover.add_argument("--replica", help="the replica to promote (default: the healthiest)")
+    failover.add_argument("--region-dr", action="store_true",
+                          help="regional failover: promote the cross-region DR replica (config "
+                          "dr_region) and repoint the writer endpoint; the primary region's "
+                          "parameter and secret are repointed best effort")
     failover.add_argument("--dry-run", action="store_true",
                           help="print the plan and change nothing")
     failover.add_argument("--force", action="store_true",
@@ -66,51 +79,136 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _clients(args: argparse.Namespace, config: DatabaseConfig) -> Clients:
-    session = make_session(profile=args.profile, region=args.region or config.region)
-    return make_clients(session)
+def _factory(args: argparse.Namespace, config: DatabaseConfig,
+             clients: Clients | None) -> ClientFactory:
+    """Clients per region: from the session of --profile, or only `clients` (a test seam)."""
+    if clients is None:
+        return session_factory(make_session(profile=args.profile,
+                                            region=args.region or config.region))
+    fixed = clients
+
+    def only(region: str, probe: bool) -> Clients:
+        if region != fixed.region:
+            raise ValueError(f"no clients for region {region} (only {fixed.region})")
+        return fixed
+    return only
 
 
-def verify(args: argparse.Namespace, *, clients: Clients, out: TextIO) -> int:
+def _primary_region(args: argparse.Namespace, config: DatabaseConfig) -> str:
+    region = args.region or config.region or make_session(profile=args.profile).region_name
+    if not region:
+        raise ValueError("no AWS region: pass --region, set AWS_REGION or configure the profile")
+    return str(region)
+
+
+def verify(args: argparse.Namespace, *, clients: Clients, factory: ClientFactory,
+           out: TextIO) -> int:
     config = ENVIRONMENTS[args.env]
     stack = database_stack_name(env=args.env, prefix=args.stack_prefix)
     outputs = load_outputs(clients.cloudformation, stack_name=stack)
     state = gather(clients, outputs)
+    dr, dr_failure = None, []
+    if config.dr_region is not None:
+        dr_stack = dr_replica_stack_name(env=args.env, prefix=args.stack_prefix)
+        try:
+            dr = gather_dr(factory(config.dr_region, False), stack_name=dr_stack,
+                           primary_region=clients.region)
+        except (OpsError, BotoCoreError, ClientError) as error:
+            # The DR side cannot be read: one FAIL line, the primary region is still verified.
+            actual = describe_client_error(error) if isinstance(error, ClientError) else error
+            dr_failure = [compare(False, resource=f"stack {dr_stack}",
+                                  check=f"readable in {config.dr_region}",
+                                  expected="the DR replica stack's outputs", actual=actual)]
     writer, results = evaluate(config=config, outputs=outputs, state=state,
-                               keys=KeyResolver(clients.kms))
+                               keys=KeyResolver(clients.kms), dr=dr)
+    results += dr_failure
     print(f"Verifying {stack} (env {args.env}, account {state.account}, region "
           f"{clients.region}); writer: {writer}", file=out)
     summary = print_results(results, out)
     return EXIT_OK if summary.ok(strict=args.strict) else EXIT_FAILED
 
 
-def failover(args: argparse.Namespace, *, clients: Clients, out: TextIO, clock: Clock) -> int:
+def _dr_mirror(args: argparse.Namespace, config: DatabaseConfig,
+               factory: ClientFactory) -> tuple[MirrorParameter, ...]:
+    """The DR region's writer parameter, for an in-region failover to keep current (best
+    effort: read with probe clients, a failure is reported and does not stop the failover)."""
+    if config.dr_region is None:
+        return ()
+    dr = factory(config.dr_region, True)
+    try:
+        name = load_dr_outputs(dr.cloudformation, stack_name=dr_replica_stack_name(
+            env=args.env, prefix=args.stack_prefix)).writer_parameter
+    except (OpsError, BotoCoreError, ClientError) as error:
+        problem = describe_client_error(error) if isinstance(error, ClientError) else str(error)
+        return (MirrorParameter(region=dr.region, ssm=dr.ssm, name=None, problem=problem),)
+    return (MirrorParameter(region=dr.region, ssm=dr.ssm, name=name),)
+
+
+def failover(args: argparse.Namespace, *, clients: Clients, factory: ClientFactory,
+             out: TextIO, clock: Clock) -> int:
     config = ENVIRONMENTS[args.env]
     stack = database_stack_name(env=args.env, prefix=args.stack_prefix)
     outputs = load_outputs(clients.cloudformation, stack_name=stack)
     options = FailoverOptions(replica=args.replica, dry_run=args.dry_run, force=args.force,
                               timeout_seconds=args.timeout, poll_seconds=args.poll)
-    run_failover(clients, config=config, outputs=outputs, options=options, clock=clock, out=out)
+    run_failover(clients, config=config, outputs=outputs, options=options, clock=clock, out=out,
+                 mirrors=_dr_mirror(args, config, factory))
+    return EXIT_OK
+
+
+def regional_failover(args: argparse.Namespace, *, factory: ClientFactory, out: TextIO,
+                      clock: Clock) -> int:
+    """`failover --region-dr`: everything required happens in the DR region; the primary region
+    is reached with probe clients (one attempt, short timeouts)."""
+    config = ENVIRONMENTS[args.env]
+    if config.dr_region is None:
+        raise no_dr_configured(config)
+    primary_region = args.region or config.region
+    if primary_region is None:
+        raise ValueError("no primary region: pass --region or pin region in the env's config")
+    options = FailoverOptions(dry_run=args.dry_run, force=args.force,
+                              timeout_seconds=args.timeout, poll_seconds=args.poll)
+    run_regional_failover(
+        factory(config.dr_region, False), factory(primary_region, True), config=config,
+        dr_stack=dr_replica_stack_name(env=args.env, prefix=args.stack_prefix),
+        primary_stack=database_stack_name(env=args.env, prefix=args.stack_prefix),
+        options=options, clock=clock, out=out)
     return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
          err: TextIO | None = None, clock: Clock | None = None,
-         clients: Clients | None = None) -> int:
-    """Run the CLI; `out`, `err`, `clock` and `clients` are seams for tests."""
+         clients: Clients | None = None, factory: ClientFactory | None = None) -> int:
+    """Run the CLI; `out`, `err`, `clock`, `clients` (the primary region's) and `factory`
+    (clients per region, probe or not) are seams for tests."""
     out, err = out or sys.stdout, err or sys.stderr
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "failover" and args.region_dr and args.replica:
+        parser.error("--replica does not apply with --region-dr: the DR replica is the "
+                     "DrReplica stack's ReplicaIdentifier output")
     try:
         config = ENVIRONMENTS[args.env]
-        clients = clients or _clients(args, config)
+        factory = factory or _factory(args, config, clients)
+        if args.command == "failover" and args.region_dr:
+            return regional_failover(args, factory=factory, out=out,
+                                     clock=clock or SystemClock())
+        clients = clients or factory(_primary_region(args, config), False)
         if args.command == "verify":
-            return verify(args, clients=clients, out=out)
-        return failover(args, clients=clients, out=out, clock=clock or SystemClock())
+            return verify(args, clients=clients, factory=factory, out=out)
+        return failover(args, clients=clients, factory=factory, out=out,
+                        clock=clock or SystemClock())
     except OpsError as error:
         print(f"error: {error}", file=err)
         return error.exit_code
     except ClientError as error:
         print(f"error: AWS call failed: {describe_client_error(error)}", file=err)
+        return EXIT_FAILED
+    except EndpointConnectionError as error:
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        hint = (f" (AWS_ENDPOINT_URL={endpoint}: is the local emulator running? `make deploy` "
+                "starts it)") if endpoint else ""
+        print(f"error: {error}{hint}", file=err)
         return EXIT_FAILED
     except (BotoCoreError, ValueError) as error:
         print(f"error: {error}", file=err)

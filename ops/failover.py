@@ -15,15 +15,18 @@ resumes that failover (no new choice, no health gate): it skips the promotion wh
 requested or the replica no longer has a source, and each repoint step writes only when the
 value differs. A completed failover leaves the promoted instance as the writer, so a further run
 assesses that instance like any writer.
+
+The promotion half (journal, promote, wait) and the repoint steps are shared with the regional
+failover (`ops.regional`, `failover --region-dr`): they take any `PromotionPlan`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Any, TextIO
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TextIO
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from config import DatabaseConfig
 from ops.aws import Clients
@@ -55,11 +58,18 @@ from ops.writer import (
 TAG_PHASE = "redundantdb:failover"
 TAG_FROM = "redundantdb:failover-from"
 TAG_STARTED = "redundantdb:failover-started"
+TAG_RPO = "redundantdb:failover-rpo"  # regional failover: the RPO estimate at promotion time
 PHASE_STARTED = "started"
 PHASE_PROMOTE_REQUESTED = "promote-requested"
+# Regional failover: promoted and the DR-region parameter repointed, but a best-effort step in
+# the primary region (its parameter, the secret) is still to do once that region answers.
+PHASE_PRIMARY_REGION_PENDING = "primary-region-pending"
 PHASE_COMPLETE = "complete"
 IN_PROGRESS = (PHASE_STARTED, PHASE_PROMOTE_REQUESTED)
+JOURNAL_TAGS = (TAG_PHASE, TAG_FROM, TAG_STARTED, TAG_RPO)
 LAG_WINDOW = timedelta(minutes=10)
+
+Instances = dict[str, dict[str, Any] | None]  # identifier -> DBInstance description or None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +99,49 @@ class Candidate:
         return f"{self.identifier} ({self.status}, {lag})"
 
 
+class PromotionPlan(Protocol):
+    """What the shared promotion steps need from a plan (in-region or regional)."""
+
+    @property
+    def target(self) -> str: ...
+    @property
+    def target_arn(self) -> str: ...
+    @property
+    def old_writer(self) -> str: ...
+    @property
+    def promote_needed(self) -> bool: ...
+    @property
+    def resumed_phase(self) -> str | None: ...
+    @property
+    def backup_retention_days(self) -> int: ...
+    @property
+    def backup_window(self) -> str: ...
+
+
+def promote_step(plan: PromotionPlan, *, where: str = "") -> str:
+    """The plan line of the promotion (`where`: e.g. " in eu-central-1")."""
+    if not plan.promote_needed:
+        return f"promote {plan.target}{where}: already requested or done, skipped"
+    return (f"promote {plan.target}{where} (promote_read_replica, BackupRetentionPeriod="
+            f"{plan.backup_retention_days}, PreferredBackupWindow={plan.backup_window})")
+
+
+def journal_step(plan: PromotionPlan) -> str:
+    return (f"journal the failover in {plan.target}'s tags ({TAG_PHASE}, "
+            f"{TAG_FROM}={plan.old_writer})")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MirrorParameter:
+    """The writer parameter's copy in the DR region: an in-region failover repoints it best
+    effort (the DR region is not needed to fail over within the primary region)."""
+
+    region: str
+    ssm: Any  # an SSM client of `region`
+    name: str | None  # None: the DR stack's outputs could not be read
+    problem: str | None = None  # why `name` is None
+
+
 @dataclass(frozen=True, kw_only=True)
 class FailoverPlan:
     """What the failover will do, decided before anything changes."""
@@ -112,6 +165,7 @@ class FailoverPlan:
     backup_retention_days: int
     backup_window: str
     candidates: tuple[Candidate, ...] = field(default=())
+    mirrors: tuple[MirrorParameter, ...] = ()
 
     @property
     def parameter_needs_update(self) -> bool:
@@ -126,10 +180,6 @@ class FailoverPlan:
     def steps(self) -> list[str]:
         """The plan as numbered lines; a step already done says so."""
         t = self.target
-        promote = (f"promote {t} (promote_read_replica, BackupRetentionPeriod="
-                   f"{self.backup_retention_days}, PreferredBackupWindow={self.backup_window})")
-        if not self.promote_needed:
-            promote = f"promote {t}: already requested or done, skipped"
         parameter = (f"set SSM parameter {self.parameter.name} to {self.target_endpoint} "
                      f"(now {self.parameter.value or 'missing'})")
         if not self.parameter_needs_update:
@@ -140,11 +190,13 @@ class FailoverPlan:
         if not self.secret_needs_update:
             secret = f"secret {self.secret_arn} already names {t}, skipped"
         return [
-            f"journal the failover in {t}'s tags ({TAG_PHASE}, {TAG_FROM}={self.old_writer})",
-            promote,
+            journal_step(self),
+            promote_step(self),
             f"wait until {t} is available and detached from {self.old_writer}",
             parameter,
             secret,
+            *(f"best effort: set SSM parameter {m.name or '(unknown)'} in {m.region} to "
+              f"{self.target_endpoint}" for m in self.mirrors),
             f"mark the failover complete in {t}'s tags",
         ]
 
@@ -152,20 +204,27 @@ class FailoverPlan:
 # (a) the current writer ------------------------------------------------------------------------
 
 def current_writer(outputs: DatabaseOutputs, parameter: ParameterValue,
-                   instances: dict[str, dict[str, Any] | None]) -> str:
-    """The instance the writer-endpoint parameter names; the stack's primary when it names none."""
+                   instances: Instances, *, also_known: dict[str, str] | None = None) -> str:
+    """The instance the writer-endpoint parameter names; the stack's primary when it names none.
+    `also_known` (address -> identifier) adds instances outside the stack (the DR replica)."""
     endpoint = Endpoint.parse(parameter.value or "")
     if endpoint is None:
         return outputs.primary_identifier
-    return identify_endpoint(endpoint.host, known=outputs.endpoints,
+    return identify_endpoint(endpoint.host, known=outputs.endpoints | (also_known or {}),
                              instances=instances) or outputs.primary_identifier
 
 
 # (b) the replica to promote --------------------------------------------------------------------
 
-def replica_lag(cloudwatch: Any, identifier: str, *, clock: Clock) -> float | None:
-    """The latest `ReplicaLag` (seconds) of the last 10 minutes; None if CloudWatch has none."""
-    end = clock.now()
+@dataclass(frozen=True, kw_only=True)
+class LagSample:
+    seconds: float  # the maximum ReplicaLag of the latest one-minute period with data
+    timestamp: datetime  # the start of that period
+
+
+def lag_sample(cloudwatch: Any, identifier: str, *, clock: Clock) -> LagSample | None:
+    """The latest `ReplicaLag` datapoint of the last 10 minutes; None if CloudWatch has none."""
+    end = clock.now() + timedelta(minutes=1)  # EndTime is exclusive: include the last minute
     try:
         points = cloudwatch.get_metric_statistics(
             Namespace="AWS/RDS", MetricName="ReplicaLag",
@@ -176,7 +235,14 @@ def replica_lag(cloudwatch: Any, identifier: str, *, clock: Clock) -> float | No
         return None
     if not points:
         return None
-    return float(max(points, key=lambda p: p["Timestamp"])["Maximum"])
+    latest = max(points, key=lambda p: p["Timestamp"])
+    return LagSample(seconds=float(latest["Maximum"]), timestamp=latest["Timestamp"])
+
+
+def replica_lag(cloudwatch: Any, identifier: str, *, clock: Clock) -> float | None:
+    """The latest `ReplicaLag` (seconds) of the last 10 minutes; None if CloudWatch has none."""
+    sample = lag_sample(cloudwatch, identifier, clock=clock)
+    return None if sample is None else sample.seconds
 
 
 def candidate_problem(instance: dict[str, Any] | None, *, writer: str,
@@ -198,7 +264,7 @@ def candidate_problem(instance: dict[str, Any] | None, *, writer: str,
 
 def assess_candidates(clients: Clients, outputs: DatabaseOutputs, *, writer: str,
                       writer_exists: bool, clock: Clock,
-                      instances: dict[str, dict[str, Any] | None]) -> tuple[Candidate, ...]:
+                      instances: Instances) -> tuple[Candidate, ...]:
     candidates = []
     for replica in outputs.replicas:
         if replica.identifier == writer:
@@ -247,7 +313,7 @@ def choose_target(candidates: tuple[Candidate, ...], *, requested: str | None,
 # The plan ---------------------------------------------------------------------------------------
 
 def find_in_progress(rds: Any, outputs: DatabaseOutputs,
-                     instances: dict[str, dict[str, Any] | None]) -> tuple[str, dict[str, str]] | None:
+                     instances: Instances) -> tuple[str, dict[str, str]] | None:
     """(replica, its journal tags) of a failover a previous run left unfinished, if any."""
     found = []
     for replica in outputs.replicas:
@@ -264,80 +330,116 @@ def find_in_progress(rds: Any, outputs: DatabaseOutputs,
     return found[0] if found else None
 
 
-def build_plan(clients: Clients, *, config: DatabaseConfig, outputs: DatabaseOutputs,
-               options: FailoverOptions, clock: Clock) -> FailoverPlan:
-    """Read the live state and decide; raises `Refusal` when failing over is unsafe/pointless."""
-    rds = clients.rds
-    instances = {i: describe_instance(rds, i) for i in outputs.instance_identifiers}
-    parameter = read_parameter(clients.ssm, outputs.writer_parameter)
-    resumed = find_in_progress(rds, outputs, instances)
+@dataclass(frozen=True, kw_only=True)
+class Decision:
+    """Which replica replaces which writer, and why."""
+
+    old_writer: str
+    target: str
+    reason: str
+    resumed_phase: str | None = None
     candidates: tuple[Candidate, ...] = ()
-    if resumed is not None:
-        target, tags = resumed
-        old_writer = tags.get(TAG_FROM) or outputs.primary_identifier
-        if options.replica is not None and options.replica != target:
-            raise Refusal(f"a failover to {target} is unfinished (started "
-                          f"{tags.get(TAG_STARTED, '?')}): re-run without --replica, or with "
-                          f"--replica {target}, to finish it first")
-        reason = f"resuming the failover started {tags.get(TAG_STARTED, '?')}"
-        phase: str | None = tags[TAG_PHASE]
+
+
+def resume_decision(*, target: str, tags: dict[str, str], outputs: DatabaseOutputs,
+                    requested: str | None) -> Decision:
+    """Finish the unfinished failover to `target` (no health gate: the change is half made)."""
+    started = tags.get(TAG_STARTED, "?")
+    if requested is not None and requested != target:
+        raise Refusal(f"a failover to {target} is unfinished (started {started}): re-run without "
+                      f"--replica, or with --replica {target}, to finish it first")
+    return Decision(old_writer=tags.get(TAG_FROM) or outputs.primary_identifier, target=target,
+                    reason=f"resuming the failover started {started}",
+                    resumed_phase=tags[TAG_PHASE])
+
+
+def new_decision(clients: Clients, *, outputs: DatabaseOutputs, options: FailoverOptions,
+                 instances: Instances, parameter: ParameterValue,
+                 clock: Clock) -> Decision:
+    """(a) the writer must be unhealthy (or --force), (b) then the best eligible replica."""
+    old_writer = current_writer(outputs, parameter, instances)
+    health = assess_health(instances.get(old_writer))
+    if health.healthy and not options.force:
+        raise Refusal(f"the writer {old_writer} is healthy ({health.reason}): refusing to fail "
+                      "over. For a planned failover stop the application's writes, then re-run "
+                      "with --force")
+    candidates = assess_candidates(clients, outputs, writer=old_writer,
+                                   writer_exists=instances.get(old_writer) is not None,
+                                   clock=clock, instances=instances)
+    chosen, reason = choose_target(candidates, requested=options.replica, writer=old_writer)
+    return Decision(old_writer=old_writer, target=chosen.identifier, reason=reason,
+                    candidates=candidates)
+
+
+def check_account(config: DatabaseConfig, account: str) -> None:
+    if config.account is not None and account != config.account:
+        raise Refusal(f"the credentials are for account {account}, but env {config.name} lives "
+                      f"in account {config.account}: check --profile")
+
+
+def build_plan(clients: Clients, *, config: DatabaseConfig, outputs: DatabaseOutputs,
+               options: FailoverOptions, clock: Clock,
+               mirrors: tuple[MirrorParameter, ...] = ()) -> FailoverPlan:
+    """Read the live state and decide; raises `Refusal` when failing over is unsafe/pointless."""
+    account = str(clients.sts.get_caller_identity()["Account"])
+    check_account(config, account)
+    instances = {i: describe_instance(clients.rds, i) for i in outputs.instance_identifiers}
+    parameter = read_parameter(clients.ssm, outputs.writer_parameter)
+    unfinished = find_in_progress(clients.rds, outputs, instances)
+    if unfinished is not None:
+        decision = resume_decision(target=unfinished[0], tags=unfinished[1], outputs=outputs,
+                                   requested=options.replica)
     else:
-        old_writer = current_writer(outputs, parameter, instances)
-        health = assess_health(instances.get(old_writer))
-        if health.healthy and not options.force:
-            raise Refusal(f"the writer {old_writer} is healthy ({health.reason}): refusing to "
-                          "fail over. For a planned failover stop the application's writes, "
-                          "then re-run with --force")
-        candidates = assess_candidates(clients, outputs, writer=old_writer,
-                                       writer_exists=instances.get(old_writer) is not None,
-                                       clock=clock, instances=instances)
-        chosen, reason = choose_target(candidates, requested=options.replica, writer=old_writer)
-        target, phase = chosen.identifier, None
-    instance = instances.get(target)
+        decision = new_decision(clients, outputs=outputs, options=options, instances=instances,
+                                parameter=parameter, clock=clock)
+    instance = instances.get(decision.target)
     if instance is None:
-        raise OpsError(f"the failover target {target} no longer exists: restore it or remove "
-                       "the stack's record of it with `cdk deploy`")
+        raise OpsError(f"the failover target {decision.target} does not exist")
     endpoint = endpoint_of(instance)
     if endpoint is None:
-        raise OpsError(f"replica {target} has no endpoint yet (status {status_of(instance)})")
+        raise OpsError(f"replica {decision.target} has no endpoint (status "
+                       f"{status_of(instance)})")
     return FailoverPlan(
         env=config.name,
         stack_name=outputs.stack_name,
-        account=str(clients.sts.get_caller_identity()["Account"]),
+        account=account,
         region=clients.region,
-        old_writer=old_writer,
-        old_writer_health=assess_health(instances.get(old_writer)),
-        target=target,
+        old_writer=decision.old_writer,
+        old_writer_health=assess_health(instances.get(decision.old_writer)),
+        target=decision.target,
         target_arn=str(instance["DBInstanceArn"]),
         target_status=status_of(instance),
         target_endpoint=Endpoint(host=endpoint[0], port=endpoint[1]),
-        reason=reason,
-        resumed_phase=phase,
-        promote_needed=phase != PHASE_PROMOTE_REQUESTED and source_of(instance) is not None,
+        reason=decision.reason,
+        resumed_phase=decision.resumed_phase,
+        promote_needed=(decision.resumed_phase != PHASE_PROMOTE_REQUESTED
+                        and source_of(instance) is not None),
         parameter=parameter,
         secret_arn=outputs.secret_arn,
         secret_endpoint=read_secret_endpoint(clients.secretsmanager, outputs.secret_arn),
         backup_retention_days=config.backup_retention_days,
         backup_window=config.backup_window,
-        candidates=candidates,
+        candidates=decision.candidates,
+        mirrors=mirrors,
     )
 
 
 # (c)-(e) the changes, each idempotent ----------------------------------------------------------
 
-def write_journal(rds: Any, plan: FailoverPlan, *, phase: str, clock: Clock) -> None:
+def write_journal(rds: Any, plan: PromotionPlan, *, phase: str, clock: Clock,
+                  extra: dict[str, str] | None = None) -> None:
     tags = [{"Key": TAG_PHASE, "Value": phase}, {"Key": TAG_FROM, "Value": plan.old_writer}]
     if phase == PHASE_STARTED:
         tags.append({"Key": TAG_STARTED, "Value": clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")})
+    tags += [{"Key": key, "Value": value} for key, value in (extra or {}).items()]
     rds.add_tags_to_resource(ResourceName=plan.target_arn, Tags=tags)
 
 
-def clear_journal(rds: Any, plan: FailoverPlan) -> None:
-    rds.remove_tags_from_resource(ResourceName=plan.target_arn,
-                                  TagKeys=[TAG_PHASE, TAG_FROM, TAG_STARTED])
+def clear_journal(rds: Any, plan: PromotionPlan) -> None:
+    rds.remove_tags_from_resource(ResourceName=plan.target_arn, TagKeys=list(JOURNAL_TAGS))
 
 
-def promote(rds: Any, plan: FailoverPlan) -> str:
+def promote(rds: Any, plan: PromotionPlan) -> str:
     """Ask RDS to promote the target; returns what happened. A promotion already under way
     (InvalidDBInstanceState on a re-run) is not an error."""
     if not plan.promote_needed:
@@ -358,7 +460,7 @@ def promote(rds: Any, plan: FailoverPlan) -> str:
     return "requested"
 
 
-def wait_until_promoted(rds: Any, plan: FailoverPlan, *, options: FailoverOptions, clock: Clock,
+def wait_until_promoted(rds: Any, plan: PromotionPlan, *, options: FailoverOptions, clock: Clock,
                         out: TextIO) -> dict[str, Any]:
     """Poll until the target is available with no replication source; `FailoverTimeout` after
     `options.timeout_seconds`. Prints one progress line per poll."""
@@ -374,6 +476,12 @@ def wait_until_promoted(rds: Any, plan: FailoverPlan, *, options: FailoverOption
               f"{status}{detail}", file=out, flush=True)
         if status == AVAILABLE and source is None:
             return instance
+        health = assess_health(instance)
+        if not health.healthy:
+            raise OpsError(f"the promotion of {plan.target} failed: {health.reason}. Nothing was "
+                           f"repointed: applications still use {plan.old_writer}. Inspect the "
+                           f"instance's events; to promote another replica remove the "
+                           f"{TAG_PHASE} tag from {plan.target} and re-run with --replica")
         if elapsed >= options.timeout_seconds:
             raise FailoverTimeout(
                 f"{plan.target} is not a standalone available instance after "
@@ -382,36 +490,91 @@ def wait_until_promoted(rds: Any, plan: FailoverPlan, *, options: FailoverOption
         clock.sleep(min(options.poll_seconds, max(options.timeout_seconds - elapsed, 0.0)))
 
 
-def repoint_parameter(ssm: Any, plan: FailoverPlan, endpoint: Endpoint) -> str:
-    current = read_parameter(ssm, plan.parameter.name)
+def repoint_parameter(ssm: Any, name: str, endpoint: Endpoint) -> str:
+    current = read_parameter(ssm, name)
     if write_parameter(ssm, current=current, endpoint=endpoint):
-        return f"{plan.parameter.name} = {endpoint} (was {current.value or 'missing'})"
-    return f"{plan.parameter.name} already {endpoint}, skipped"
+        return f"{name} = {endpoint} (was {current.value or 'missing'})"
+    return f"{name} already {endpoint}, skipped"
 
 
-def repoint_secret(secrets: Any, plan: FailoverPlan, endpoint: Endpoint) -> str:
-    if write_secret_endpoint(secrets, secret_arn=plan.secret_arn, endpoint=endpoint,
-                             instance_identifier=plan.target):
+def repoint_secret(secrets: Any, *, secret_arn: str, endpoint: Endpoint, target: str) -> str:
+    if write_secret_endpoint(secrets, secret_arn=secret_arn, endpoint=endpoint,
+                             instance_identifier=target):
         return f"host/port = {endpoint} (new secret version; value not shown)"
     return f"host/port already {endpoint}, skipped"
+
+
+def repoint_mirror(mirror: MirrorParameter, endpoint: Endpoint, out: TextIO) -> bool:
+    """Best effort: a failure is a WARN with the command that finishes the step by hand."""
+    problem = mirror.problem
+    if mirror.name is not None:
+        try:
+            step(f"repoint SSM parameter ({mirror.region}): "
+                 f"{repoint_parameter(mirror.ssm, mirror.name, endpoint)}", out)
+            return True
+        except (BotoCoreError, ClientError) as error:
+            problem = (describe_client_error(error) if isinstance(error, ClientError)
+                       else str(error))
+    name = mirror.name or "<the DrReplica stack's WriterEndpointParameter output>"
+    print(f"WARN  SSM parameter {name} in {mirror.region} not repointed: {problem}. Set it once "
+          f"{mirror.region} answers: aws ssm put-parameter --region {mirror.region} --name "
+          f"{name} --value {endpoint} --overwrite", file=out, flush=True)
+    return False
+
+
+def promote_and_wait(rds: Any, plan: PromotionPlan, *, options: FailoverOptions, clock: Clock,
+                     out: TextIO, journal: dict[str, str] | None = None) -> Endpoint:
+    """Journal, promote (unless done), wait until standalone and available; returns the
+    promoted instance's endpoint. `journal`: extra tags written with the first journal entry."""
+    step(f"journal: {TAG_PHASE}={plan.resumed_phase or PHASE_STARTED} on {plan.target}", out)
+    if plan.resumed_phase is None:
+        write_journal(rds, plan, phase=PHASE_STARTED, clock=clock, extra=journal)
+    try:
+        outcome = promote(rds, plan)
+    except OpsError:
+        # Nothing changed: drop the journal so a re-run may choose again (e.g. another replica).
+        clear_journal(rds, plan)
+        raise
+    step(f"promote {plan.target}: {outcome}", out)
+    if plan.resumed_phase in (None, *IN_PROGRESS):
+        write_journal(rds, plan, phase=PHASE_PROMOTE_REQUESTED, clock=clock)
+    step(f"wait for {plan.target} (timeout {options.timeout_seconds:.0f}s, poll "
+         f"{options.poll_seconds:.0f}s)", out)
+    instance = wait_until_promoted(rds, plan, options=options, clock=clock, out=out)
+    address, port = endpoint_of(instance) or ("", 0)
+    if not address:
+        raise OpsError(f"{plan.target} is promoted but has no endpoint yet: re-run the same "
+                       "command to repoint the writer endpoint")
+    return Endpoint(host=address, port=port)
+
+
+def step(text: str, out: TextIO) -> None:
+    print(f"==> {text}", file=out, flush=True)
 
 
 # (f) and the whole runbook ---------------------------------------------------------------------
 
 def next_steps(plan: FailoverPlan) -> list[str]:
     env, old, new = plan.env, plan.old_writer, plan.target
+    if plan.old_writer_health.status == "missing":
+        old_writer = f"Old writer {old} no longer exists; nothing to fence."
+    else:
+        old_writer = (f"Old writer {old} ({plan.old_writer_health.status}) still exists: make "
+                      "sure nothing writes to it (it is no longer replicated), keep it for "
+                      "forensics, delete it when done (deletion protection is on).")
     return [
         f"Applications: read the writer from SSM {plan.parameter.name} or the secret's host "
         f"({plan.target_endpoint}); restart connection pools that cached {old}.",
-        f"Old writer {old} ({plan.old_writer_health.status}): it is out of the stack's path but "
-        "not deleted; keep it for forensics, and make sure nothing writes to it.",
-        f"Before the next deploy, make the template match reality: the stack still declares "
-        f"{new} as a read replica of {old}. Deploying the database stack unchanged can replace "
-        f"the promoted instance. Change the env's config so that {new} is declared as the "
-        f"writer, then check `cdk diff -c env={env}` replaces no DB instance.",
-        f"Recreate the read replicas: `cdk deploy -c env={env} {plan.stack_name}` "
-        "(redundancy is reduced until then).",
-        f"Check: `python -m ops verify --env {env}` (the promoted writer passes; the demoted "
+        old_writer,
+        f"Before any deploy, make the template match reality: the stack still declares {new} as "
+        f"a read replica of {old}, and CloudFormation does not see the promotion. Declare {new} "
+        f"as the env's writer in the config (docs/operations.md, 'After a failover'), then run "
+        f"`cdk diff -c env={env} {plan.stack_name}` and deploy only if no DB instance is "
+        f"replaced. Until then the AWS Backup plan, the primary's alarms and the secret "
+        f"rotation's network access still target {old}.",
+        f"Recreate the read replicas with that deploy: `cdk deploy -c env={env} "
+        f"{plan.stack_name}` (redundancy is reduced until then).",
+        f"Check: `python -m ops verify --env {env}` (the promoted writer must pass; the demoted "
         "primary and the reduced redundancy show as WARN until the deploy).",
     ]
 
@@ -424,6 +587,11 @@ def print_plan(plan: FailoverPlan, out: TextIO) -> None:
     for candidate in plan.candidates:
         if candidate.problem:
             print(f"  not chosen:  {candidate.identifier} {candidate.problem}", file=out)
+        elif (candidate.identifier == plan.target and plan.old_writer_health.healthy
+              and candidate.lag_seconds):
+            print(f"  warning:     {plan.target} lags {candidate.lag_seconds:g}s behind "
+                  f"{plan.old_writer}: writes of those seconds are lost unless the application "
+                  "has stopped writing and the lag is 0", file=out)
     print("  steps:", file=out)
     for number, step in enumerate(plan.steps(), 1):
         print(f"    {number}. {step}", file=out)
@@ -432,36 +600,24 @@ def print_plan(plan: FailoverPlan, out: TextIO) -> None:
 def execute(clients: Clients, plan: FailoverPlan, *, options: FailoverOptions, clock: Clock,
             out: TextIO) -> None:
     """Carry out `plan`; every step first checks whether it is already done."""
-    def step(text: str) -> None:
-        print(f"==> {text}", file=out, flush=True)
-
-    step(f"journal: {TAG_PHASE}={plan.resumed_phase or PHASE_STARTED} on {plan.target}")
-    if plan.resumed_phase is None:
-        write_journal(clients.rds, plan, phase=PHASE_STARTED, clock=clock)
-    try:
-        outcome = promote(clients.rds, plan)
-    except OpsError:
-        # Nothing changed: drop the journal so a re-run may choose again (e.g. another replica).
-        clear_journal(clients.rds, plan)
-        raise
-    step(f"promote {plan.target}: {outcome}")
-    write_journal(clients.rds, plan, phase=PHASE_PROMOTE_REQUESTED, clock=clock)
-    step(f"wait for {plan.target} (timeout {options.timeout_seconds:.0f}s, poll "
-         f"{options.poll_seconds:.0f}s)")
-    instance = wait_until_promoted(clients.rds, plan, options=options, clock=clock, out=out)
-    address, port = endpoint_of(instance) or (plan.target_endpoint.host,
-                                              plan.target_endpoint.port)
-    endpoint = Endpoint(host=address, port=port)
-    step(f"repoint SSM parameter: {repoint_parameter(clients.ssm, plan, endpoint)}")
-    step(f"repoint secret: {repoint_secret(clients.secretsmanager, plan, endpoint)}")
+    endpoint = promote_and_wait(clients.rds, plan, options=options, clock=clock, out=out)
+    step("repoint SSM parameter: "
+         f"{repoint_parameter(clients.ssm, plan.parameter.name, endpoint)}", out)
+    secret = repoint_secret(clients.secretsmanager, secret_arn=plan.secret_arn,
+                            endpoint=endpoint, target=plan.target)
+    step(f"repoint secret: {secret}", out)
+    for mirror in plan.mirrors:
+        repoint_mirror(mirror, endpoint, out)
     write_journal(clients.rds, plan, phase=PHASE_COMPLETE, clock=clock)
-    step(f"failover complete: {plan.target} is the writer at {endpoint}")
+    step(f"failover complete: {plan.target} is the writer at {endpoint}", out)
 
 
 def run_failover(clients: Clients, *, config: DatabaseConfig, outputs: DatabaseOutputs,
-                 options: FailoverOptions, clock: Clock, out: TextIO) -> None:
+                 options: FailoverOptions, clock: Clock, out: TextIO,
+                 mirrors: tuple[MirrorParameter, ...] = ()) -> None:
     """The runbook: plan, then (unless --dry-run) execute and print the next steps."""
-    plan = build_plan(clients, config=config, outputs=outputs, options=options, clock=clock)
+    plan = build_plan(clients, config=config, outputs=outputs, options=options, clock=clock,
+                      mirrors=mirrors)
     if plan.resumed_phase is not None:
         print(f"Resuming an unfinished failover to {plan.target} (journal phase "
               f"{plan.resumed_phase}).", file=out)

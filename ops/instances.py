@@ -32,11 +32,13 @@ class Health:
 def describe_instance(rds: Any, identifier: str) -> dict[str, Any] | None:
     """The instance's `DBInstance` description, or None when it does not exist."""
     try:
-        return rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0]
+        found: dict[str, Any] = rds.describe_db_instances(
+            DBInstanceIdentifier=identifier)["DBInstances"][0]
     except ClientError as error:
         if error_code(error) == "DBInstanceNotFound":
             return None
         raise
+    return found
 
 
 def status_of(instance: dict[str, Any] | None) -> str:

@@ -1,7 +1,10 @@
-"""The database stack's CloudFormation outputs: the only source of resource names.
+"""The stacks' CloudFormation outputs: the only source of resource names.
 
-The stack name follows `stacks.stack_name()` (`<prefix>-<env>-Database`); it is rebuilt here
-because `stacks` imports aws_cdk and operations code must not.
+`RedundantDb-<env>-Database` (primary region) and, for an env with a `dr_region`,
+`RedundantDb-<env>-DrReplica` (DR region).
+
+The stack name comes from `config.naming`, shared with the CDK app (which `ops` must not
+import: it pulls in aws_cdk).
 """
 
 from __future__ import annotations
@@ -12,18 +15,27 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from config.naming import APP_NAME, stack_name
 from ops.errors import OpsError, describe_client_error
 
-DEFAULT_STACK_PREFIX = "RedundantDb"
+DEFAULT_STACK_PREFIX = APP_NAME
 REQUIRED_OUTPUTS = (
     "PrimaryIdentifier", "PrimaryEndpoint", "Port", "SecretArn", "KeyArn",
+    "WriterEndpointParameter",
+)
+DR_REQUIRED_OUTPUTS = (
+    "ReplicaIdentifier", "ReplicaEndpoint", "SourceRegion", "Port", "KeyArn",
     "WriterEndpointParameter",
 )
 _REPLICA_OUTPUT = re.compile(r"^Replica(?P<n>[1-9]\d*)(?P<kind>Identifier|Endpoint)$")
 
 
 def database_stack_name(*, env: str, prefix: str = DEFAULT_STACK_PREFIX) -> str:
-    return f"{prefix}-{env}-Database"
+    return stack_name(env, "Database", prefix=prefix)
+
+
+def dr_replica_stack_name(*, env: str, prefix: str = DEFAULT_STACK_PREFIX) -> str:
+    return stack_name(env, "DrReplica", prefix=prefix)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,22 +75,59 @@ class DatabaseOutputs:
                 **{r.endpoint: r.identifier for r in self.replicas}}
 
 
-def parse_outputs(*, stack_name: str, stack_status: str,
-                  outputs: dict[str, str]) -> DatabaseOutputs:
-    """Typed outputs; raises `OpsError` naming every missing or malformed output."""
-    missing = [name for name in REQUIRED_OUTPUTS if not outputs.get(name)]
+@dataclass(frozen=True, kw_only=True)
+class DrOutputs:
+    """What the DR replica stack declares, as deployed (in the DR region)."""
+
+    stack_name: str
+    stack_status: str
+    region: str  # the DR region (where the stack lives)
+    replica_identifier: str
+    replica_endpoint: str
+    source_region: str
+    port: int
+    key_arn: str  # the DR-region CMK
+    writer_parameter: str  # same name as the primary region's, in the DR region
+    # Optional output `SecretArn`: the DR-region replica of the credentials secret. Without it
+    # the replica's ARN is derived from the primary's SecretArn (needs the primary region).
+    secret_arn: str | None = None
+
+    def secret_replica_arn(self, primary_secret_arn: str | None) -> str | None:
+        """The ARN of the secret's replica in the DR region (a replica keeps the primary
+        secret's ARN with the region changed)."""
+        if self.secret_arn:
+            return self.secret_arn
+        if not primary_secret_arn or primary_secret_arn.count(":") < 6:
+            return None
+        parts = primary_secret_arn.split(":")
+        parts[3] = self.region
+        return ":".join(parts)
+
+
+def _required(*, stack_name: str, stack_status: str, outputs: dict[str, str],
+              names: tuple[str, ...]) -> int:
+    """Check the `names` are all present and `Port` is a number; returns the port."""
+    missing = [name for name in names if not outputs.get(name)]
     if missing:
         raise OpsError(f"stack {stack_name} lacks output(s) {', '.join(missing)} "
                        f"(status {stack_status}); redeploy it with `cdk deploy`")
     port_text = outputs["Port"]
     if not port_text.isdigit():
         raise OpsError(f"stack {stack_name} output Port={port_text!r} is not a port number")
+    return int(port_text)
+
+
+def parse_outputs(*, stack_name: str, stack_status: str,
+                  outputs: dict[str, str]) -> DatabaseOutputs:
+    """Typed outputs; raises `OpsError` naming every missing or malformed output."""
+    port = _required(stack_name=stack_name, stack_status=stack_status, outputs=outputs,
+                     names=REQUIRED_OUTPUTS)
     return DatabaseOutputs(
         stack_name=stack_name,
         stack_status=stack_status,
         primary_identifier=outputs["PrimaryIdentifier"],
         primary_endpoint=outputs["PrimaryEndpoint"],
-        port=int(port_text),
+        port=port,
         secret_arn=outputs["SecretArn"],
         key_arn=outputs["KeyArn"],
         writer_parameter=outputs["WriterEndpointParameter"],
@@ -103,17 +152,44 @@ def _parse_replicas(*, stack_name: str, outputs: dict[str, str]) -> tuple[Replic
     return tuple(replicas)
 
 
-def load_outputs(cloudformation: Any, *, stack_name: str) -> DatabaseOutputs:
-    """The outputs of the deployed stack `stack_name`; `OpsError` when it is not deployed."""
+def parse_dr_outputs(*, stack_name: str, stack_status: str, region: str,
+                     outputs: dict[str, str]) -> DrOutputs:
+    """Typed DR replica stack outputs; raises `OpsError` naming every missing output."""
+    port = _required(stack_name=stack_name, stack_status=stack_status, outputs=outputs,
+                     names=DR_REQUIRED_OUTPUTS)
+    return DrOutputs(
+        stack_name=stack_name, stack_status=stack_status, region=region,
+        replica_identifier=outputs["ReplicaIdentifier"],
+        replica_endpoint=outputs["ReplicaEndpoint"], source_region=outputs["SourceRegion"],
+        port=port, key_arn=outputs["KeyArn"],
+        writer_parameter=outputs["WriterEndpointParameter"],
+        secret_arn=outputs.get("SecretArn") or None)
+
+
+def _describe(cloudformation: Any, stack_name: str) -> tuple[str, dict[str, str]]:
+    """(status, outputs) of the deployed stack `stack_name`; `OpsError` when not deployed."""
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as error:
         if "does not exist" in describe_client_error(error):
-            raise OpsError(f"stack {stack_name} does not exist in this account and region: "
-                           "deploy it first (`make deploy` locally, `cdk deploy` on AWS) or "
-                           "check --env/--region/--profile/--stack-prefix") from error
+            raise OpsError(f"stack {stack_name} does not exist in this account and region "
+                           f"({cloudformation.meta.region_name}): deploy it first (`make "
+                           "deploy` locally, `cdk deploy` on AWS) or check "
+                           "--env/--region/--profile/--stack-prefix") from error
         raise
     stack = stacks[0]
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
-    return parse_outputs(stack_name=stack_name, stack_status=stack["StackStatus"],
-                         outputs=outputs)
+    return str(stack["StackStatus"]), outputs
+
+
+def load_outputs(cloudformation: Any, *, stack_name: str) -> DatabaseOutputs:
+    """The outputs of the deployed database stack `stack_name`."""
+    status, outputs = _describe(cloudformation, stack_name)
+    return parse_outputs(stack_name=stack_name, stack_status=status, outputs=outputs)
+
+
+def load_dr_outputs(cloudformation: Any, *, stack_name: str) -> DrOutputs:
+    """The outputs of the deployed DR replica stack `stack_name` (a DR-region client)."""
+    status, outputs = _describe(cloudformation, stack_name)
+    return parse_dr_outputs(stack_name=stack_name, stack_status=status,
+                            region=str(cloudformation.meta.region_name), outputs=outputs)

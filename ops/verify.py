@@ -10,6 +10,13 @@ reported as demoted (WARN, present or absent) and the reduced redundancy as a WA
 passes after a clean failover but says what to reconcile. `--strict` makes warnings fail.
 If the parameter is missing or names no instance of the stack, that is a FAIL and the checks fall
 back to the stack's PrimaryIdentifier.
+
+With a `dr_region`, the DR replica stack (DR region) is checked too: the cross-region replica
+(available, replicating from the writer by ARN, encrypted with the DR key, deletion protection,
+multi-AZ, DR AZs) and the DR region's writer parameter. After a regional failover the DR region's
+parameter names the DR replica: it is then the writer (the parameter rule again), the primary's
+promises are checked on it with the DR key, and the primary region's instances are the demoted
+side (WARN).
 """
 
 from __future__ import annotations
@@ -22,16 +29,17 @@ from botocore.exceptions import ClientError
 
 from config import DatabaseConfig
 from ops.aws import Clients
-from ops.errors import error_code
+from ops.errors import OpsError, describe_client_error, error_code
 from ops.instances import AVAILABLE, describe_instance, endpoint_of, source_of, status_of
 from ops.keys import KeyResolver
-from ops.outputs import DatabaseOutputs, ReplicaOutput
+from ops.outputs import DatabaseOutputs, DrOutputs, ReplicaOutput, load_dr_outputs
 from ops.report import CheckResult, Status, compare
 from ops.writer import (
     Endpoint,
     ParameterValue,
     SecretEndpoint,
     identify_endpoint,
+    names_instance,
     read_parameter,
     read_secret_endpoint,
 )
@@ -42,7 +50,6 @@ _RATE_DAYS = re.compile(r"^rate\((\d+) days?\)$")
 @dataclass(frozen=True, kw_only=True)
 class WriterResolution:
     identifier: str
-    from_parameter: bool  # False: fell back to the stack's PrimaryIdentifier
     results: tuple[CheckResult, ...]
 
 
@@ -55,6 +62,7 @@ class LiveState:
     parameter: ParameterValue
     secret: dict[str, Any] | None  # describe_secret, None when missing
     secret_endpoint: SecretEndpoint | None
+    secret_error: str | None = None  # why the secret's host/port could not be read
 
 
 def gather(clients: Clients, outputs: DatabaseOutputs) -> LiveState:
@@ -65,16 +73,46 @@ def gather(clients: Clients, outputs: DatabaseOutputs) -> LiveState:
         if error_code(error) != "ResourceNotFoundException":
             raise
         secret = None
-    secret_endpoint = None
+    secret_endpoint, secret_error = None, None
     if secret is not None and not secret.get("DeletedDate"):
-        secret_endpoint = read_secret_endpoint(clients.secretsmanager, outputs.secret_arn)
+        try:
+            secret_endpoint = read_secret_endpoint(clients.secretsmanager, outputs.secret_arn)
+        except OpsError as error:
+            secret_error = str(error)
+        except ClientError as error:  # e.g. no kms:Decrypt on the CMK
+            secret_error = f"unreadable ({describe_client_error(error)})"
     return LiveState(
         account=str(clients.sts.get_caller_identity()["Account"]),
         instances=instances,
         parameter=read_parameter(clients.ssm, outputs.writer_parameter),
         secret=secret,
         secret_endpoint=secret_endpoint,
+        secret_error=secret_error,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DrState:
+    """The DR replica stack's outputs and live resources (DR region)."""
+
+    outputs: DrOutputs
+    primary_region: str
+    instance: dict[str, Any] | None
+    parameter: ParameterValue
+    keys: KeyResolver  # DR-region KMS
+
+    def names_dr_replica(self) -> bool:
+        """Whether the DR region's writer parameter names the DR replica."""
+        return names_instance(self.parameter, identifier=self.outputs.replica_identifier,
+                              endpoint=self.outputs.replica_endpoint, instance=self.instance)
+
+
+def gather_dr(clients: Clients, *, stack_name: str, primary_region: str) -> DrState:
+    outputs = load_dr_outputs(clients.cloudformation, stack_name=stack_name)
+    return DrState(outputs=outputs, primary_region=primary_region,
+                   instance=describe_instance(clients.rds, outputs.replica_identifier),
+                   parameter=read_parameter(clients.ssm, outputs.writer_parameter),
+                   keys=KeyResolver(clients.kms))
 
 
 def rds(identifier: str) -> str:
@@ -96,29 +134,49 @@ def check_account(config: DatabaseConfig, account: str) -> CheckResult:
                    check="account of the credentials", expected=config.account, actual=account)
 
 
-def resolve_writer(outputs: DatabaseOutputs, state: LiveState) -> WriterResolution:
+def resolve_writer(outputs: DatabaseOutputs, state: LiveState,
+                   dr: DrState | None = None) -> WriterResolution:
     """Who the writer is, by the rule in the module docstring, with the parameter's checks."""
+    resolution = _resolve_primary_parameter(outputs, state, dr)
+    if dr is None or not dr.names_dr_replica() or \
+            resolution.identifier == dr.outputs.replica_identifier:
+        return resolution
+    # A regional failover repointed the DR region's parameter (always) but not (yet) this one.
+    target = dr.outputs.replica_identifier
+    return WriterResolution(identifier=target, results=(compare(
+        False, resource=f"ssm {outputs.writer_parameter}",
+        check="writer-endpoint parameter names the writer", expected=target,
+        actual=state.parameter.value or "missing",
+        note=f"the DR region's parameter names {target}: re-run `python -m ops failover "
+             "--region-dr` to finish repointing the primary region"),))
+
+
+def _resolve_primary_parameter(outputs: DatabaseOutputs, state: LiveState,
+                               dr: DrState | None) -> WriterResolution:
+    known, instances = dict(outputs.endpoints), dict(state.instances)
+    if dr is not None:
+        known[dr.outputs.replica_endpoint] = dr.outputs.replica_identifier
+        instances[dr.outputs.replica_identifier] = dr.instance
     resource = f"ssm {outputs.writer_parameter}"
     fallback = outputs.primary_identifier
     value = state.parameter.value
     if value is None:
-        return WriterResolution(identifier=fallback, from_parameter=False, results=(compare(
+        return WriterResolution(identifier=fallback, results=(compare(
             False, resource=resource, check="writer-endpoint parameter", expected="host:port",
             actual="missing", note=f"checks fall back to {fallback}"),))
     endpoint = Endpoint.parse(value)
     if endpoint is None:
-        return WriterResolution(identifier=fallback, from_parameter=False, results=(compare(
+        return WriterResolution(identifier=fallback, results=(compare(
             False, resource=resource, check="writer-endpoint parameter", expected="host:port",
             actual=repr(value), note=f"checks fall back to {fallback}"),))
-    identifier = identify_endpoint(endpoint.host, known=outputs.endpoints,
-                                   instances=state.instances)
+    identifier = identify_endpoint(endpoint.host, known=known, instances=instances)
     if identifier is None:
         known = ", ".join(outputs.instance_identifiers)
-        return WriterResolution(identifier=fallback, from_parameter=False, results=(compare(
+        return WriterResolution(identifier=fallback, results=(compare(
             False, resource=resource, check="writer-endpoint parameter names an instance",
             expected=f"the endpoint of one of {known}", actual=value,
             note=f"checks fall back to {fallback}"),))
-    live = state.instances.get(identifier)
+    live = instances.get(identifier)
     live_endpoint = endpoint_of(live) if live else None
     expected = Endpoint(host=live_endpoint[0], port=live_endpoint[1]) if live_endpoint else None
     results = [CheckResult(status=Status.PASS, resource=resource,
@@ -127,12 +185,14 @@ def resolve_writer(outputs: DatabaseOutputs, state: LiveState) -> WriterResoluti
         results.append(compare(endpoint == expected, resource=resource,
                                check="writer endpoint host:port", expected=expected,
                                actual=endpoint))
-    return WriterResolution(identifier=identifier, from_parameter=True, results=tuple(results))
+    return WriterResolution(identifier=identifier, results=tuple(results))
 
 
 def check_writer(identifier: str, instance: dict[str, Any] | None, *, config: DatabaseConfig,
-                 outputs: DatabaseOutputs, keys: KeyResolver) -> list[CheckResult]:
-    """The primary's promises, checked on the current writer."""
+                 key_arn: str, port: int, keys: KeyResolver,
+                 key_name: str = "the stack's CMK") -> list[CheckResult]:
+    """The primary's promises, checked on the current writer (`key_arn`, `port`: the outputs of
+    the writer's stack; the DR stack's after a regional failover)."""
     r = rds(identifier)
     if instance is None:
         return [compare(False, resource=r, check="writer exists", expected="an instance",
@@ -142,12 +202,13 @@ def check_writer(identifier: str, instance: dict[str, Any] | None, *, config: Da
     results = [
         compare(status_of(instance) == AVAILABLE, resource=r, check="status",
                 expected=AVAILABLE, actual=status_of(instance)),
-        compare(source_of(instance) is None, resource=r, check="writer is not a read replica",
-                expected="no replication source", actual=source_of(instance) or "none"),
+        compare(source_of(instance) is None, resource=r, check="replication source",
+                expected="none (the writer is no read replica)",
+                actual=source_of(instance) or "none"),
         compare(bool(instance.get("StorageEncrypted")), resource=r, check="storage encrypted",
                 expected=True, actual=bool(instance.get("StorageEncrypted"))),
-        compare(keys.same_key(kms_key, outputs.key_arn), resource=r,
-                check="encryption key is the stack's CMK", expected=outputs.key_arn,
+        compare(keys.same_key(kms_key, key_arn), resource=r,
+                check=f"encryption key is {key_name}", expected=key_arn,
                 actual=kms_key or "none"),
         compare(instance.get("BackupRetentionPeriod") == config.backup_retention_days,
                 resource=r, check="backup retention (days)",
@@ -163,8 +224,8 @@ def check_writer(identifier: str, instance: dict[str, Any] | None, *, config: Da
                 actual=bool(instance.get("PubliclyAccessible"))),
     ]
     endpoint = endpoint_of(instance)
-    results.append(compare(endpoint is not None and endpoint[1] == outputs.port, resource=r,
-                           check="port", expected=outputs.port,
+    results.append(compare(endpoint is not None and endpoint[1] == port, resource=r,
+                           check="port", expected=port,
                            actual=endpoint[1] if endpoint else "no endpoint"))
     return results
 
@@ -192,9 +253,23 @@ def _azs(instance: dict[str, Any]) -> list[str]:
     return [z for z in zones if z]
 
 
+def check_zones(resource: str, instance: dict[str, Any], *, allowed_zones: tuple[str, ...],
+                field: str, env: str) -> CheckResult:
+    zones = _azs(instance)
+    if not allowed_zones:
+        return CheckResult(status=Status.SKIP, resource=resource, check="availability zones",
+                           actual=", ".join(zones) or "none", note=f"env {env} pins no {field}")
+    allowed = sorted(allowed_zones)
+    return compare(bool(zones) and set(zones) <= set(allowed), resource=resource,
+                   check="availability zones", expected=f"within {', '.join(allowed)}",
+                   actual=", ".join(zones) or "none")
+
+
 def check_replica(replica: ReplicaOutput, instance: dict[str, Any] | None, *, writer: str,
-                  config: DatabaseConfig, outputs: DatabaseOutputs,
-                  keys: KeyResolver) -> list[CheckResult]:
+                  config: DatabaseConfig, outputs: DatabaseOutputs, keys: KeyResolver,
+                  orphaned: bool = False) -> list[CheckResult]:
+    """`orphaned`: the writer is in another region (regional failover), so this replica of the
+    old primary cannot replicate from it: a WARN until the topology is rebuilt."""
     r = rds(replica.identifier)
     if replica.identifier == writer:
         return [CheckResult(status=Status.SKIP, resource=r, check="replica checks",
@@ -207,7 +282,10 @@ def check_replica(replica: ReplicaOutput, instance: dict[str, Any] | None, *, wr
         compare(status_of(instance) == AVAILABLE, resource=r, check="status",
                 expected=AVAILABLE, actual=status_of(instance)),
         compare(source_of(instance) == writer, resource=r, check="replicates from the writer",
-                expected=writer, actual=source_of(instance) or "no source (standalone)"),
+                expected=writer, actual=source_of(instance) or "no source (standalone)",
+                degraded=orphaned, note="the writer is in another region after a regional "
+                "failover: rebuild the replicas with `cdk deploy` after changing the config"
+                if orphaned else ""),
         compare(bool(instance.get("MultiAZ")) == config.multi_az, resource=r, check="multi-AZ",
                 expected=config.multi_az, actual=bool(instance.get("MultiAZ"))),
         compare(keys.same_key(kms_key, outputs.key_arn), resource=r,
@@ -220,16 +298,8 @@ def check_replica(replica: ReplicaOutput, instance: dict[str, Any] | None, *, wr
                 check="deletion protection", expected=True,
                 actual=bool(instance.get("DeletionProtection"))),
     ]
-    zones = _azs(instance)
-    if config.availability_zones:
-        allowed = sorted(config.availability_zones)
-        results.append(compare(bool(zones) and set(zones) <= set(allowed), resource=r,
-                               check="availability zones", expected=f"within {allowed}",
-                               actual=zones or "none"))
-    else:
-        results.append(CheckResult(status=Status.SKIP, resource=r, check="availability zones",
-                                   actual=", ".join(zones) or "none",
-                                   note=f"env {config.name} pins no AZs"))
+    results.append(check_zones(r, instance, allowed_zones=config.availability_zones,
+                               field="AZs", env=config.name))
     return results
 
 
@@ -256,7 +326,8 @@ def _rotation_days(secret: dict[str, Any]) -> int | None:
 
 
 def check_secret(outputs: DatabaseOutputs, state: LiveState, *, writer: str,
-                 config: DatabaseConfig, keys: KeyResolver) -> list[CheckResult]:
+                 writer_instance: dict[str, Any] | None, config: DatabaseConfig,
+                 keys: KeyResolver) -> list[CheckResult]:
     secret = state.secret
     r = f"secret {secret['Name'] if secret else outputs.secret_arn}"
     if secret is None or secret.get("DeletedDate"):
@@ -273,15 +344,14 @@ def check_secret(outputs: DatabaseOutputs, state: LiveState, *, writer: str,
                 check="rotation interval (days)", expected=config.secret_rotation_days,
                 actual=_rotation_days(secret)),
     ]
-    live = state.instances.get(writer)
-    live_endpoint = endpoint_of(live) if live else None
+    live_endpoint = endpoint_of(writer_instance) if writer_instance else None
     if live_endpoint is None:
         results.append(CheckResult(status=Status.SKIP, resource=r, check="host/port",
                                    note=f"the writer {writer} has no endpoint to compare"))
         return results
     expected = Endpoint(host=live_endpoint[0], port=live_endpoint[1])
     found = state.secret_endpoint
-    actual = f"{found.host}:{found.port}" if found else "unreadable"
+    actual = f"{found.host}:{found.port}" if found else (state.secret_error or "unreadable")
     results.append(compare(found is not None and found.host == expected.host
                            and found.port == expected.port, resource=r,
                            check="host/port name the writer", expected=expected, actual=actual))
@@ -292,19 +362,120 @@ def check_secret(outputs: DatabaseOutputs, state: LiveState, *, writer: str,
     return results
 
 
+def check_dr_replica(dr: DrState, *, writer: str, writer_instance: dict[str, Any] | None,
+                     account: str, config: DatabaseConfig) -> list[CheckResult]:
+    """The cross-region replica's promises, and the DR region's writer parameter."""
+    o, instance = dr.outputs, dr.instance
+    r = rds(o.replica_identifier)
+    results = [compare(o.stack_status.endswith("_COMPLETE") and "ROLLBACK" not in o.stack_status
+                       and "DELETE" not in o.stack_status, resource=f"stack {o.stack_name}",
+                       check="status", expected="CREATE_COMPLETE or UPDATE_COMPLETE",
+                       actual=o.stack_status)]
+    if o.replica_identifier == writer:
+        results.append(CheckResult(status=Status.SKIP, resource=r, check="DR replica checks",
+                                   note=f"promoted by a regional failover: the writer, in "
+                                        f"{o.region}"))
+    elif instance is None:
+        results.append(compare(False, resource=r, check="DR replica exists",
+                               expected=f"an instance in {o.region}", actual="missing",
+                               note="recreate it with `cdk deploy`"))
+    else:
+        partition = str(instance.get("DBInstanceArn", "arn:aws:")).split(":")[1]
+        source_arn = str((writer_instance or {}).get("DBInstanceArn") or
+                         f"arn:{partition}:rds:{dr.primary_region}:{account}:db:{writer}")
+        actual_source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
+        kms_key = instance.get("KmsKeyId")
+        results += [
+            compare(status_of(instance) == AVAILABLE, resource=r, check="status",
+                    expected=AVAILABLE, actual=status_of(instance)),
+            compare(actual_source == source_arn, resource=r,
+                    check="replicates from the writer (by ARN)", expected=source_arn,
+                    actual=actual_source or "no source (standalone)"),
+            compare(bool(instance.get("StorageEncrypted")) and dr.keys.same_key(kms_key,
+                                                                                o.key_arn),
+                    resource=r, check="encryption key is the DR CMK", expected=o.key_arn,
+                    actual=kms_key if instance.get("StorageEncrypted") else "not encrypted"),
+            compare(bool(instance.get("DeletionProtection")), resource=r,
+                    check="deletion protection", expected=True,
+                    actual=bool(instance.get("DeletionProtection"))),
+            compare(bool(instance.get("MultiAZ")) == config.multi_az, resource=r,
+                    check="multi-AZ", expected=config.multi_az,
+                    actual=bool(instance.get("MultiAZ"))),
+            compare(not instance.get("PubliclyAccessible"), resource=r,
+                    check="publicly accessible", expected=False,
+                    actual=bool(instance.get("PubliclyAccessible"))),
+            check_zones(r, instance, allowed_zones=config.dr_availability_zones,
+                        field="dr_availability_zones", env=config.name),
+        ]
+    resource = f"ssm {o.writer_parameter} ({o.region})"
+    live = endpoint_of(writer_instance) if writer_instance else None
+    if live is None:
+        results.append(CheckResult(status=Status.SKIP, resource=resource,
+                                   check="names the writer",
+                                   note=f"the writer {writer} has no endpoint to compare"))
+    else:
+        expected = Endpoint(host=live[0], port=live[1])
+        results.append(compare(dr.parameter.value == str(expected), resource=resource,
+                               check="names the writer", expected=expected,
+                               actual=dr.parameter.value or "missing"))
+    return results
+
+
+def check_secret_replica(outputs: DatabaseOutputs, state: LiveState,
+                         dr: DrState) -> list[CheckResult]:
+    """The credentials secret is replicated to the DR region with the DR key, in sync: without
+    it a regional failover leaves the DR region without the credentials."""
+    secret = state.secret
+    if secret is None or secret.get("DeletedDate"):
+        return []  # check_secret already fails
+    r = f"secret {secret['Name']}"
+    region = dr.outputs.region
+    replica = next((s for s in secret.get("ReplicationStatus") or []
+                    if s.get("Region") == region), None)
+    if replica is None:
+        return [compare(False, resource=r, check=f"replicated to {region}",
+                        expected=f"a replica encrypted with {dr.outputs.key_arn}", actual="none",
+                        note="the DR region has no copy of the credentials: replicate the "
+                             "secret (ReplicaRegions) with `cdk deploy`")]
+    kms_key = replica.get("KmsKeyId")
+    return [
+        compare(replica.get("Status") == "InSync", resource=r,
+                check=f"replica in {region} in sync", expected="InSync",
+                actual=f"{replica.get('Status')} ({replica.get('StatusMessage', '')})"
+                if replica.get("Status") != "InSync" else "InSync"),
+        compare(dr.keys.same_key(kms_key, dr.outputs.key_arn), resource=r,
+                check=f"replica in {region}: encryption key is the DR CMK",
+                expected=dr.outputs.key_arn, actual=kms_key or "aws/secretsmanager"),
+    ]
+
+
 def evaluate(*, config: DatabaseConfig, outputs: DatabaseOutputs, state: LiveState,
-             keys: KeyResolver) -> tuple[str, list[CheckResult]]:
-    """(writer identifier, every check result) for the gathered `state`."""
-    resolution = resolve_writer(outputs, state)
+             keys: KeyResolver, dr: DrState | None = None) -> tuple[str, list[CheckResult]]:
+    """(writer identifier, every check result) for the gathered `state` (and `dr`, the DR
+    region's, when the env has a dr_region)."""
+    resolution = resolve_writer(outputs, state, dr)
     writer = resolution.identifier
+    regional = dr is not None and writer == dr.outputs.replica_identifier
+    writer_instance = dr.instance if dr is not None and regional else \
+        state.instances.get(writer)
     results = [check_stack(outputs), check_account(config, state.account), *resolution.results]
-    results += check_writer(writer, state.instances.get(writer), config=config, outputs=outputs,
-                            keys=keys)
+    if dr is not None and regional:
+        results += check_writer(writer, writer_instance, config=config,
+                                key_arn=dr.outputs.key_arn, port=dr.outputs.port, keys=dr.keys,
+                                key_name="the DR CMK")
+    else:
+        results += check_writer(writer, writer_instance, config=config,
+                                key_arn=outputs.key_arn, port=outputs.port, keys=keys)
     results += check_former_primary(outputs, writer,
                                     state.instances.get(outputs.primary_identifier))
     for replica in outputs.replicas:
         results += check_replica(replica, state.instances.get(replica.identifier), writer=writer,
-                                 config=config, outputs=outputs, keys=keys)
+                                 config=config, outputs=outputs, keys=keys, orphaned=regional)
     results.append(check_redundancy(outputs, state, writer=writer, config=config))
-    results += check_secret(outputs, state, writer=writer, config=config, keys=keys)
+    results += check_secret(outputs, state, writer=writer, writer_instance=writer_instance,
+                            config=config, keys=keys)
+    if dr is not None:
+        results += check_secret_replica(outputs, state, dr)
+        results += check_dr_replica(dr, writer=writer, writer_instance=writer_instance,
+                                    account=state.account, config=config)
     return writer, results

@@ -122,3 +122,12 @@ def identify_endpoint(host: str, *, known: dict[str, str],
         if address == host:
             return identifier
     return None
+
+
+def names_instance(parameter: ParameterValue, *, identifier: str, endpoint: str,
+                   instance: dict[str, Any] | None) -> bool:
+    """Whether `parameter` names the instance `identifier` (deploy-time endpoint address
+    `endpoint`, or the live `instance`'s)."""
+    value = Endpoint.parse(parameter.value or "")
+    return value is not None and identify_endpoint(
+        value.host, known={endpoint: identifier}, instances={identifier: instance}) is not None

@@ -1,0 +1,399 @@
+"""A deployed environment built directly with boto3 inside moto's in-process mock, shaped like
+`RedundantDb-<env>-Database`: CMK with alias, encrypted multi-AZ primary, read replicas, the
+credentials secret with rotation, the writer-endpoint SSM parameter and a CloudFormation stack
+whose outputs name them all; optionally the DR region's `RedundantDb-<env>-DrReplica` (DR CMK, a
+cross-region read replica, the DR writer-endpoint parameter). Shared by tests/test_ops_*.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import io
+import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import EndpointConnectionError
+from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.base_backend import BackendDict
+from moto.kms import models as moto_kms_models
+from moto.rds.exceptions import RDSClientError
+from moto.secretsmanager.models import secretsmanager_backends
+from moto.rds.models import DBInstance, RDSBackend, rds_backends
+
+from config import DatabaseConfig
+from config.environments import ENVIRONMENTS
+from local_aws import fidelity
+from local_aws.fidelity.rds_promote_read_replica import promote_read_replica
+from ops.aws import Clients, make_clients, make_session
+from ops.cli import main
+
+REGION = "us-east-1"
+DR_REGION = "us-west-2"
+PASSWORD = "Sup3r-S3cret-Passw0rd-never-printed"
+ENV = "local"
+
+
+def local_config(**changes: Any) -> DatabaseConfig:
+    return dataclasses.replace(ENVIRONMENTS[ENV], **changes)
+
+
+def dr_config(**changes: Any) -> DatabaseConfig:
+    """`local` with a DR region, as prod has one."""
+    return local_config(dr_region=DR_REGION, dr_availability_zones=(f"{DR_REGION}a",
+                                                                     f"{DR_REGION}b"),
+                        **changes)
+
+
+@dataclass
+class FakeClock:
+    """Monotonic time that only `sleep` advances; records every sleep."""
+
+    start: datetime = field(default_factory=lambda: datetime.now(UTC))
+    elapsed: float = 0.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.elapsed += seconds
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.elapsed)
+
+
+@dataclass
+class DrDeployed:
+    """Handles on the DR region's resources."""
+
+    clients: Clients
+    stack_name: str
+    key_arn: str
+    replica: str
+    parameter: str
+
+
+def unreachable(clients: Clients, *services: str, error: Exception | None = None) -> Clients:
+    """A copy of `clients` whose `services` (default: all) fail as a region that does not
+    answer: every call raises EndpointConnectionError (or `error`) before any request."""
+    names = services or ("cloudformation", "rds", "kms", "secretsmanager", "ssm",
+                         "cloudwatch", "sts")
+    raised = error or EndpointConnectionError(endpoint_url="https://unreachable.invalid")
+
+    def refuse(**_: Any) -> None:
+        raise raised
+
+    replaced = {}
+    for name in names:
+        client = _session().client(name, region_name=clients.region)  # type: ignore[call-overload]
+        client.meta.events.register("before-call", refuse)
+        replaced[name] = client
+    return dataclasses.replace(clients, **replaced)
+
+
+@dataclass
+class Deployed:
+    """Handles on the fixture's resources."""
+
+    clients: Clients
+    config: DatabaseConfig
+    stack_name: str
+    key_arn: str
+    secret_arn: str
+    parameter: str
+    primary: str
+    replicas: list[str]
+    clock: FakeClock = field(default_factory=FakeClock)
+    dr: DrDeployed | None = None
+    # What the CLI gets as the primary (DR) region's probe clients (e.g. `unreachable(...)`).
+    probe: Clients | None = None
+    dr_probe: Clients | None = None
+
+    @property
+    def backend(self) -> RDSBackend:
+        return rds_backends[DEFAULT_ACCOUNT_ID][REGION]
+
+    @property
+    def dr_backend(self) -> RDSBackend:
+        return rds_backends[DEFAULT_ACCOUNT_ID][DR_REGION]
+
+    def db(self, identifier: str) -> DBInstance:
+        """moto's record of an instance, to put it in states the API cannot (e.g. failed)."""
+        if identifier in self.backend.databases:
+            return self.backend.databases[identifier]
+        return self.dr_backend.databases[identifier]
+
+    def _rds(self, identifier: str) -> Any:
+        return self.dr.clients.rds if self.dr and identifier == self.dr.replica else \
+            self.clients.rds
+
+    def describe(self, identifier: str) -> dict[str, Any]:
+        return self._rds(identifier).describe_db_instances(
+            DBInstanceIdentifier=identifier)["DBInstances"][0]
+
+    def endpoint(self, identifier: str) -> str:
+        e = self.describe(identifier)["Endpoint"]
+        return f"{e['Address']}:{e['Port']}"
+
+    def parameter_value(self) -> str:
+        return str(self.clients.ssm.get_parameter(Name=self.parameter)["Parameter"]["Value"])
+
+    def dr_parameter_value(self) -> str:
+        assert self.dr is not None
+        return str(self.dr.clients.ssm.get_parameter(
+            Name=self.dr.parameter)["Parameter"]["Value"])
+
+    def factory(self, region: str, probe: bool) -> Clients:
+        """The CLI's clients per region: the primary's probe may be `self.probe`."""
+        if region == REGION:
+            return (self.probe or self.clients) if probe else self.clients
+        assert self.dr is not None and region == DR_REGION, region
+        return (self.dr_probe or self.dr.clients) if probe else self.dr.clients
+
+    def put_lag(self, identifier: str, seconds: float, *, age: float = 0.0) -> None:
+        """A ReplicaLag datapoint `age` seconds old, in the instance's region."""
+        cloudwatch = self.dr.clients.cloudwatch if self.dr and identifier == self.dr.replica \
+            else self.clients.cloudwatch
+        cloudwatch.put_metric_data(Namespace="AWS/RDS", MetricData=[{
+            "MetricName": "ReplicaLag", "Value": seconds, "Unit": "Seconds",
+            "Timestamp": self.clock.now() - timedelta(seconds=age),
+            "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": identifier}]}])
+
+    def secret_document(self) -> dict[str, Any]:
+        text = self.clients.secretsmanager.get_secret_value(SecretId=self.secret_arn)
+        return dict(json.loads(text["SecretString"]))
+
+    def tags(self, identifier: str) -> dict[str, str]:
+        arn = self.describe(identifier)["DBInstanceArn"]
+        tags = self._rds(identifier).list_tags_for_resource(ResourceName=arn)["TagList"]
+        return {t["Key"]: t["Value"] for t in tags}
+
+    def delete(self, identifier: str) -> None:
+        """Delete an instance the way an operator must: protection off first."""
+        rds = self._rds(identifier)
+        rds.modify_db_instance(DBInstanceIdentifier=identifier, DeletionProtection=False,
+                               ApplyImmediately=True)
+        rds.delete_db_instance(DBInstanceIdentifier=identifier, SkipFinalSnapshot=True)
+        self.backend.databases.pop(identifier, None)
+        self.dr_backend.databases.pop(identifier, None)
+
+    def run(self, *argv: str) -> tuple[int, str, str]:
+        """`python -m ops <argv> --env local` in-process: (exit code, stdout, stderr). Fails the
+        test if the password shows in either stream."""
+        out, err = io.StringIO(), io.StringIO()
+        code = main([*argv, "--env", self.config.name], out=out, err=err, clock=self.clock,
+                    clients=self.clients, factory=self.factory)
+        assert PASSWORD not in out.getvalue() + err.getvalue(), "the password was printed"
+        return code, out.getvalue(), err.getvalue()
+
+
+def _outputs(values: dict[str, str]) -> dict[str, Any]:
+    return {name: {"Value": value, "Description": name} for name, value in values.items()}
+
+
+def deploy(*, clients: Clients, config: DatabaseConfig, replica_outputs: bool = True) -> Deployed:
+    """Build the environment `config` describes (call inside `mock_aws`)."""
+    prefix = config.resource_prefix
+    key = clients.kms.create_key(Description=f"{prefix} database")["KeyMetadata"]
+    clients.kms.create_alias(AliasName=f"alias/{prefix}-database", TargetKeyId=key["KeyId"])
+    primary = config.instance_identifier("primary")
+    azs = config.availability_zones
+    common = dict(DBInstanceClass=config.instance_class, Port=config.port,
+                  MultiAZ=config.multi_az, PubliclyAccessible=False, DeletionProtection=True)
+    clients.rds.create_db_instance(
+        DBInstanceIdentifier=primary, Engine=config.engine, EngineVersion=config.engine_version,
+        AllocatedStorage=config.allocated_storage_gib, MasterUsername=config.master_username,
+        MasterUserPassword=PASSWORD, DBName=config.database_name, StorageEncrypted=True,
+        # A bare key id, as a CloudFormation Ref gives: verify must resolve it to the KeyArn.
+        KmsKeyId=key["KeyId"], BackupRetentionPeriod=config.backup_retention_days,
+        AvailabilityZone=azs[0], **common)
+    replicas = []
+    for n in range(1, config.replica_count + 1):
+        identifier = config.instance_identifier(f"replica-{n}")
+        clients.rds.create_db_instance_read_replica(
+            DBInstanceIdentifier=identifier, SourceDBInstanceIdentifier=primary,
+            AvailabilityZone=azs[n % len(azs)], **common)
+        replicas.append(identifier)
+    address = clients.rds.describe_db_instances(
+        DBInstanceIdentifier=primary)["DBInstances"][0]["Endpoint"]["Address"]
+    document = {"username": config.master_username, "password": PASSWORD,
+                "engine": config.engine, "host": address, "port": config.port,
+                "dbname": config.database_name, "dbInstanceIdentifier": primary}
+    secret_arn = clients.secretsmanager.create_secret(
+        Name=f"{prefix}-credentials", KmsKeyId=key["Arn"],
+        SecretString=json.dumps(document))["ARN"]
+    clients.secretsmanager.rotate_secret(
+        SecretId=secret_arn, RotateImmediately=False,
+        RotationRules={"AutomaticallyAfterDays": config.secret_rotation_days})
+    parameter = f"/{prefix}/writer-endpoint"
+    clients.ssm.put_parameter(Name=parameter, Value=f"{address}:{config.port}", Type="String")
+    outputs = {
+        "PrimaryIdentifier": primary, "PrimaryEndpoint": address, "Port": str(config.port),
+        "SecretArn": secret_arn, "KeyArn": key["Arn"], "WriterEndpointParameter": parameter,
+    }
+    if replica_outputs:
+        for n, identifier in enumerate(replicas, 1):
+            outputs[f"Replica{n}Identifier"] = identifier
+            outputs[f"Replica{n}Endpoint"] = clients.rds.describe_db_instances(
+                DBInstanceIdentifier=identifier)["DBInstances"][0]["Endpoint"]["Address"]
+    stack_name = f"RedundantDb-{config.name}-Database"
+    _create_stack(clients, stack_name, outputs)
+    return Deployed(clients=clients, config=config, stack_name=stack_name, key_arn=key["Arn"],
+                    secret_arn=secret_arn, parameter=parameter, primary=primary,
+                    replicas=replicas)
+
+
+def _create_stack(clients: Clients, stack_name: str, outputs: dict[str, str]) -> None:
+    template = {"Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+                "Outputs": _outputs(outputs)}
+    with warnings.catch_warnings():  # moto: "WaitConditionHandle ... not supported" (no-op)
+        warnings.simplefilter("ignore", UserWarning)
+        clients.cloudformation.create_stack(StackName=stack_name,
+                                            TemplateBody=json.dumps(template))
+
+
+def deploy_dr(env: Deployed, *, clients: Clients, replicate_secret: bool = True,
+              secret_output: bool = False) -> DrDeployed:
+    """The DR region of `env` (its config has a dr_region): DR CMK, a cross-region read replica
+    of the primary (source by ARN, the DR key), the DR writer parameter and the DrReplica
+    stack's outputs, as stacks/dr_stacks.py declares them; `replicate_secret`: the credentials
+    secret has a replica in the DR region, encrypted with the DR key; `secret_output`: the
+    DrReplica stack outputs that replica's ARN as `SecretArn` (a proposed output)."""
+    config = env.config
+    prefix = config.resource_prefix
+    key = clients.kms.create_key(Description=f"{prefix} DR")["KeyMetadata"]
+    clients.kms.create_alias(AliasName=f"alias/{prefix}-dr", TargetKeyId=key["KeyId"])
+    replica = config.instance_identifier("dr-replica")
+    source = env.describe(env.primary)
+    clients.rds.create_db_instance_read_replica(
+        DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=source["DBInstanceArn"],
+        SourceRegion=REGION, KmsKeyId=key["Arn"], DBInstanceClass=config.replica_instance_class,
+        MultiAZ=config.multi_az, PubliclyAccessible=False, DeletionProtection=True,
+        AvailabilityZone=config.dr_availability_zones[0])
+    address = clients.rds.describe_db_instances(
+        DBInstanceIdentifier=replica)["DBInstances"][0]["Endpoint"]["Address"]
+    parameter = f"/{prefix}/writer-endpoint"
+    clients.ssm.put_parameter(Name=parameter, Value=env.endpoint(env.primary), Type="String")
+    replica_secret = None
+    if replicate_secret:
+        replica_secret = env.clients.secretsmanager.replicate_secret_to_regions(
+            SecretId=env.secret_arn, AddReplicaRegions=[
+                {"Region": DR_REGION, "KmsKeyId": key["Arn"]}])["ARN"].replace(REGION, DR_REGION)
+        # moto 5.2.5 reports every replica encrypted with aws/secretsmanager, whatever KmsKeyId.
+        source = secretsmanager_backends[DEFAULT_ACCOUNT_ID][REGION].secrets[env.secret_arn]
+        source.replicas[0].config["KmsKeyId"] = key["Arn"]
+    stack_name = f"RedundantDb-{config.name}-DrReplica"
+    outputs = {
+        "ReplicaIdentifier": replica, "ReplicaEndpoint": address, "SourceRegion": REGION,
+        "Port": str(config.port), "KeyArn": key["Arn"], "WriterEndpointParameter": parameter,
+        "AlarmTopicArn": f"arn:aws:sns:{DR_REGION}:{DEFAULT_ACCOUNT_ID}:dr-alarms"}
+    if secret_output and replica_secret:
+        outputs["SecretArn"] = replica_secret
+    _create_stack(clients, stack_name, outputs)
+    return DrDeployed(clients=clients, stack_name=stack_name, key_arn=key["Arn"],
+                      replica=replica, parameter=parameter)
+
+
+_SESSIONS: list[boto3.Session] = []  # the mock's session, while one is active
+
+
+def _session() -> boto3.Session:
+    """The active mock's session: clients of one session share its loaded service models
+    (a new session costs ~0.2 s)."""
+    return _SESSIONS[-1]
+
+
+@contextmanager
+def mocked_aws() -> Iterator[Clients]:
+    """moto's in-process mock for a whole test module, with promotion detaching the replica as
+    RDS does (`local_aws.fidelity`); yields clients. No caller setting (endpoint, profile) leaks
+    in. Starting the mock costs ~0.2 s, so tests share it and reset its state instead."""
+    with _mock() as session:
+        yield make_clients(session)
+
+
+@contextmanager
+def mocked_two_regions() -> Iterator[tuple[Clients, Clients]]:
+    """`mocked_aws()` with clients for the primary region and the DR region."""
+    with _mock() as session:
+        yield make_clients(session), make_clients(session, region=DR_REGION)
+
+
+@contextmanager
+def _mock() -> Iterator[boto3.Session]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION"):
+            patch.delenv(name, raising=False)
+        # RDS touches moto's EC2 backend, which would load ~2600 default AMIs per test (0.5 s).
+        patch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+        # moto makes an RSA-2048 private key for every KMS key, symmetric ones too (50 ms each);
+        # nothing here signs, so every key shares one.
+        patch.setattr(moto_kms_models, "generate_private_key",
+                      functools.cache(moto_kms_models.generate_private_key))
+        with mock_aws(), fidelity.installed(only=("rds-promote-read-replica",)):
+            _SESSIONS.append(make_session(region=REGION))
+            try:
+                yield _SESSIONS[-1]
+            finally:
+                _SESSIONS.pop()
+
+
+def fresh_environment(clients: Clients, monkeypatch: pytest.MonkeyPatch, *,
+                      config: DatabaseConfig | None = None,
+                      replica_outputs: bool = True) -> Deployed:
+    """An empty mock, then `deploy()`; the CLI reads `config` as the env's config for the test."""
+    BackendDict.reset()
+    cfg = config or local_config()
+    monkeypatch.setitem(ENVIRONMENTS, cfg.name, cfg)
+    return deploy(clients=clients, config=cfg, replica_outputs=replica_outputs)
+
+
+def fresh_dr_environment(clients: Clients, dr_clients: Clients, monkeypatch: pytest.MonkeyPatch,
+                         *, config: DatabaseConfig | None = None, **dr: bool) -> Deployed:
+    """`fresh_environment` of an env with a DR region, plus `deploy_dr(**dr)`."""
+    env = fresh_environment(clients, monkeypatch, config=config or dr_config())
+    env.dr = deploy_dr(env, clients=dr_clients, **dr)
+    return env
+
+
+class PromoteSpy:
+    """Replaces moto's (fidelity) promotion: counts calls, can fail or leave RDS 'modifying'."""
+
+    def __init__(self, *, fail: int = 0, complete: bool = True,
+                 error: str = "InvalidParameterCombination") -> None:
+        self.calls: list[str] = []
+        self.fail, self.complete, self.error = fail, complete, error
+
+    def __call__(self, backend: RDSBackend, db_kwargs: dict[str, Any]) -> DBInstance:
+        identifier = db_kwargs["db_instance_identifier"]
+        self.calls.append(identifier)
+        if len(self.calls) <= self.fail:
+            raise RDSClientError(self.error, "simulated promotion error")
+        if self.complete:
+            return promote_read_replica(backend, db_kwargs)
+        database = backend.databases[identifier]
+        database.status = "modifying"  # RDS is still promoting: source kept, not available
+        return database
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> PromoteSpy:
+        def method(backend: RDSBackend, db_kwargs: dict[str, Any]) -> DBInstance:
+            return self(backend, db_kwargs)
+
+        monkeypatch.setattr(RDSBackend, "promote_read_replica", method)
+        return self
+
+
+def finish_promotion(env: Deployed, identifier: str) -> None:
+    """What RDS does when a slow promotion completes."""
+    env.db(identifier).status = "available"
+    backend = env.dr_backend if identifier in env.dr_backend.databases else env.backend
+    promote_read_replica(backend, {"db_instance_identifier": identifier})
