@@ -21,7 +21,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install synth test lock clean review snapshot-update
+.PHONY: help install synth test lock clean review snapshot-update bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -63,4 +63,38 @@ review: install ## Review every environment and run the data-loss guard (build/r
 snapshot-update: install ## Rewrite the template snapshots after an intended change (never run by test)
 	$(PY) -m pytest tests/test_snapshots.py --snapshot-update -q
 	@echo "==> snapshots rewritten: 'make review' shows the change against the last commit and"
-	@echo "    whether it needs an entry in tests/__snapshots__/data_loss_allowlist.toml"
+	@echo "    whether it needs an entry in tests/data_loss_allowlist.toml"
+
+BENCH_VENV  := build/bench-venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): bench/requirements.txt
+	@echo "==> checkov for the benchmark only, in $(BENCH_VENV) (never in $(VENV))"
+	rm -rf $(BENCH_VENV) && $(PYTHON_BOOT) -m venv $(BENCH_VENV)
+	@if $(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt; \
+	then touch $@; else echo "==> checkov did not install: the benchmark reports it as not available"; fi
+
+bench: install $(BENCH_STAMP) ## Time synth, the gate, its peers and make test; write bench/results.{json,md}
+	$(PY) -m bench
+
+# ---- Embedded local AWS (moto server + fidelity extensions, local_aws/; docs/local-aws.md) ----
+LOCAL_AWS := $(PY) -m local_aws
+# The emulator's primary is always healthy, so the demo failover is a planned one (--force).
+FAILOVER_ARGS ?= --force --poll 1 --timeout 120
+
+.PHONY: deploy destroy verify failover local-aws-status
+
+deploy: install ## Start (or reuse) the local AWS emulator, synth env local through the gate, bootstrap, deploy, verify
+	$(PY) -m local_aws.deploy
+
+destroy: ## Stop the local AWS emulator and drop everything deployed to it
+	$(LOCAL_AWS) stop
+
+verify: ## Verify the local deployment (python -m ops verify --env local)
+	$(LOCAL_AWS) run -- $(PY) -m ops verify --env local
+
+failover: ## Promote a replica on the local emulator (FAILOVER_ARGS="--force --dry-run" to only plan)
+	$(LOCAL_AWS) run -- $(PY) -m ops failover --env local $(FAILOVER_ARGS)
+
+local-aws-status: ## Where the local AWS emulator listens (if it runs)
+	$(LOCAL_AWS) status

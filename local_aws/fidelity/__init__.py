@@ -16,16 +16,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from local_aws.fidelity import (
+    backup_plan,
+    backup_vault,
     cfn_dynamic_references,
     cfn_get_stack_output,
+    cloudwatch_alarm,
     ec2_restrict_default_sg,
+    ec2_security_group,
+    ec2_security_group_egress,
     kms_key_tags,
     rds_db_instance,
+    rds_option_group,
     rds_promote_read_replica,
     secrets_resource_policy,
     secrets_rotation_schedule,
     secrets_secret,
     secrets_target_attachment,
+    sns_topic_policy,
+    ssm_parameter,
 )
 from local_aws.fidelity._registry import Extension
 
@@ -42,6 +50,14 @@ EXTENSIONS: tuple[Extension, ...] = (
     rds_db_instance.EXTENSION,
     rds_promote_read_replica.EXTENSION,
     ec2_restrict_default_sg.EXTENSION,
+    ec2_security_group.EXTENSION,
+    ec2_security_group_egress.EXTENSION,
+    backup_vault.EXTENSION,
+    backup_plan.EXTENSION,
+    ssm_parameter.EXTENSION,
+    cloudwatch_alarm.EXTENSION,
+    sns_topic_policy.EXTENSION,
+    rds_option_group.EXTENSION,
 )
 
 _lock = threading.Lock()
@@ -62,18 +78,26 @@ def install(*, only: tuple[str, ...] | None = None) -> tuple[str, ...]:
         return tuple(e.name for e in _installed)
 
 
-def uninstall() -> None:
-    """Switch every installed extension off, restoring moto's own behaviour."""
+def uninstall(*, only: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """Switch installed extensions off (all, or those named in `only`), restoring moto's own
+    behaviour for them. Returns the names switched off, so a caller can `install(only=...)` them
+    again."""
     with _lock:
-        while _installed:
-            _installed.pop().uninstall()
+        removed = [e for e in reversed(_installed) if only is None or e.name in only]
+        for extension in removed:
+            extension.uninstall()
+            _installed.remove(extension)
+        return tuple(e.name for e in reversed(removed))
 
 
 @contextmanager
 def installed(*, only: tuple[str, ...] | None = None) -> Iterator[tuple[str, ...]]:
-    """`install()` for the duration of a `with` block, then `uninstall()`."""
+    """`install()` for the duration of a `with` block; afterwards switch off what it switched on
+    (extensions that were on before stay on)."""
+    with _lock:
+        before = {e.name for e in _installed}
     names = install(only=only)
     try:
         yield names
     finally:
-        uninstall()
+        uninstall(only=tuple(n for n in names if n not in before))

@@ -14,6 +14,9 @@ including a `Custom::` type, resolves to its fidelity model first; `clean_json` 
 registered intrinsic functions (e.g. `Fn::GetStackOutput`) and post-processes strings (dynamic
 references). Installing and uninstalling clear moto's three caches so no stale map survives.
 Everything is restored exactly when the last extension is uninstalled.
+
+moto's backends are typed `Any` where the extensions call them: their annotations say `str` for
+arguments that the service APIs (and moto's own responses) pass as None.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ StringResolver = Callable[[str, Any], str]
 """`(string, resources_map) -> string`, applied to every string `clean_json` produces."""
 
 _lock = threading.RLock()
-_models: dict[str, type[CloudFormationModel]] = {}
+# Model classes stay abstract for type checkers on purpose: moto marks `update_` and
+# `delete_from_cloudformation_json` abstract to mean "not supported", so they are held as `type`.
+_models: dict[str, type] = {}
 _intrinsics: dict[str, Intrinsic] = {}
 _string_resolvers: dict[str, StringResolver] = {}
 _originals: dict[str, Any] = {}
@@ -42,12 +47,12 @@ class FidelityModel(CloudFormationModel):
     """Base of the fidelity CloudFormation models; never a resource type itself."""
 
     @classmethod
-    def cloudformation_type(cls) -> str:  # type: ignore[override]
+    def cloudformation_type(cls) -> str:
         # Reached only through moto's model map, which lists this base as a direct subclass.
         return f"LocalAws::Fidelity::{cls.__name__}"
 
     @classmethod
-    def cloudformation_name_type(cls) -> str:  # type: ignore[override]
+    def cloudformation_name_type(cls) -> str:
         """The property that names the resource, or "" when CloudFormation generates the name."""
         return ""
 
@@ -60,9 +65,13 @@ class Extension:
     closes: str
     install: Callable[[], None]
     uninstall: Callable[[], None]
+    resource_type: str | None = None
+    """The CloudFormation type the extension creates, if it is a resource model."""
+    limit: str | None = None
+    """What still differs from AWS with the extension on; `make deploy` reports it."""
 
 
-def _resource_class_from_type(resource_type: str) -> type[CloudFormationModel]:
+def _resource_class_from_type(resource_type: str) -> Any:
     model = _models.get(resource_type)
     return model if model is not None else _originals["resource_class_from_type"](resource_type)
 
@@ -70,8 +79,10 @@ def _resource_class_from_type(resource_type: str) -> type[CloudFormationModel]:
 def _resource_name_property_from_type(resource_type: str) -> str | None:
     model = _models.get(resource_type)
     if model is not None:
-        return model.cloudformation_name_type() or None
-    return _originals["resource_name_property_from_type"](resource_type)
+        own: str = model.cloudformation_name_type()  # type: ignore[attr-defined]
+        return own or None
+    name: str | None = _originals["resource_name_property_from_type"](resource_type)
+    return name
 
 
 def _clean_json(resource_json: Any, resources_map: Any) -> Any:
@@ -117,7 +128,8 @@ def _add(table: dict[str, Any], key: str, value: Any) -> None:
     with _lock:
         current = table.get(key)
         if current is not None and current is not value:
-            raise RuntimeError(f"{key} is already handled by {current!r}; cannot register {value!r}")
+            raise RuntimeError(f"{key} is already handled by {current!r}; cannot register "
+                               f"{value!r}")
         table[key] = value
         _sync_hooks()
 
@@ -128,11 +140,11 @@ def _remove(table: dict[str, Any], key: str) -> None:
         _sync_hooks()
 
 
-def model_extension(model: type[FidelityModel], *, resource_type: str, name: str,
-                    closes: str) -> Extension:
+def model_extension(model: type, *, resource_type: str, name: str,
+                    closes: str, limit: str | None = None) -> Extension:
     """An extension that makes CloudFormation create `resource_type` with `model`."""
     return Extension(
-        name=name, closes=closes,
+        name=name, closes=closes, resource_type=resource_type, limit=limit,
         install=lambda: _add(_models, resource_type, model),
         uninstall=lambda: _remove(_models, resource_type),
     )
@@ -140,7 +152,7 @@ def model_extension(model: type[FidelityModel], *, resource_type: str, name: str
 
 def intrinsic_extension(function: Intrinsic, *, function_name: str, name: str,
                         closes: str) -> Extension:
-    """An extension that evaluates the intrinsic function `function_name` (e.g. Fn::GetStackOutput)."""
+    """An extension that evaluates the intrinsic `function_name` (e.g. Fn::GetStackOutput)."""
     return Extension(
         name=name, closes=closes,
         install=lambda: _add(_intrinsics, function_name, function),
@@ -177,7 +189,7 @@ class EmulatedResource:
     """
 
     def __init__(self, *, physical_resource_id: str, attributes: dict[str, Any] | None = None,
-                 on_delete: Callable[[], None] | None = None) -> None:
+                 on_delete: Callable[[], object] | None = None) -> None:
         self.physical_resource_id = physical_resource_id
         self._attributes = dict(attributes or {})
         self._on_delete = on_delete

@@ -37,13 +37,14 @@ def _secret_value(body: str, account_id: str, region: str) -> str:
     if field not in ("", "SecretString"):
         raise ValidationError(message=f"Dynamic reference {{{{resolve:secretsmanager:{body}}}}}: "
                                       f"expected SecretString, got {field!r}")
-    backend = secretsmanager_backends[account_id][region]
+    backend: Any = secretsmanager_backends[account_id][region]
     try:
         value = backend.get_secret_value(secret_id, version_id or None,
                                          stage or ("AWSCURRENT" if not version_id else None))
     except Exception as error:  # moto raises its own service exceptions
-        raise ValidationError(message=f"Dynamic reference to secret {secret_id}: {error}") from error
-    secret_string = value.get("SecretString")
+        raise ValidationError(
+            message=f"Dynamic reference to secret {secret_id}: {error}") from error
+    secret_string: str | None = value.get("SecretString")
     if secret_string is None:
         raise ValidationError(message=f"Dynamic reference to secret {secret_id}: it has no "
                                       "SecretString")
@@ -65,7 +66,7 @@ def _parameter_value(body: str, account_id: str, region: str) -> str:
         raise ValidationError(message=f"Dynamic reference to parameter {body}: {error}") from error
     if parameter is None:
         raise ValidationError(message=f"Dynamic reference to parameter {body}: it does not exist")
-    return parameter.value
+    return str(parameter.value)
 
 
 def resolve_dynamic_references(value: str, resources_map: Any) -> str:

@@ -40,9 +40,10 @@ def get_stack_output(arguments: Any, resources_map: Any) -> str:
                                       f"exist in {account_id}/{region}")
     outputs = {o.key: o.value for o in stack.output_map.values() if o}
     if output_name not in outputs:
+        known = ", ".join(sorted(outputs))
         raise ValidationError(message=f"Template error: {FUNCTION}: stack {stack_name} has no "
-                                      f"output {output_name} (outputs: {', '.join(sorted(outputs))})")
-    return outputs[output_name]
+                                      f"output {output_name} (outputs: {known})")
+    return str(outputs[output_name])
 
 
 EXTENSION = intrinsic_extension(

@@ -6,8 +6,9 @@ AWS behaviour: promoting a read replica makes it a standalone writable instance:
 `InvalidDBInstanceState` ("DB Instance is not a read replica."); an unknown identifier fails with
 `DBInstanceNotFound`. `BackupRetentionPeriod` and `PreferredBackupWindow` given to the call apply
 to the promoted instance.
-Gap in moto 5.2.5: promotion only flips an internal flag; the replica keeps its source and the source
-keeps listing it, so a failover cannot be observed; promoting a non-replica silently succeeds.
+Gap in moto 5.2.5: promotion only flips an internal flag; the replica keeps its source and the
+source keeps listing it, so a failover cannot be observed; promoting a non-replica silently
+succeeds.
 
 This patches `moto.rds.models.RDSBackend.promote_read_replica`, so it works the same in the local
 server and under `moto.mock_aws()` (install it with `local_aws.fidelity.install()`).

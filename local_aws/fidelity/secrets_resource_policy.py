@@ -12,7 +12,11 @@ from typing import Any
 
 from moto.cloudformation.exceptions import ValidationError
 
-from local_aws.fidelity._registry import EmulatedResource, FidelityModel, model_extension
+from local_aws.fidelity._registry import (
+    EmulatedResource,
+    FidelityModel,
+    model_extension,
+)
 
 RESOURCE_TYPE = "AWS::SecretsManager::ResourcePolicy"
 
@@ -27,7 +31,7 @@ class ResourcePolicyModel(FidelityModel):
         return False
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
         region_name: str, **kwargs: Any,
     ) -> EmulatedResource:

@@ -22,7 +22,11 @@ from typing import Any
 
 from moto.cloudformation.exceptions import ValidationError
 
-from local_aws.fidelity._registry import EmulatedResource, FidelityModel, model_extension
+from local_aws.fidelity._registry import (
+    EmulatedResource,
+    FidelityModel,
+    model_extension,
+)
 
 RESOURCE_TYPE = "AWS::SecretsManager::RotationSchedule"
 _RATE_DAYS = re.compile(r"^rate\((\d+) days?\)$")
@@ -52,7 +56,8 @@ def hosted_function_arn(hosted: dict[str, Any], *, account_id: str, region: str,
     """The ARN the transform's rotation function gets (name from `RotationLambdaName` if set)."""
     if "RotationType" not in hosted:
         raise ValidationError(message=f"HostedRotationLambda needs RotationType, got {hosted!r}")
-    name = hosted.get("RotationLambdaName") or f"{stack_name}-SecretsManager{hosted['RotationType']}"
+    default = f"{stack_name}-SecretsManager{hosted['RotationType']}"
+    name = hosted.get("RotationLambdaName") or default
     return f"arn:aws:lambda:{region}:{account_id}:function:{name[:64]}"
 
 
@@ -66,12 +71,12 @@ class RotationScheduleModel(FidelityModel):
         return False
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
         region_name: str, **kwargs: Any,
     ) -> EmulatedResource:
         from moto.cloudformation.models import cloudformation_backends
-        from moto.secretsmanager.models import secretsmanager_backends
+        from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
         logical_id = kwargs["LogicalId"]
         properties = cloudformation_json.get("Properties", {})
@@ -92,6 +97,9 @@ class RotationScheduleModel(FidelityModel):
         days = rotation_days(properties.get("RotationRules", {}), logical_id=logical_id)
         secrets = secretsmanager_backends[account_id][region_name]
         secret = secrets.describe_secret(properties["SecretId"])
+        if not isinstance(secret, FakeSecret):
+            raise ValidationError(message=f"{logical_id}: {properties['SecretId']} is a replica "
+                                          "secret; rotation is configured on its primary")
         # What RotateSecret records, without invoking a function the emulator cannot run.
         secret.rotation_requested = True
         secret.rotation_enabled = True
@@ -99,9 +107,10 @@ class RotationScheduleModel(FidelityModel):
         secret.auto_rotate_after_days = days or 0
         if days:
             secret.next_rotation_date = int(time.time()) + days * 86400
-        return EmulatedResource(physical_resource_id=secret.arn)
+        return EmulatedResource(physical_resource_id=str(secret.arn))
 
 
 EXTENSION = model_extension(
     RotationScheduleModel, resource_type=RESOURCE_TYPE, name="secretsmanager-rotation-schedule",
-    closes="RotationSchedule (incl. HostedRotationLambda) turns rotation on for the secret")
+    closes="RotationSchedule (incl. HostedRotationLambda) turns rotation on for the secret",
+    limit="rotation is recorded on the secret, but no rotation function is deployed or run")

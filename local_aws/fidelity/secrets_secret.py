@@ -19,7 +19,11 @@ from typing import Any
 from moto.cloudformation.exceptions import ValidationError
 from moto.moto_api._internal import mock_random
 
-from local_aws.fidelity._registry import EmulatedResource, FidelityModel, model_extension
+from local_aws.fidelity._registry import (
+    EmulatedResource,
+    FidelityModel,
+    model_extension,
+)
 
 RESOURCE_TYPE = "AWS::SecretsManager::Secret"
 _NAME_SUFFIX_LENGTH = 12
@@ -27,7 +31,7 @@ _NAME_SUFFIX_LENGTH = 12
 
 def generate_secret_string(spec: dict[str, Any], *, logical_id: str, backend: Any) -> str:
     """The value `GenerateSecretString` asks for, built with Secrets Manager's password rules."""
-    password = json.loads(backend.get_random_password(
+    password: str = json.loads(backend.get_random_password(
         password_length=int(spec.get("PasswordLength", 32)),
         exclude_characters=spec.get("ExcludeCharacters", ""),
         exclude_numbers=bool(spec.get("ExcludeNumbers", False)),
@@ -65,7 +69,7 @@ class SecretModel(FidelityModel):
         return attr == "Id"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
         region_name: str, **kwargs: Any,
     ) -> EmulatedResource:
@@ -96,11 +100,11 @@ class SecretModel(FidelityModel):
             tags=properties.get("Tags"),
             kms_key_id=properties.get("KmsKeyId"),
             client_request_token=None,
-            replica_regions=[{"Region": r["Region"], **({"KmsKeyId": r["KmsKeyId"]} if
-                              "KmsKeyId" in r else {})} for r in properties.get("ReplicaRegions", [])],
+            replica_regions=[{k: r[k] for k in ("Region", "KmsKeyId") if k in r}
+                             for r in properties.get("ReplicaRegions", [])],
             force_overwrite=False,
         )
-        arn = backend.secrets[name].arn
+        arn = str(backend.secrets[name].arn)
         return EmulatedResource(
             physical_resource_id=arn,
             attributes={"Id": arn},

@@ -17,7 +17,11 @@ from typing import Any
 
 from moto.cloudformation.exceptions import ValidationError
 
-from local_aws.fidelity._registry import EmulatedResource, FidelityModel, model_extension
+from local_aws.fidelity._registry import (
+    EmulatedResource,
+    FidelityModel,
+    model_extension,
+)
 
 RESOURCE_TYPE = "AWS::SecretsManager::SecretTargetAttachment"
 SUPPORTED_TARGET = "AWS::RDS::DBInstance"
@@ -43,7 +47,7 @@ class SecretTargetAttachmentModel(FidelityModel):
         return False
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
+    def create_from_cloudformation_json(
         cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
         region_name: str, **kwargs: Any,
     ) -> EmulatedResource:
@@ -59,7 +63,7 @@ class SecretTargetAttachmentModel(FidelityModel):
         if properties["TargetType"] != SUPPORTED_TARGET:
             raise ValidationError(message=f"{logical_id}: TargetType {properties['TargetType']!r} "
                                           f"is not emulated; expected {SUPPORTED_TARGET}")
-        secrets = secretsmanager_backends[account_id][region_name]
+        secrets: Any = secretsmanager_backends[account_id][region_name]
         secret_id, target_id = properties["SecretId"], properties["TargetId"]
         try:
             instance = rds_backends[account_id][region_name].find_db_from_id(target_id)
@@ -72,7 +76,7 @@ class SecretTargetAttachmentModel(FidelityModel):
         secrets.put_secret_value(secret_id=secret_id, secret_string=json.dumps(document),
                                  secret_binary=None, client_request_token=None,
                                  version_stages=["AWSCURRENT"])
-        arn = secrets.describe_secret(secret_id).arn
+        arn = str(secrets.describe_secret(secret_id).arn)
         return EmulatedResource(physical_resource_id=arn)
 
 

@@ -1,0 +1,454 @@
+"""`make deploy`: the whole product on the embedded local AWS, in one command.
+
+Steps (each prints its progress and time):
+  1. emulator   start one, or reuse the running one (a dead one is cleaned up and replaced);
+  2. synth      `cdk synth -c env=local -c controlTower=true` through the policy gate (as
+                `make synth`), or a given cloud assembly (`--assembly DIR`);
+  3. state      compare what the emulator holds with the synthesized templates;
+  4. bootstrap  `cdk bootstrap aws://ACCOUNT/REGION`;
+  5. deploy     `cdk deploy --all --method=direct --require-approval never`;
+  6. verify     `python -m ops verify --env local`;
+then a summary: stacks, endpoints, secret, checks, resource types the emulator skipped, where it
+listens, how to stop it.
+
+Running it twice: CDK itself skips a bootstrap and stacks whose templates did not change. moto
+cannot update or delete a stack, so when a deployed template differs from the new one, or a stack
+(the bootstrap stack included) is left failed or half-created, the emulator is restarted with a
+clean state and everything is deployed from scratch (the emulator holds nothing but what this app
+deployed). The summary says so.
+
+Recovery: if the emulator dies half-way, the step fails with a message saying so, and the next run
+starts a fresh emulator (state is in memory only) and deploys from scratch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import config
+from local_aws import emulator as emu
+from local_aws.assembly import AssemblyError, AssemblyStack, load_stacks
+from local_aws.report import (
+    SkippedResource,
+    emulation_limits,
+    skipped_by_type,
+    skipped_resources,
+)
+
+REPO_ROOT = emu.REPO_ROOT
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+CDK = REPO_ROOT / "node_modules" / ".bin" / "cdk"
+STEPS = 6
+_COMPLETE = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+TOOLKIT_STACK = "CDKToolkit"  # what `cdk bootstrap` deploys (its default name)
+_CHECK_SUMMARY = re.compile(r"^\d+ checks: .*$", re.MULTILINE)
+
+
+class DeployError(RuntimeError):
+    """A step failed; the message says what happened and what to do."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployOptions:
+    env: str = "local"
+    state_dir: Path = emu.DEFAULT_STATE_DIR
+    assembly: Path | None = None
+    """A synthesized cloud assembly to deploy as is; None synthesizes into `outdir`."""
+    outdir: Path = REPO_ROOT / "cdk.out.local"
+    port: int = 0
+    verify: bool = True
+
+
+@dataclass(kw_only=True)
+class DeployResult:
+    emulator: emu.Emulator
+    stacks: tuple[AssemblyStack, ...] = ()
+    restarted_because: str | None = None
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=dict)
+    skipped: list[SkippedResource] = field(default_factory=list)
+    verification: str | None = None
+    writer: str | None = None
+    """host:port in the writer endpoint parameter: what applications connect to."""
+
+
+class Progress:
+    """`[n/6] title ...` lines, the step's own output indented, and `done in Xs`."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.number = 0
+
+    @contextmanager
+    def step(self, title: str) -> Iterator[None]:
+        self.number += 1
+        self.print(f"[{self.number}/{STEPS}] {title}")
+        started = time.monotonic()
+        yield
+        self.print(f"      done in {time.monotonic() - started:.1f}s")
+
+    def print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def detail(self, line: str) -> None:
+        self.print(f"      {line}")
+
+
+def tool_environment(emulator: emu.Emulator, *, region: str) -> dict[str, str]:
+    """The caller's environment without any `AWS_*` variable (profile, session token, role,
+    container credentials ...), pointed at the emulator only (see `emu.aws_environment`)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(emu.aws_environment(emulator, region=region))
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["CDK_DISABLE_CLI_TELEMETRY"] = "true"
+    env["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
+    return env
+
+
+def run_tool(command: Sequence[str], *, env: dict[str, str], progress: Progress,
+             capture: list[str] | None = None) -> int:
+    """Run `command` from the repo root, echoing its output indented; return its exit code."""
+    process = subprocess.Popen(list(command), cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                               errors="replace")
+    assert process.stdout is not None
+    for line in process.stdout:
+        line = line.rstrip()
+        if capture is not None:
+            capture.append(line)
+        if line.strip():
+            progress.detail(f"| {line}")
+    return process.wait()
+
+
+def cdk(*args: str) -> list[str]:
+    return [str(CDK), "--no-notices", *args]
+
+
+def _boto3_client(service: str, emulator: emu.Emulator, region: str) -> Any:
+    import boto3
+
+    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                 region_name=region).client(service,
+                                                            endpoint_url=emulator.endpoint_url)
+
+
+def _live_status(cloudformation: Any, name: str) -> str | None:
+    """The stack's status, None when it does not exist."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return str(cloudformation.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"])
+    except ClientError as error:
+        if "does not exist" in str(error):
+            return None
+        raise
+
+
+def _deployed_state(cloudformation: Any, stacks: Sequence[AssemblyStack]) -> dict[str, str]:
+    """{stack name: 'absent' | 'same' | reason it cannot be deployed over}, the bootstrap stack
+    (`CDKToolkit`) included when it exists but is not complete."""
+    state: dict[str, str] = {}
+    toolkit = _live_status(cloudformation, TOOLKIT_STACK)
+    if toolkit is not None and toolkit not in _COMPLETE:
+        state[TOOLKIT_STACK] = (f"{TOOLKIT_STACK} is {toolkit} (a failed or interrupted "
+                                "bootstrap)")
+    for stack in stacks:
+        status = _live_status(cloudformation, stack.name)
+        if status is None:
+            state[stack.name] = "absent"
+            continue
+        if status not in _COMPLETE:
+            state[stack.name] = f"{stack.name} is {status} (a failed or interrupted deploy)"
+            continue
+        body = cloudformation.get_template(StackName=stack.name)["TemplateBody"]
+        deployed = body if isinstance(body, dict) else json.loads(body)
+        state[stack.name] = "same" if deployed == stack.template else (
+            f"{stack.name}'s template changed since it was deployed")
+    return state
+
+
+class Deployment:
+    """One `make deploy` run. Each method is a step; `run()` chains them."""
+
+    def __init__(self, options: DeployOptions, *, out: TextIO) -> None:
+        self.options = options
+        self.progress = Progress(out)
+        if options.env not in config.ENVIRONMENTS:
+            raise DeployError(f"unknown env {options.env!r}; known: "
+                              f"{', '.join(config.ENVIRONMENTS)}")
+        # Not `config.load()`: validation imports aws_cdk (seconds); `cdk synth` validates.
+        self.cfg = config.ENVIRONMENTS[options.env]
+        if self.cfg.account != emu.ACCOUNT or self.cfg.region is None:
+            raise DeployError(
+                f"env {options.env!r} targets account {self.cfg.account} region "
+                f"{self.cfg.region}; the local emulator is account {emu.ACCOUNT} with an explicit "
+                "region (use env 'local')")
+        self.region: str = self.cfg.region
+        self._result: DeployResult | None = None
+
+    # -- helpers ---------------------------------------------------------------------------
+    @property
+    def result(self) -> DeployResult:
+        if self._result is None:
+            raise RuntimeError("the emulator step has not run yet")
+        return self._result
+
+    @property
+    def emulator(self) -> emu.Emulator:
+        return self.result.emulator
+
+    def _client(self, service: str) -> Any:
+        return _boto3_client(service, self.emulator, self.region)
+
+    def _fail(self, what: str, *, hint: str | None = None) -> DeployError:
+        """The error for a failed step, telling a dead emulator from a failing tool."""
+        if not self.emulator.is_alive():
+            return DeployError(
+                f"{what}: the emulator (pid {self.emulator.pid}, {self.emulator.endpoint_url}) "
+                "stopped while it ran, and everything deployed to it is gone (it keeps its state "
+                "in memory only). Run `make deploy` again: it starts a fresh emulator and "
+                "deploys from scratch.")
+        return DeployError(
+            f"{what}. The emulator is still running at {self.emulator.endpoint_url} (log "
+            f"{self.emulator.log_path}). " + (hint or (
+                "Fix the cause and run `make deploy` again: a stack left failed is redeployed on "
+                "a clean emulator automatically; `make destroy` starts over by hand.")))
+
+    def _tool(self, command: Sequence[str], what: str, *, hint: str | None = None,
+              capture: list[str] | None = None) -> None:
+        env = tool_environment(self.emulator, region=self.region)
+        if run_tool(command, env=env, progress=self.progress, capture=capture) != 0:
+            raise self._fail(f"{what} (output above)", hint=hint)
+
+    @contextmanager
+    def _aws_calls(self, what: str) -> Iterator[None]:
+        """Turn a failed call to the emulator into a `DeployError` that says what to do."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except (BotoCoreError, ClientError) as error:
+            raise self._fail(f"{what}: {error}") from error
+
+    # -- steps -----------------------------------------------------------------------------
+    def start_emulator(self) -> None:
+        with self.progress.step("Local AWS emulator"):
+            stale = emu.stale_pid(state_dir=self.options.state_dir)
+            if stale is not None:
+                self.progress.detail(f"the emulator recorded in {self.options.state_dir} (pid "
+                                     f"{stale}) is gone, with its state; starting a fresh one")
+            running, reused = emu.start(state_dir=self.options.state_dir, port=self.options.port)
+            self._result = DeployResult(emulator=running)
+            verb = "reusing the running emulator" if reused else "started"
+            self.progress.detail(f"{verb} at {running.endpoint_url} (pid {running.pid})")
+            with self._aws_calls("asking the emulator who it is"):
+                identity = self._client("sts").get_caller_identity()
+            if identity["Account"] != emu.ACCOUNT:
+                raise DeployError(f"{running.endpoint_url} answers as account "
+                                  f"{identity['Account']}, expected the emulator's {emu.ACCOUNT}; "
+                                  "refusing to deploy")
+
+    def synthesize(self) -> Path:
+        if self.options.assembly is not None:
+            with self.progress.step(f"Cloud assembly {self.options.assembly} (already "
+                                    "synthesized)"):
+                return self.options.assembly
+        outdir = self.options.outdir
+        shown = outdir.relative_to(REPO_ROOT) if outdir.is_relative_to(REPO_ROOT) else outdir
+        with self.progress.step(f"Synthesize env {self.options.env} through the policy gate "
+                                f"(cdk synth -> {shown})"):
+            # The same gate as `make synth`, Control Tower proactive controls included.
+            command = cdk("synth", "--quiet", "-c", f"env={self.options.env}", "-c",
+                          "controlTower=true", "--output", str(outdir))
+            if run_tool(command, env=tool_environment(self.emulator, region=self.region),
+                        progress=self.progress) != 0:
+                raise DeployError("cdk synth failed (output above): the policy gate or the "
+                                  "config refused the app; nothing was deployed")
+        return outdir
+
+    def reconcile_state(self, assembly: Path) -> None:
+        with self.progress.step("Compare the emulator's stacks with the templates"):
+            try:
+                self.result.stacks = load_stacks(assembly)
+            except AssemblyError as error:
+                raise DeployError(str(error)) from error
+            wrong = [s for s in self.result.stacks
+                     if (s.account, s.region) != (emu.ACCOUNT, self.region)]
+            if wrong:
+                raise DeployError(f"stack {wrong[0].name} targets aws://{wrong[0].account}/"
+                                  f"{wrong[0].region}; the emulator is aws://{emu.ACCOUNT}/"
+                                  f"{self.region}")
+            with self._aws_calls("reading the emulator's stacks"):
+                state = _deployed_state(self._client("cloudformation"), self.result.stacks)
+            labels = {"absent": "not deployed yet", "same": "deployed, template unchanged"}
+            for name, what in state.items():
+                self.progress.detail(f"{name}: {labels.get(what, what)}")
+            blockers = [what for what in state.values() if what not in ("absent", "same")]
+            if blockers:
+                reason = "; ".join(blockers)
+                self.progress.detail("moto cannot update or delete a stack: restarting the "
+                                     "emulator with a clean state and deploying from scratch")
+                emu.stop(state_dir=self.options.state_dir)
+                running, _ = emu.start(state_dir=self.options.state_dir,
+                                       port=self.options.port or self.emulator.port)
+                self.result.emulator = running
+                self.result.restarted_because = reason
+                self.progress.detail(f"fresh emulator at {running.endpoint_url} (pid "
+                                     f"{running.pid})")
+
+    def bootstrap(self, assembly: Path) -> None:
+        target = f"aws://{emu.ACCOUNT}/{self.region}"
+        with self.progress.step(f"cdk bootstrap {target}"):
+            self._tool(cdk("bootstrap", target, "--app", str(assembly)), "cdk bootstrap failed")
+
+    def deploy(self, assembly: Path) -> None:
+        with self.progress.step("cdk deploy --all --method=direct"):
+            self._tool(cdk("deploy", "--all", "--app", str(assembly), "--method=direct",
+                           "--require-approval", "never"), "cdk deploy failed")
+        with self._aws_calls("reading the deployed stacks"):
+            cloudformation = self._client("cloudformation")
+            for stack in self.result.stacks:
+                live = cloudformation.describe_stacks(StackName=stack.name)["Stacks"][0]
+                self.result.statuses[stack.name] = live["StackStatus"]
+                self.result.outputs[stack.name] = {o["OutputKey"]: o["OutputValue"]
+                                                   for o in live.get("Outputs", [])}
+                self.result.skipped.extend(skipped_resources(cloudformation, stack))
+            parameter = _database_outputs(self.result).get("WriterEndpointParameter")
+            if parameter:
+                self.result.writer = self._client("ssm").get_parameter(
+                    Name=parameter)["Parameter"]["Value"]
+
+    def verify(self) -> None:
+        command = [sys.executable, "-m", "ops", "verify", "--env", self.options.env]
+        with self.progress.step(f"Verify the live resources (python -m ops verify --env "
+                                f"{self.options.env})"):
+            if not (REPO_ROOT / "ops" / "__main__.py").exists():
+                raise DeployError("the ops package (python -m ops) is missing, so the deployment "
+                                  "cannot be verified")
+            lines: list[str] = []
+            self._tool(command, "verification failed: a live resource differs from what the "
+                                "stacks promise", capture=lines,
+                       hint="Each FAIL line above names the resource, the expected and the actual "
+                            "value. `make verify` checks again; `make destroy && make deploy` "
+                            "starts over.")
+            found = _CHECK_SUMMARY.findall("\n".join(lines))
+            self.result.verification = found[-1] if found else "passed"
+
+    def run(self) -> DeployResult:
+        started = time.monotonic()
+        self.start_emulator()
+        assembly = self.synthesize()
+        self.reconcile_state(assembly)
+        self.bootstrap(assembly)
+        self.deploy(assembly)
+        if self.options.verify:
+            self.verify()
+        else:
+            self.progress.number += 1
+            self.progress.print(f"[{self.progress.number}/{STEPS}] Verify: skipped (--no-verify)")
+        print_summary(self.result, out=self.progress.out, state_dir=self.options.state_dir,
+                      seconds=time.monotonic() - started)
+        return self.result
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _database_outputs(result: DeployResult) -> dict[str, str]:
+    for outputs in result.outputs.values():
+        if "PrimaryIdentifier" in outputs:
+            return outputs
+    return {}
+
+
+def print_summary(result: DeployResult, *, out: TextIO, state_dir: Path, seconds: float) -> None:
+    def line(label: str, text: str) -> None:
+        print(f"  {label:<13}{text}", file=out)
+
+    emulator = result.emulator
+    print(f"\nDeployed to the local AWS emulator in {seconds:.1f}s", file=out)
+    if result.restarted_because:
+        line("note", f"emulator restarted clean ({result.restarted_because})")
+    line("stacks", ", ".join(f"{name} ({status})" for name, status in result.statuses.items()))
+    db = _database_outputs(result)
+    if db:
+        port = db.get("Port", "?")
+        primary = f"{db.get('PrimaryEndpoint')}:{port}"
+        line("primary", f"{db.get('PrimaryIdentifier')}  {primary}")
+        replicas = sorted(k for k in db if re.fullmatch(r"Replica\d+Identifier", k))
+        for key in replicas:
+            endpoint = db.get(key.replace("Identifier", "Endpoint"))
+            line("replica", f"{db[key]}  {endpoint}:{port}")
+        line("writer", f"{result.writer or '?'}  (SSM {db.get('WriterEndpointParameter', '?')})")
+        if result.writer and result.writer != primary:
+            line("", "a failover happened: the stack's primary is no longer the writer "
+                     "(`make destroy && make deploy` starts over)")
+        line("secret", db.get("SecretArn", "?"))
+    if result.verification:
+        line("verification", f"{result.verification}  (make verify)")
+    grouped = skipped_by_type(result.skipped)
+    if grouped:
+        count = sum(len(v) for v in grouped.values())
+        line("skipped", f"{_plural(count, 'resource')} of {_plural(len(grouped), 'type')} the "
+                        "emulator cannot run (exist on AWS, not here):")
+        for rtype, items in grouped.items():
+            ids = ", ".join(i.logical_id for i in items[:2]) + (" ..." if len(items) > 2 else "")
+            print(f"{'':15}  {rtype} x{len(items)}: {ids}", file=out)
+    limits = emulation_limits(result.stacks, emulator.limits)
+    if limits:
+        line("emulated", "with these limits:")
+        for rtype, limit in limits.items():
+            print(f"{'':15}  {rtype}: {limit}", file=out)
+    default = state_dir == emu.DEFAULT_STATE_DIR
+    line("emulator", f"{emulator.endpoint_url} (pid {emulator.pid}; log {emulator.log_path})")
+    state_option = "" if default else f" --state-dir {state_dir}"
+    line("use it", f"eval \"$(.venv/bin/python -m local_aws env{state_option})\"  "
+                   "# AWS CLI/boto3 -> emulator")
+    line("next", "make verify | make failover | make destroy (stops the emulator, drops its state)")
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = argparse.ArgumentParser(prog="python -m local_aws.deploy",
+                                     description="Deploy env local to the embedded local AWS.")
+    parser.add_argument("--env", default="local", help="environment (default local)")
+    parser.add_argument("--state-dir", type=Path, default=emu.DEFAULT_STATE_DIR)
+    parser.add_argument("--assembly", type=Path,
+                        help="deploy this synthesized cloud assembly instead of synthesizing")
+    parser.add_argument("--outdir", type=Path, default=DeployOptions.outdir,
+                        help="where to synthesize (default cdk.out.local)")
+    parser.add_argument("--port", type=int, default=0,
+                        help="port for a new emulator (default: a free one)")
+    parser.add_argument("--no-verify", action="store_true", help="skip `python -m ops verify`")
+    args = parser.parse_args(argv)
+    options = DeployOptions(env=args.env, state_dir=args.state_dir.resolve(),
+                            assembly=args.assembly.resolve() if args.assembly else None,
+                            outdir=args.outdir.resolve(), port=args.port,
+                            verify=not args.no_verify)
+    try:
+        Deployment(options, out=out).run()
+    except (DeployError, emu.EmulatorError, config.ConfigError) as error:
+        print(f"\nmake deploy failed: {error}", file=out, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted. The emulator keeps running; `make deploy` resumes (a half-created "
+              "stack is redeployed on a clean emulator), `make destroy` stops it.", file=out)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

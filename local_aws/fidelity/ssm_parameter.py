@@ -1,0 +1,61 @@
+"""CloudFormation `AWS::SSM::Parameter` with `Tags` and without `Name`.
+
+AWS behaviour: `Tags` is a JSON object (`{"project": "RedundantDb"}`), unlike most resource types'
+`[{"Key": ..., "Value": ...}]` list; without `Name`, CloudFormation names the parameter
+`CFN-<LogicalId>-<random>`. `Ref` is the parameter name.
+Gaps in moto 5.2.5: the model iterates the tag object as if it were a list and fails the stack
+(`string indices must be integers`); CDK tags every parameter of this app, including the writer
+endpoint parameter the failover runbook repoints. A parameter without `Name` crashes the stack.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from moto.moto_api._internal import mock_random
+
+from local_aws.fidelity._registry import FidelityModel, model_extension
+
+RESOURCE_TYPE = "AWS::SSM::Parameter"
+_SUFFIX_LENGTH = 12
+
+
+class SsmParameterModel(FidelityModel):
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return RESOURCE_TYPE
+
+    @classmethod
+    def cloudformation_name_type(cls) -> str:
+        return "Name"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        from moto.ssm.models import Parameter
+
+        return Parameter.has_cfn_attr(attr)
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> Any:
+        from moto.ssm.models import Parameter
+
+        properties = dict(cloudformation_json.get("Properties", {}))
+        tags = properties.get("Tags")
+        if isinstance(tags, dict):
+            properties["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        if not properties.get("Name"):
+            suffix = "".join(mock_random.choice(string.ascii_letters + string.digits)
+                             for _ in range(_SUFFIX_LENGTH))
+            properties["Name"] = f"CFN-{kwargs['LogicalId']}-{suffix}"
+        return Parameter.create_from_cloudformation_json(
+            properties["Name"], {**cloudformation_json, "Properties": properties}, account_id,
+            region_name, **kwargs)
+
+
+EXTENSION = model_extension(
+    SsmParameterModel, resource_type=RESOURCE_TYPE, name="ssm-parameter",
+    closes="AWS::SSM::Parameter with a Tags object, or without Name, is created")

@@ -1,0 +1,47 @@
+"""What the emulator did not create: template resources missing from the deployed stack.
+
+moto skips resource types it does not support (with a log warning only). Comparing the template's
+logical ids with `ListStackResources` names every one of them, so `make deploy` can report them
+instead of dropping them silently.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from local_aws.assembly import AssemblyStack
+
+
+@dataclass(frozen=True, kw_only=True, order=True)
+class SkippedResource:
+    resource_type: str
+    stack: str
+    logical_id: str
+
+
+def skipped_resources(cloudformation: Any, stack: AssemblyStack) -> list[SkippedResource]:
+    """Resources of `stack`'s template that the deployed stack does not hold."""
+    deployed: set[str] = set()
+    paginator = cloudformation.get_paginator("list_stack_resources")
+    for page in paginator.paginate(StackName=stack.name):
+        deployed.update(r["LogicalResourceId"] for r in page["StackResourceSummaries"]
+                        if r.get("LogicalResourceId"))
+    return sorted(SkippedResource(resource_type=rtype, stack=stack.name, logical_id=lid)
+                  for lid, rtype in stack.resource_types.items() if lid not in deployed)
+
+
+def skipped_by_type(skipped: Iterable[SkippedResource]) -> dict[str, list[SkippedResource]]:
+    grouped: dict[str, list[SkippedResource]] = defaultdict(list)
+    for item in skipped:
+        grouped[item.resource_type].append(item)
+    return dict(sorted(grouped.items()))
+
+
+def emulation_limits(stacks: Iterable[AssemblyStack], limits: dict[str, str]) -> dict[str, str]:
+    """The emulator's `limits` ({resource type: what still differs from AWS}) for the types
+    these stacks use."""
+    used = {rtype for stack in stacks for rtype in stack.resource_types.values()}
+    return {rtype: limit for rtype, limit in limits.items() if rtype in used}

@@ -1,0 +1,100 @@
+"""The emulator process: moto's `ThreadedMotoServer` with every fidelity extension installed.
+
+Started by `local_aws.emulator.start()` as `python -m local_aws.server --state-dir D --port P`
+in its own session (Ctrl-C in the terminal that started it does not stop it). It binds the loopback
+interface under the name `localhost` (moto only parses template URLs that contain `localhost`), and
+once it listens writes `D/server.json` with its pid and port: that file is the launcher's proof that
+the server is up. SIGTERM or SIGINT stop it and remove the file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+HOST = "localhost"
+STATE_FILE = "server.json"
+
+
+def write_state(state_dir: Path, *, pid: int, port: int, extensions: Sequence[str],
+                limits: dict[str, str]) -> Path:
+    """Write `server.json` atomically (a reader never sees half a file).
+
+    `limits` ({resource type: what still differs from AWS}) lets `make deploy` report them
+    without importing moto itself.
+    """
+    path = state_dir / STATE_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": pid, "port": port, "host": HOST,
+                               "started_at": time.time(), "extensions": list(extensions),
+                               "limits": limits}))
+    tmp.replace(path)
+    return path
+
+
+def _port_free(port: int) -> bool:
+    """Whether `port` can be bound (moto's server thread would hang on a failed bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_aws.server")
+    parser.add_argument("--state-dir", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args(argv)
+
+    # Our stacks launch no EC2 instance; loading moto's ~50k default AMIs costs every new EC2
+    # backend a second or more.
+    os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    from moto.server import ThreadedMotoServer
+
+    from local_aws import fidelity
+
+    if args.port and not _port_free(args.port):
+        print(f"error: port {args.port} on {HOST} is in use", file=sys.stderr, flush=True)
+        return 2
+    extensions = fidelity.install()
+    server = ThreadedMotoServer(ip_address=HOST, port=args.port, verbose=False)
+    server.start()
+    _, port = server.get_host_and_port()
+    state_dir: Path = args.state_dir
+    state_dir.mkdir(parents=True, exist_ok=True)
+    limits = {e.resource_type: e.limit for e in fidelity.EXTENSIONS
+              if e.name in extensions and e.resource_type and e.limit}
+    state_path = write_state(state_dir, pid=os.getpid(), port=port, extensions=extensions,
+                             limits=limits)
+    print(f"local AWS listening on http://{HOST}:{port} (pid {os.getpid()}); "
+          f"extensions: {', '.join(extensions)}", flush=True)
+
+    stopped = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopped.wait(timeout=1.0):
+        pass
+    server.stop()
+    state_path.unlink(missing_ok=True)
+    print("local AWS stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Pieces of `make deploy` that decide things: what the emulator already holds, what it skipped,
+which environment the tools get. (The whole pipeline runs in test_e2e_local.py.)"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_aws import emulator as emu
+from local_aws import fidelity
+from local_aws.assembly import AssemblyError, AssemblyStack, load_stacks
+from local_aws.deploy import (
+    DeployError,
+    Deployment,
+    DeployOptions,
+    DeployResult,
+    _deployed_state,
+    tool_environment,
+)
+from local_aws.report import emulation_limits, skipped_by_type, skipped_resources
+
+# moto warns about each resource type it skips: the "without the extension" halves expect that.
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse .* not supported:UserWarning")
+
+TOPIC = {"Type": "AWS::SNS::Topic", "Properties": {}}
+ALARM = {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+    "MetricName": "CPUUtilization", "Namespace": "AWS/RDS", "Statistic": "Average",
+    "Period": 300, "EvaluationPeriods": 3, "Threshold": 80,
+    "ComparisonOperator": "GreaterThanThreshold", "AlarmActions": [{"Ref": "Topic"}]}}
+
+
+@pytest.fixture
+def cloudformation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    previously = fidelity.uninstall()
+    with mock_aws():
+        yield boto3.client("cloudformation", region_name="us-east-1")
+    if previously:
+        fidelity.install(only=previously)
+
+
+def stack(name: str, resources: dict[str, Any]) -> AssemblyStack:
+    return AssemblyStack(name=name, account=emu.ACCOUNT, region="us-east-1",
+                         template={"Resources": resources}, dependencies=())
+
+
+def test_deployed_state_tells_absent_same_changed_and_broken(cloudformation: Any) -> None:
+    same, changed = stack("Same", {"Topic": TOPIC}), stack("Changed", {"Topic": TOPIC})
+    for s in (same, changed):
+        cloudformation.create_stack(StackName=s.name, TemplateBody=json.dumps(s.template))
+    tagged_key = {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {}, "Tags": [
+        {"Key": "k", "Value": "v"}]}}
+    broken = stack("Broken", {"Key": tagged_key})
+    for name in ("Broken", "CDKToolkit"):  # plain moto dies half-way: CREATE_IN_PROGRESS stays
+        with pytest.raises(KeyError):
+            cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(broken.template))
+    changed_now = stack("Changed", {"Topic": TOPIC, "Other": TOPIC})
+
+    state = _deployed_state(cloudformation, [same, changed_now, broken, stack("New", {})])
+
+    assert state == {
+        "CDKToolkit": "CDKToolkit is CREATE_IN_PROGRESS (a failed or interrupted bootstrap)",
+        "Same": "same",
+        "Changed": "Changed's template changed since it was deployed",
+        "Broken": "Broken is CREATE_IN_PROGRESS (a failed or interrupted deploy)",
+        "New": "absent",
+    }
+
+
+def test_skipped_resources_names_what_the_emulator_did_not_create(cloudformation: Any) -> None:
+    deployed = stack("Db", {"Topic": TOPIC, "Cpu": ALARM, "Lag": ALARM})
+    cloudformation.create_stack(StackName="Db", TemplateBody=json.dumps(deployed.template))
+
+    skipped = skipped_resources(cloudformation, deployed)
+
+    assert [(s.resource_type, s.logical_id) for s in skipped] == [
+        ("AWS::CloudWatch::Alarm", "Cpu"), ("AWS::CloudWatch::Alarm", "Lag")]
+    assert list(skipped_by_type(skipped)) == ["AWS::CloudWatch::Alarm"]
+
+
+def test_emulation_limits_are_reported_for_the_types_in_use() -> None:
+    everything = {e.resource_type: e.limit for e in fidelity.EXTENSIONS
+                  if e.resource_type and e.limit}
+    assert len(everything) >= 3
+    rotation = {"Type": "AWS::SecretsManager::RotationSchedule", "Properties": {}}
+    limits = emulation_limits([stack("Db", {"Rotation": rotation, "Topic": TOPIC})], everything)
+    assert list(limits) == ["AWS::SecretsManager::RotationSchedule"]
+    assert "no rotation function" in limits["AWS::SecretsManager::RotationSchedule"]
+
+
+def test_tool_environment_reaches_only_the_emulator(monkeypatch: pytest.MonkeyPatch,
+                                                    tmp_path: Path) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "real-token")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREAL")
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://169.254.170.2/creds")
+    env = tool_environment(emu.Emulator(pid=1, port=4566, state_dir=tmp_path), region="us-east-1")
+    assert not {"AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} & set(env)
+    assert env["AWS_ACCESS_KEY_ID"] == "testing"
+    assert env["AWS_ENDPOINT_URL"] == "http://localhost:4566"
+    assert env["PATH"].startswith(str(Path(__file__).resolve().parent.parent / ".venv" / "bin"))
+
+
+@pytest.mark.parametrize(("env", "message"), [
+    ("dev", "targets account None region None; the local emulator is account 123456789012"),
+    ("nope", "unknown env 'nope'"),
+])
+def test_fails_deploy_of_an_env_the_emulator_cannot_host(env: str, message: str,
+                                                         tmp_path: Path) -> None:
+    with pytest.raises(DeployError, match=message):
+        Deployment(DeployOptions(env=env, state_dir=tmp_path), out=None)  # type: ignore[arg-type]
+
+
+def test_fails_to_load_a_directory_that_is_no_cloud_assembly(tmp_path: Path) -> None:
+    with pytest.raises(AssemblyError, match=r"no manifest\.json.*cdk synth -c env=local"):
+        load_stacks(tmp_path)
+
+
+def test_a_failed_step_says_whether_the_emulator_died(tmp_path: Path) -> None:
+    deployment = Deployment(DeployOptions(state_dir=tmp_path), out=sys.stdout)
+    gone = emu.Emulator(pid=2**22 + 1, port=1, state_dir=tmp_path)  # beyond pid_max: no process
+    deployment._result = DeployResult(emulator=gone)
+    message = str(deployment._fail("cdk deploy failed"))
+    assert "the emulator (pid 4194305, http://localhost:1) stopped while it ran" in message
+    assert "Run `make deploy` again: it starts a fresh emulator" in message
