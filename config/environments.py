@@ -22,6 +22,11 @@ ENVIRONMENTS: dict[str, DatabaseConfig] = {
         allocated_storage_gib=20,
         max_allocated_storage_gib=50,
         backup_retention_days=7,
+        # Both regions run in the one emulator, so `make deploy` and the tests exercise the
+        # regional failover too.
+        dr_region="us-west-2",
+        dr_availability_zones=("us-west-2a", "us-west-2b"),
+        dr_vpc_cidr="10.110.0.0/16",
     ),
     # Shared development: env-agnostic, deploys to whatever account/region the caller's
     # credentials name. PostgreSQL so that both engine families are exercised every synth.

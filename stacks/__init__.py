@@ -75,12 +75,13 @@ def build_stacks(scope: App | Stage, config: DatabaseConfig) -> EnvironmentStack
         database.add_stack_dependency(dr_foundation, "backups are copied to the DR vault and key")
         replica = DrReplicaStack(
             scope, stack_name(config, "DrReplica"), config=config, network=dr_network.network,
-            foundation=dr_foundation, source_region=config.region or "",
+            source_region=config.region or "",
             source_stack_name=database.stack_name,
             env=Environment(account=config.account, region=config.dr_region),
             description=f"{APP_NAME} {config.name}: cross-region read replica in "
                         f"{config.dr_region}")
         replica.add_stack_dependency(database, "the replica's source is the primary")
+        replica.add_stack_dependency(dr_foundation, "the DR region is prepared first")
         dr = DisasterRecoveryStacks(network=dr_network, foundation=dr_foundation,
                                     replica=replica)
     result = EnvironmentStacks(config=config, network=network, database=database, dr=dr)

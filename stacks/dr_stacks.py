@@ -45,19 +45,25 @@ class DrFoundationStack(Stack):
 
 
 class DrReplicaStack(Stack):
-    """A cross-region read replica of the primary, encrypted with the DR key, with its own
+    """A cross-region read replica of the primary, encrypted with its own DR-region key, with its
     subnet group, security group, parameter group, monitoring and deletion protection; a
     replica-lag alarm and a writer-endpoint parameter in the DR region (which the regional
     failover repoints when the primary region is gone)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig,
-                 network: IsolatedNetwork, foundation: DrFoundationStack, source_region: str,
-                 source_stack_name: str, **kwargs: Any) -> None:
+                 network: IsolatedNetwork, source_region: str, source_stack_name: str,
+                 **kwargs: Any) -> None:
         super().__init__(scope, construct_id,
                          termination_protection=config.termination_protection, **kwargs)
         cfg = config
         engine = EngineSpec(cfg.engine, cfg.engine_version)
-        key = foundation.key.key
+        # A key of this stack for the replica's storage, Performance Insights, logs and alarms
+        # (the foundation's key protects the backups): local references, which AWS Control
+        # Tower's cfn-guard controls can follow, and a smaller blast radius per key.
+        self.key = DatabaseKey(
+            self, "Key", alias=f"alias/{cfg.resource_prefix}-dr-replica",
+            description=f"{cfg.resource_prefix}: DR replica storage, logs, alarms")
+        key = self.key.key
         source_identifier = cfg.instance_identifier("primary")
         source_arn = (f"arn:{self.partition}:rds:{source_region}:{self.account}:db:"
                       f"{source_identifier}")
@@ -123,7 +129,7 @@ class DrReplicaStack(Stack):
              "Cross-region read replica endpoint address"),
             ("SourceRegion", source_region, "Region of the primary"),
             ("Port", str(cfg.port), "Database port"),
-            ("KeyArn", key.key_arn, "DR-region CMK"),
+            ("KeyArn", key.key_arn, "DR-region CMK of the replica"),
             ("WriterEndpointParameter", self.writer_endpoint.parameter_name,
              "SSM parameter (DR region) holding the current writer host:port"),
             ("AlarmTopicArn", self.topic.topic_arn, "SNS topic of the DR replica-lag alarm"),

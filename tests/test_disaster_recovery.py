@@ -28,9 +28,9 @@ def _stack_output(stack: str, output: str, region: str) -> dict[str, Any]:
                                    "Region": region}}
 
 
-def test_prod_has_dr_and_the_others_do_not() -> None:
+def test_prod_and_local_have_dr_and_dev_does_not() -> None:
     assert PROD.dr_region == "eu-central-1" != PROD.region
-    assert [e for e, c in config.ENVIRONMENTS.items() if c.has_dr] == ["prod"]
+    assert [e for e, c in config.ENVIRONMENTS.items() if c.has_dr] == ["local", "prod"]
 
 
 def test_stacks_regions_and_deployment_order(cdk_out: dict[str, Path],
@@ -58,9 +58,8 @@ def test_cross_region_replica(templates: Templates) -> None:
     source = props["SourceDBInstanceIdentifier"]["Fn::Join"][1]
     assert source[0].endswith(":rds:eu-west-1:") and source[-1] == ":db:prod-mysql-primary"
     assert props["SourceRegion"] == "eu-west-1"
-    key = props["KmsKeyId"]["Fn::GetStackOutput"]  # the DR foundation's key, same region
-    assert (key["StackName"], key["Region"]) == (stack_name(PROD, "DrFoundation"),
-                                                 "eu-central-1")
+    key_id = one(t, "AWS::KMS::Key")[0]  # the replica stack's own key, in its region
+    assert props["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
     assert "StorageEncrypted" not in props and "MasterUserPassword" not in props
     assert props["DBInstanceIdentifier"] == "prod-mysql-dr-replica"
     assert props["DeletionProtection"] is True and props["PubliclyAccessible"] is False
