@@ -92,15 +92,29 @@ DISABLED_CONTROL_TOWER_RULES: dict[str, str] = {
 }
 
 
+_MONITORING_ROLE_FINDING = ("AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::"
+                            "aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]")
+
+
+def _replica(path: str, *, encryption: str, backup_plan: str) -> list[Acknowledgment]:
+    """The findings every read replica raises because the packs read it like a primary."""
+    acks = [Acknowledgment("AwsSolutions::AwsSolutions-RDS2", path, encryption),
+            Acknowledgment("AwsSolutions::AwsSolutions-RDS11", path, _REPLICA_PORT)]
+    acks += [Acknowledgment(f"{pack}::{pack}-RDSStorageEncrypted", path, encryption)
+             for pack in NAG_PACKS[1:]]
+    acks += [Acknowledgment(f"{pack}::{pack}-RDSInBackupPlan", path, backup_plan)
+             for pack in ("HIPAA.Security", "NIST.800.53.R5")]
+    return acks
+
+
 def acknowledgments_for(stacks: EnvironmentStacks) -> list[Acknowledgment]:
     """The acknowledgments of one environment, one per (finding, construct)."""
     cfg = stacks.config
     db = stacks.database
     base = f"{db.node.path}/Database"
     acks: list[Acknowledgment] = [
-        Acknowledgment("AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
-                       "policy/service-role/AmazonRDSEnhancedMonitoringRole]",
-                       f"{base}/MonitoringRole/Resource", _MONITORING_ROLE),
+        Acknowledgment(_MONITORING_ROLE_FINDING, f"{base}/MonitoringRole/Resource",
+                       _MONITORING_ROLE),
         Acknowledgment("AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
                        "policy/service-role/AWSBackupServiceRolePolicyForBackup]",
                        f"{base}/Backup/Plan/Database/Role/Resource", _BACKUP_ROLE),
@@ -111,30 +125,13 @@ def acknowledgments_for(stacks: EnvironmentStacks) -> list[Acknowledgment]:
                 f"{pack}::{pack}-RDSLoggingEnabled[LogExport::general]",
                 f"{base}/Primary/Instance/Resource", _GENERAL_LOG))
     for n in range(1, cfg.replica_count + 1):
-        path = f"{base}/Replica{n}/Instance/Resource"
-        acks.append(Acknowledgment("AwsSolutions::AwsSolutions-RDS2", path,
-                                   _REPLICA_INHERITS_ENCRYPTION))
-        acks.append(Acknowledgment("AwsSolutions::AwsSolutions-RDS11", path, _REPLICA_PORT))
-        for pack in NAG_PACKS[1:]:
-            acks.append(Acknowledgment(f"{pack}::{pack}-RDSStorageEncrypted", path,
-                                       _REPLICA_INHERITS_ENCRYPTION))
-        for pack in ("HIPAA.Security", "NIST.800.53.R5"):
-            acks.append(Acknowledgment(f"{pack}::{pack}-RDSInBackupPlan", path,
-                                       _REPLICA_NOT_IN_BACKUP_PLAN))
+        acks += _replica(f"{base}/Replica{n}/Instance/Resource",
+                         encryption=_REPLICA_INHERITS_ENCRYPTION,
+                         backup_plan=_REPLICA_NOT_IN_BACKUP_PLAN)
     if stacks.dr is not None:
         dr = stacks.dr.replica.node.path
-        acks.append(Acknowledgment(
-            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
-            "policy/service-role/AmazonRDSEnhancedMonitoringRole]",
-            f"{dr}/MonitoringRole/Resource", _MONITORING_ROLE))
-        path = f"{dr}/Replica/Instance/Resource"
-        acks.append(Acknowledgment("AwsSolutions::AwsSolutions-RDS2", path,
-                                   _DR_REPLICA_ENCRYPTION))
-        acks.append(Acknowledgment("AwsSolutions::AwsSolutions-RDS11", path, _REPLICA_PORT))
-        for pack in NAG_PACKS[1:]:
-            acks.append(Acknowledgment(f"{pack}::{pack}-RDSStorageEncrypted", path,
-                                       _DR_REPLICA_ENCRYPTION))
-        for pack in ("HIPAA.Security", "NIST.800.53.R5"):
-            acks.append(Acknowledgment(f"{pack}::{pack}-RDSInBackupPlan", path,
-                                       _DR_REPLICA_NOT_IN_BACKUP_PLAN))
+        acks.append(Acknowledgment(_MONITORING_ROLE_FINDING, f"{dr}/MonitoringRole/Resource",
+                                   _MONITORING_ROLE))
+        acks += _replica(f"{dr}/Replica/Instance/Resource", encryption=_DR_REPLICA_ENCRYPTION,
+                         backup_plan=_DR_REPLICA_NOT_IN_BACKUP_PLAN)
     return acks
