@@ -1,0 +1,3 @@
+"""`make bench` (`python -m bench`): synthesis, the policy gate, its peers and the test suite,
+timed side by side in one run, each figure the median of several runs with its spread, checked
+against the budgets of issue 6. Writes bench/results.json and bench/results.md."""
