@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 import pytest
-from cfnlint.api import ManualArgs, lint_file
+from cfnlint.api import ManualArgs, lint_by_config
 
 import config
-from app import build_app, cdk_context
+from app import build_app
+from tests.helpers import validated_app
 
 # cfn-lint warnings we keep on purpose, each with the reason (also in the README).
 EXPLAINED_WARNINGS = {
@@ -36,11 +36,12 @@ def test_cfn_lint_finds_no_error_and_only_explained_warnings(templates: Any,
     files = _template_files(cdk_out)
     assert len(files) == sum(len(stacks) for stacks in templates.values())
     problems = []
-    for path in files:
-        for match in lint_file(path, config=ManualArgs(regions=["us-east-1", "eu-west-1"])):
-            rule = match.rule.id
-            if rule.startswith("E") or rule not in EXPLAINED_WARNINGS:
-                problems.append(f"{path.name}: {rule} {match.message}")
+    # One run over every template: cfn-lint loads its rules once (a run per file costs 2x).
+    for match in lint_by_config(ManualArgs(templates=[str(p) for p in files],
+                                           regions=["us-east-1", "eu-west-1"])):
+        rule = match.rule.id
+        if rule.startswith("E") or rule not in EXPLAINED_WARNINGS:
+            problems.append(f"{Path(match.filename).name}: {rule} {match.message}")
     assert not problems, "\n".join(problems)
 
 
@@ -75,27 +76,20 @@ def test_the_detector_catches_a_literal_password() -> None:
     assert not PASSWORD_VALUE.search('{"GenerateStringKey": "password"}')
 
 
-def _validated_app(outdir: Path) -> cdk.App:
-    """CDK's built-in CloudFormation validation (spec and CDK's default rules, findings as errors
-    since cdk.json sets `validateAgainstDefaultRules`), off in every synth (app.py
-    `BUILTIN_CFN_VALIDATION`) and run here instead: its engine loads once per process."""
-    return cdk.App(outdir=str(outdir), context=cdk_context(), analytics_reporting=False,
-                   builtin_cloud_formation_validation=True)
-
-
-def test_builtin_cloudformation_validation_passes_every_environment(tmp_path: Path) -> None:
-    app = _validated_app(tmp_path)
-    for env in sorted(config.ENVIRONMENTS):  # one App, one engine load, every template
-        build_app(env, app=app, gate=False)
-    app.synth()
-    report = json.loads((tmp_path / "validation-report.json").read_text())
-    assert [p for p in report["pluginReports"] if p["violations"]] == []
+def test_builtin_cloudformation_validation_passes_every_environment(
+        environments: Any) -> None:
+    # The session synthesized every environment with it on (conftest.py): an error would have
+    # failed that synth, and a warning would be a violation in the report.
+    for synthesized in environments.values():
+        report = json.loads((synthesized.outdir / "validation-report.json").read_text())
+        findings = [v for p in report["pluginReports"] if p["pluginName"] == "CloudFormation "
+                    "Validate" for v in p["violations"]]
+        assert findings == []
 
 
 def test_fails_builtin_cloudformation_validation_on_a_major_only_engine_version(
         tmp_path: Path) -> None:
-    app = _validated_app(tmp_path)
-    _, stacks = build_app("local", app=app, gate=False)
+    app, stacks = build_app("local", app=validated_app(tmp_path), gate=False)
     stacks.database.database.primary.instance.node.default_child.add_property_override(
         "EngineVersion", "8.0")  # E9006: an engine version needs its minor and patch
     with pytest.raises(RuntimeError, match="ValidationFailed"):
