@@ -81,8 +81,10 @@ bench: install $(BENCH_STAMP) ## Time synth, the gate, its peers and make test; 
 LOCAL_AWS := $(PY) -m local_aws
 # The emulator's primary is always healthy, so the demo failover is a planned one (--force).
 FAILOVER_ARGS ?= --force --poll 1 --timeout 120
+# The same for the regional demo: env local's DR region (us-west-2) runs on the same emulator.
+FAILOVER_REGION_ARGS ?= --force --poll 1 --timeout 120
 
-.PHONY: deploy destroy verify failover local-aws-status
+.PHONY: deploy destroy verify failover failover-region local-aws-status
 
 deploy: install ## Start (or reuse) the local AWS emulator, synth env local through the gate, bootstrap, deploy, verify
 	$(PY) -m local_aws.deploy
@@ -95,6 +97,9 @@ verify: ## Verify the local deployment (python -m ops verify --env local)
 
 failover: ## Promote a replica on the local emulator (FAILOVER_ARGS="--force --dry-run" to only plan)
 	$(LOCAL_AWS) run -- $(PY) -m ops failover --env local $(FAILOVER_ARGS)
+
+failover-region: ## Regional failover on the local emulator: promote the DR replica in us-west-2 (FAILOVER_REGION_ARGS="--force --dry-run" to only plan)
+	$(LOCAL_AWS) run -- $(PY) -m ops failover --env local --region-dr $(FAILOVER_REGION_ARGS)
 
 local-aws-status: ## Where the local AWS emulator listens (if it runs)
 	$(LOCAL_AWS) status

@@ -5,8 +5,11 @@ Steps (each prints its progress and time):
   2. synth      `cdk synth -c env=local -c controlTower=true` through the policy gate (as
                 `make synth`), or a given cloud assembly (`--assembly DIR`);
   3. state      compare what the emulator holds with the synthesized templates;
-  4. bootstrap  `cdk bootstrap aws://ACCOUNT/REGION`;
-  5. deploy     `cdk deploy --all --method=direct --require-approval never`;
+  4. bootstrap  `cdk bootstrap aws://ACCOUNT/REGION` for the env's region and, with a
+                `dr_region`, the DR region too (both regions run on the one emulator);
+  5. deploy     `cdk deploy --all --method=direct --require-approval never` (CDK orders the
+                stacks by their dependencies: DR network and foundation, network, database,
+                DR replica);
   6. verify     `python -m ops verify --env local`;
 then a summary: stacks, endpoints, secret, checks, resource types the emulator skipped, where it
 listens, how to stop it.
@@ -74,6 +77,8 @@ class DeployOptions:
 class DeployResult:
     emulator: emu.Emulator
     stacks: tuple[AssemblyStack, ...] = ()
+    regions: tuple[str, ...] = ()
+    """The env's regions: the primary region, then the DR region (if any)."""
     restarted_because: str | None = None
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     statuses: dict[str, str] = field(default_factory=dict)
@@ -81,6 +86,8 @@ class DeployResult:
     verification: str | None = None
     writer: str | None = None
     """host:port in the writer endpoint parameter: what applications connect to."""
+    dr_writer: str | None = None
+    """host:port in the DR region's writer endpoint parameter (env with a dr_region)."""
 
 
 class Progress:
@@ -157,13 +164,15 @@ def _live_status(cloudformation: Any, name: str) -> str | None:
 
 
 def _deployed_state(cloudformation: Any, stacks: Sequence[AssemblyStack]) -> dict[str, str]:
-    """{stack name: 'absent' | 'same' | reason it cannot be deployed over}, the bootstrap stack
-    (`CDKToolkit`) included when it exists but is not complete."""
+    """{stack name: 'absent' | 'same' | reason it cannot be deployed over} for the `stacks` of
+    the client's region, the region's bootstrap stack (`CDKToolkit (REGION)`) included when it
+    exists but is not complete."""
     state: dict[str, str] = {}
+    region = cloudformation.meta.region_name
     toolkit = _live_status(cloudformation, TOOLKIT_STACK)
     if toolkit is not None and toolkit not in _COMPLETE:
-        state[TOOLKIT_STACK] = (f"{TOOLKIT_STACK} is {toolkit} (a failed or interrupted "
-                                "bootstrap)")
+        state[f"{TOOLKIT_STACK} ({region})"] = (
+            f"{TOOLKIT_STACK} in {region} is {toolkit} (a failed or interrupted bootstrap)")
     for stack in stacks:
         status = _live_status(cloudformation, stack.name)
         if status is None:
@@ -196,6 +205,8 @@ class Deployment:
                 f"{self.cfg.region}; the local emulator is account {emu.ACCOUNT} with an explicit "
                 "region (use env 'local')")
         self.region: str = self.cfg.region
+        self.regions: tuple[str, ...] = (self.region,) + (
+            (self.cfg.dr_region,) if self.cfg.dr_region else ())
         self._result: DeployResult | None = None
 
     # -- helpers ---------------------------------------------------------------------------
@@ -209,8 +220,8 @@ class Deployment:
     def emulator(self) -> emu.Emulator:
         return self.result.emulator
 
-    def _client(self, service: str) -> Any:
-        return _boto3_client(service, self.emulator, self.region)
+    def _client(self, service: str, region: str | None = None) -> Any:
+        return _boto3_client(service, self.emulator, region or self.region)
 
     def _fail(self, what: str, *, hint: str | None = None) -> DeployError:
         """The error for a failed step, telling a dead emulator from a failing tool."""
@@ -250,7 +261,7 @@ class Deployment:
                 self.progress.detail(f"the emulator recorded in {self.options.state_dir} (pid "
                                      f"{stale}) is gone, with its state; starting a fresh one")
             running, reused = emu.start(state_dir=self.options.state_dir, port=self.options.port)
-            self._result = DeployResult(emulator=running)
+            self._result = DeployResult(emulator=running, regions=self.regions)
             verb = "reusing the running emulator" if reused else "started"
             self.progress.detail(f"{verb} at {running.endpoint_url} (pid {running.pid})")
             with self._aws_calls("asking the emulator who it is"):
@@ -285,13 +296,18 @@ class Deployment:
             except AssemblyError as error:
                 raise DeployError(str(error)) from error
             wrong = [s for s in self.result.stacks
-                     if (s.account, s.region) != (emu.ACCOUNT, self.region)]
+                     if s.account != emu.ACCOUNT or s.region not in self.regions]
             if wrong:
+                hosts = " and ".join(f"aws://{emu.ACCOUNT}/{r}" for r in self.regions)
                 raise DeployError(f"stack {wrong[0].name} targets aws://{wrong[0].account}/"
-                                  f"{wrong[0].region}; the emulator is aws://{emu.ACCOUNT}/"
-                                  f"{self.region}")
+                                  f"{wrong[0].region}; the emulator hosts env "
+                                  f"{self.options.env} as {hosts}")
+            state: dict[str, str] = {}
             with self._aws_calls("reading the emulator's stacks"):
-                state = _deployed_state(self._client("cloudformation"), self.result.stacks)
+                for region in self.regions:
+                    state.update(_deployed_state(
+                        self._client("cloudformation", region),
+                        [s for s in self.result.stacks if s.region == region]))
             labels = {"absent": "not deployed yet", "same": "deployed, template unchanged"}
             for name, what in state.items():
                 self.progress.detail(f"{name}: {labels.get(what, what)}")
@@ -309,17 +325,17 @@ class Deployment:
                                      f"{running.pid})")
 
     def bootstrap(self, assembly: Path) -> None:
-        target = f"aws://{emu.ACCOUNT}/{self.region}"
-        with self.progress.step(f"cdk bootstrap {target}"):
-            self._tool(cdk("bootstrap", target, "--app", str(assembly)), "cdk bootstrap failed")
+        targets = [f"aws://{emu.ACCOUNT}/{region}" for region in self.regions]
+        with self.progress.step(f"cdk bootstrap {' '.join(targets)}"):
+            self._tool(cdk("bootstrap", *targets, "--app", str(assembly)), "cdk bootstrap failed")
 
     def deploy(self, assembly: Path) -> None:
         with self.progress.step("cdk deploy --all --method=direct"):
             self._tool(cdk("deploy", "--all", "--app", str(assembly), "--method=direct",
                            "--require-approval", "never"), "cdk deploy failed")
         with self._aws_calls("reading the deployed stacks"):
-            cloudformation = self._client("cloudformation")
             for stack in self.result.stacks:
+                cloudformation = self._client("cloudformation", stack.region)
                 live = cloudformation.describe_stacks(StackName=stack.name)["Stacks"][0]
                 self.result.statuses[stack.name] = live["StackStatus"]
                 self.result.outputs[stack.name] = {o["OutputKey"]: o["OutputValue"]
@@ -329,6 +345,10 @@ class Deployment:
             if parameter:
                 self.result.writer = self._client("ssm").get_parameter(
                     Name=parameter)["Parameter"]["Value"]
+            dr_parameter = _dr_outputs(self.result).get("WriterEndpointParameter")
+            if dr_parameter and self.cfg.dr_region:
+                self.result.dr_writer = self._client("ssm", self.cfg.dr_region).get_parameter(
+                    Name=dr_parameter)["Parameter"]["Value"]
 
     def verify(self) -> None:
         command = [sys.executable, "-m", "ops", "verify", "--env", self.options.env]
@@ -374,6 +394,13 @@ def _database_outputs(result: DeployResult) -> dict[str, str]:
     return {}
 
 
+def _dr_outputs(result: DeployResult) -> dict[str, str]:
+    for outputs in result.outputs.values():
+        if "ReplicaIdentifier" in outputs and "SourceRegion" in outputs:
+            return outputs
+    return {}
+
+
 def print_summary(result: DeployResult, *, out: TextIO, state_dir: Path, seconds: float) -> None:
     def line(label: str, text: str) -> None:
         print(f"  {label:<13}{text}", file=out)
@@ -382,7 +409,11 @@ def print_summary(result: DeployResult, *, out: TextIO, state_dir: Path, seconds
     print(f"\nDeployed to the local AWS emulator in {seconds:.1f}s", file=out)
     if result.restarted_because:
         line("note", f"emulator restarted clean ({result.restarted_because})")
-    line("stacks", ", ".join(f"{name} ({status})" for name, status in result.statuses.items()))
+    regions = {s.name: s.region for s in result.stacks}
+    for number, region in enumerate(result.regions or (None,)):
+        names = [n for n in result.statuses if region is None or regions.get(n) == region]
+        shown = ", ".join(f"{name} ({result.statuses[name]})" for name in names)
+        line("stacks" if number == 0 else "", f"{region}: {shown}" if region else shown)
     db = _database_outputs(result)
     if db:
         port = db.get("Port", "?")
@@ -392,11 +423,24 @@ def print_summary(result: DeployResult, *, out: TextIO, state_dir: Path, seconds
         for key in replicas:
             endpoint = db.get(key.replace("Identifier", "Endpoint"))
             line("replica", f"{db[key]}  {endpoint}:{port}")
-        line("writer", f"{result.writer or '?'}  (SSM {db.get('WriterEndpointParameter', '?')})")
-        if result.writer and result.writer != primary:
+        dr = _dr_outputs(result)
+        if dr:
+            dr_region = result.regions[1] if len(result.regions) > 1 else "?"
+            line("dr replica", f"{dr.get('ReplicaIdentifier')}  "
+                               f"{dr.get('ReplicaEndpoint')}:{dr.get('Port', port)}  "
+                               f"({dr_region}, from {dr.get('SourceRegion')})")
+        where = f" in {' and '.join(result.regions)}" if dr and len(result.regions) > 1 else ""
+        line("writer", f"{result.writer or '?'}  (SSM "
+                       f"{db.get('WriterEndpointParameter', '?')}{where})")
+        if dr and result.dr_writer != result.writer:
+            line("", f"the DR region's parameter names {result.dr_writer or 'nothing'}")
+        current = result.dr_writer if dr and result.dr_writer else result.writer
+        if current and current != primary:
             line("", "a failover happened: the stack's primary is no longer the writer "
                      "(`make destroy && make deploy` starts over)")
         line("secret", db.get("SecretArn", "?"))
+        if dr.get("SecretArn"):
+            line("", f"{dr['SecretArn']}  (read-only replica)")
     if result.verification:
         line("verification", f"{result.verification}  (make verify)")
     grouped = skipped_by_type(result.skipped)
@@ -417,7 +461,9 @@ def print_summary(result: DeployResult, *, out: TextIO, state_dir: Path, seconds
     state_option = "" if default else f" --state-dir {state_dir}"
     line("use it", f"eval \"$(.venv/bin/python -m local_aws env{state_option})\"  "
                    "# AWS CLI/boto3 -> emulator")
-    line("next", "make verify | make failover | make destroy (stops the emulator, drops its state)")
+    regional = " | make failover-region" if len(result.regions) > 1 else ""
+    line("next", f"make verify | make failover{regional} | make destroy (stops the emulator, "
+                 "drops its state)")
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:

@@ -40,8 +40,25 @@ def skipped_by_type(skipped: Iterable[SkippedResource]) -> dict[str, list[Skippe
     return dict(sorted(grouped.items()))
 
 
+def _keys(value: Any) -> Iterable[str]:
+    """Every dict key in `value`, at any depth."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _keys(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _keys(item)
+
+
 def emulation_limits(stacks: Iterable[AssemblyStack], limits: dict[str, str]) -> dict[str, str]:
-    """The emulator's `limits` ({resource type: what still differs from AWS}) for the types
-    these stacks use."""
-    used = {rtype for stack in stacks for rtype in stack.resource_types.values()}
-    return {rtype: limit for rtype, limit in limits.items() if rtype in used}
+    """The emulator's `limits` for what these stacks use: {resource type: what still differs
+    from AWS} for the types in use, and {"TYPE.Property": ...} when a resource of that type sets
+    the property (at any depth of its `Properties`)."""
+    used: set[str] = set()
+    for stack in stacks:
+        for resource in stack.template.get("Resources", {}).values():
+            rtype = resource.get("Type", "")
+            used.add(rtype)
+            used.update(f"{rtype}.{key}" for key in _keys(resource.get("Properties", {})))
+    return {key: limit for key, limit in limits.items() if key in used}

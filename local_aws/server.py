@@ -76,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     state_dir.mkdir(parents=True, exist_ok=True)
     limits = {e.resource_type: e.limit for e in fidelity.EXTENSIONS
               if e.name in extensions and e.resource_type and e.limit}
+    for extension in fidelity.EXTENSIONS:
+        if extension.name in extensions:
+            limits.update(extension.property_limits)
     state_path = write_state(state_dir, pid=os.getpid(), port=port, extensions=extensions,
                              limits=limits)
     print(f"local AWS listening on http://{HOST}:{port} (pid {os.getpid()}); "
@@ -88,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while not stopped.wait(timeout=1.0):
+    while not stopped.wait(timeout=0.1):
         pass
     server.stop()
     state_path.unlink(missing_ok=True)

@@ -25,6 +25,7 @@ from ops.keys import KeyResolver
 from ops.outputs import (
     DEFAULT_STACK_PREFIX,
     database_stack_name,
+    dr_foundation_stack_name,
     dr_replica_stack_name,
     load_dr_outputs,
     load_outputs,
@@ -112,7 +113,9 @@ def verify(args: argparse.Namespace, *, clients: Clients, factory: ClientFactory
         dr_stack = dr_replica_stack_name(env=args.env, prefix=args.stack_prefix)
         try:
             dr = gather_dr(factory(config.dr_region, False), stack_name=dr_stack,
-                           primary_region=clients.region)
+                           primary_region=clients.region,
+                           foundation_stack_name=dr_foundation_stack_name(
+                               env=args.env, prefix=args.stack_prefix))
         except (OpsError, BotoCoreError, ClientError) as error:
             # The DR side cannot be read: one FAIL line, the primary region is still verified.
             actual = describe_client_error(error) if isinstance(error, ClientError) else error

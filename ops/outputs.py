@@ -38,6 +38,10 @@ def dr_replica_stack_name(*, env: str, prefix: str = DEFAULT_STACK_PREFIX) -> st
     return stack_name(env, "DrReplica", prefix=prefix)
 
 
+def dr_foundation_stack_name(*, env: str, prefix: str = DEFAULT_STACK_PREFIX) -> str:
+    return stack_name(env, "DrFoundation", prefix=prefix)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ReplicaOutput:
     number: int
@@ -186,6 +190,17 @@ def load_outputs(cloudformation: Any, *, stack_name: str) -> DatabaseOutputs:
     """The outputs of the deployed database stack `stack_name`."""
     status, outputs = _describe(cloudformation, stack_name)
     return parse_outputs(stack_name=stack_name, stack_status=status, outputs=outputs)
+
+
+def load_dr_foundation_key(cloudformation: Any, *, stack_name: str) -> str:
+    """`KeyArn` of the deployed DR foundation stack (a DR-region client): the DR-region CMK that
+    encrypts the secret's replica and the backup copies (the primary's stack reads it before the
+    DR replica stack, and its own key, exists)."""
+    status, outputs = _describe(cloudformation, stack_name)
+    if not outputs.get("KeyArn"):
+        raise OpsError(f"stack {stack_name} lacks output KeyArn (status {status}); redeploy it "
+                       "with `cdk deploy`")
+    return outputs["KeyArn"]
 
 
 def load_dr_outputs(cloudformation: Any, *, stack_name: str) -> DrOutputs:

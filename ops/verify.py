@@ -6,14 +6,17 @@ the stack's PrimaryIdentifier; after `failover` it is the promoted replica. The 
 (available, not a replica, CMK encryption, backup retention, deletion protection, multi-AZ, not
 public, port) apply to the writer; every other replica must replicate from the writer; the secret's
 host/port must name the writer. When the writer is not the stack's primary, the former primary is
-reported as demoted (WARN, present or absent) and the reduced redundancy as a WARN, so `verify`
-passes after a clean failover but says what to reconcile. `--strict` makes warnings fail.
+reported as demoted (WARN, present or absent), and the reduced redundancy and each replica still
+replicating from the demoted primary (RDS cannot re-parent a replica; any other source is a FAIL)
+as WARNs, so `verify` passes after a clean failover but says what to reconcile. `--strict` makes
+warnings fail.
 If the parameter is missing or names no instance of the stack, that is a FAIL and the checks fall
 back to the stack's PrimaryIdentifier.
 
 With a `dr_region`, the DR replica stack (DR region) is checked too: the cross-region replica
 (available, replicating from the writer by ARN, encrypted with the DR key, deletion protection,
-multi-AZ, DR AZs) and the DR region's writer parameter. After a regional failover the DR region's
+multi-AZ, DR AZs), the DR region's writer parameter, and the secret's replica in the DR region
+(in sync, encrypted with the DrFoundation stack's key). After a regional failover the DR region's
 parameter names the DR replica: it is then the writer (the parameter rule again), the primary's
 promises are checked on it with the DR key, and the primary region's instances are the demoted
 side (WARN).
@@ -32,7 +35,13 @@ from ops.aws import Clients
 from ops.errors import OpsError, describe_client_error, error_code
 from ops.instances import AVAILABLE, describe_instance, endpoint_of, source_of, status_of
 from ops.keys import KeyResolver
-from ops.outputs import DatabaseOutputs, DrOutputs, ReplicaOutput, load_dr_outputs
+from ops.outputs import (
+    DatabaseOutputs,
+    DrOutputs,
+    ReplicaOutput,
+    load_dr_foundation_key,
+    load_dr_outputs,
+)
 from ops.report import CheckResult, Status, compare
 from ops.writer import (
     Endpoint,
@@ -100,6 +109,10 @@ class DrState:
     instance: dict[str, Any] | None
     parameter: ParameterValue
     keys: KeyResolver  # DR-region KMS
+    secret_key_arn: str | None = None
+    """The DR foundation stack's `KeyArn`: the key of the secret's DR replica (None: that stack
+    could not be read, `secret_key_problem` says why)."""
+    secret_key_problem: str | None = None
 
     def names_dr_replica(self) -> bool:
         """Whether the DR region's writer parameter names the DR replica."""
@@ -107,12 +120,23 @@ class DrState:
                               endpoint=self.outputs.replica_endpoint, instance=self.instance)
 
 
-def gather_dr(clients: Clients, *, stack_name: str, primary_region: str) -> DrState:
+def gather_dr(clients: Clients, *, stack_name: str, primary_region: str,
+              foundation_stack_name: str | None = None) -> DrState:
     outputs = load_dr_outputs(clients.cloudformation, stack_name=stack_name)
+    secret_key, problem = None, None
+    if foundation_stack_name is not None:
+        try:
+            secret_key = load_dr_foundation_key(clients.cloudformation,
+                                                stack_name=foundation_stack_name)
+        except OpsError as error:
+            problem = str(error)
+        except ClientError as error:
+            problem = describe_client_error(error)
     return DrState(outputs=outputs, primary_region=primary_region,
                    instance=describe_instance(clients.rds, outputs.replica_identifier),
                    parameter=read_parameter(clients.ssm, outputs.writer_parameter),
-                   keys=KeyResolver(clients.kms))
+                   keys=KeyResolver(clients.kms), secret_key_arn=secret_key,
+                   secret_key_problem=problem)
 
 
 def rds(identifier: str) -> str:
@@ -278,14 +302,24 @@ def check_replica(replica: ReplicaOutput, instance: dict[str, Any] | None, *, wr
         return [compare(False, resource=r, check="replica exists", expected="an instance",
                         actual="missing", note="recreate it with `cdk deploy`")]
     kms_key = instance.get("KmsKeyId")
+    # After an in-region failover the other replicas still follow the demoted stack primary
+    # (RDS cannot re-parent them): a known state that the redeploy fixes, like the reduced
+    # redundancy. Any other source is a FAIL.
+    left_behind = writer != outputs.primary_identifier and \
+        source_of(instance) == outputs.primary_identifier
+    note = ""
+    if orphaned:
+        note = ("the writer is in another region after a regional failover: rebuild the "
+                "replicas with `cdk deploy` after changing the config")
+    elif left_behind:
+        note = (f"still follows the demoted {outputs.primary_identifier} (RDS cannot re-parent "
+                "a replica): recreate it with the redeploy after a failover")
     results = [
         compare(status_of(instance) == AVAILABLE, resource=r, check="status",
                 expected=AVAILABLE, actual=status_of(instance)),
         compare(source_of(instance) == writer, resource=r, check="replicates from the writer",
                 expected=writer, actual=source_of(instance) or "no source (standalone)",
-                degraded=orphaned, note="the writer is in another region after a regional "
-                "failover: rebuild the replicas with `cdk deploy` after changing the config"
-                if orphaned else ""),
+                degraded=orphaned or left_behind, note=note),
         compare(bool(instance.get("MultiAZ")) == config.multi_az, resource=r, check="multi-AZ",
                 expected=config.multi_az, actual=bool(instance.get("MultiAZ"))),
         compare(keys.same_key(kms_key, outputs.key_arn), resource=r,
@@ -363,8 +397,10 @@ def check_secret(outputs: DatabaseOutputs, state: LiveState, *, writer: str,
 
 
 def check_dr_replica(dr: DrState, *, writer: str, writer_instance: dict[str, Any] | None,
-                     account: str, config: DatabaseConfig) -> list[CheckResult]:
-    """The cross-region replica's promises, and the DR region's writer parameter."""
+                     account: str, config: DatabaseConfig,
+                     stack_primary: str | None = None) -> list[CheckResult]:
+    """The cross-region replica's promises, and the DR region's writer parameter
+    (`stack_primary`: the Database stack's PrimaryIdentifier)."""
     o, instance = dr.outputs, dr.instance
     r = rds(o.replica_identifier)
     results = [compare(o.stack_status.endswith("_COMPLETE") and "ROLLBACK" not in o.stack_status
@@ -384,13 +420,24 @@ def check_dr_replica(dr: DrState, *, writer: str, writer_instance: dict[str, Any
         source_arn = str((writer_instance or {}).get("DBInstanceArn") or
                          f"arn:{partition}:rds:{dr.primary_region}:{account}:db:{writer}")
         actual_source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
+        # After an in-region failover the DR replica still follows the demoted stack primary
+        # (RDS cannot re-parent it): known, reported as WARN until the redeploy rebuilds it;
+        # `failover --region-dr` refuses to promote it meanwhile. Any other source is a FAIL.
+        demoted = stack_primary if stack_primary and stack_primary != writer else None
+        left_behind = demoted is not None and actual_source is not None and \
+            actual_source.endswith(f":db:{demoted}") and \
+            actual_source.split(":")[3:4] == [dr.primary_region]
         kms_key = instance.get("KmsKeyId")
         results += [
             compare(status_of(instance) == AVAILABLE, resource=r, check="status",
                     expected=AVAILABLE, actual=status_of(instance)),
             compare(actual_source == source_arn, resource=r,
                     check="replicates from the writer (by ARN)", expected=source_arn,
-                    actual=actual_source or "no source (standalone)"),
+                    actual=actual_source or "no source (standalone)", degraded=left_behind,
+                    note=f"no regional redundancy: it still follows the demoted {demoted} "
+                         "(RDS cannot re-parent it) and `failover --region-dr` refuses to "
+                         "promote it; recreate it with the redeploy after the failover"
+                    if left_behind else ""),
             compare(bool(instance.get("StorageEncrypted")) and dr.keys.same_key(kms_key,
                                                                                 o.key_arn),
                     resource=r, check="encryption key is the DR CMK", expected=o.key_arn,
@@ -423,29 +470,35 @@ def check_dr_replica(dr: DrState, *, writer: str, writer_instance: dict[str, Any
 
 def check_secret_replica(outputs: DatabaseOutputs, state: LiveState,
                          dr: DrState) -> list[CheckResult]:
-    """The credentials secret is replicated to the DR region with the DR key, in sync: without
-    it a regional failover leaves the DR region without the credentials."""
+    """The credentials secret is replicated to the DR region, in sync, with the DR foundation
+    key (the DrFoundation stack's `KeyArn`: it exists before the secret, unlike the DR replica
+    stack's key): without it a regional failover leaves the DR region without the
+    credentials."""
     secret = state.secret
     if secret is None or secret.get("DeletedDate"):
         return []  # check_secret already fails
     r = f"secret {secret['Name']}"
     region = dr.outputs.region
+    key_arn = dr.secret_key_arn
+    expected_key = key_arn or "the DrFoundation stack's KeyArn"
     replica = next((s for s in secret.get("ReplicationStatus") or []
                     if s.get("Region") == region), None)
     if replica is None:
         return [compare(False, resource=r, check=f"replicated to {region}",
-                        expected=f"a replica encrypted with {dr.outputs.key_arn}", actual="none",
+                        expected=f"a replica encrypted with {expected_key}", actual="none",
                         note="the DR region has no copy of the credentials: replicate the "
                              "secret (ReplicaRegions) with `cdk deploy`")]
     kms_key = replica.get("KmsKeyId")
+    key_check = f"replica in {region}: encryption key is the DR foundation CMK"
     return [
         compare(replica.get("Status") == "InSync", resource=r,
                 check=f"replica in {region} in sync", expected="InSync",
                 actual=f"{replica.get('Status')} ({replica.get('StatusMessage', '')})"
                 if replica.get("Status") != "InSync" else "InSync"),
-        compare(dr.keys.same_key(kms_key, dr.outputs.key_arn), resource=r,
-                check=f"replica in {region}: encryption key is the DR CMK",
-                expected=dr.outputs.key_arn, actual=kms_key or "aws/secretsmanager"),
+        compare(key_arn is not None and dr.keys.same_key(kms_key, key_arn), resource=r,
+                check=key_check, expected=expected_key,
+                actual=kms_key or "aws/secretsmanager",
+                note="" if key_arn else f"unknown: {dr.secret_key_problem}"),
     ]
 
 
@@ -477,5 +530,6 @@ def evaluate(*, config: DatabaseConfig, outputs: DatabaseOutputs, state: LiveSta
     if dr is not None:
         results += check_secret_replica(outputs, state, dr)
         results += check_dr_replica(dr, writer=writer, writer_instance=writer_instance,
-                                    account=state.account, config=config)
+                                    account=state.account, config=config,
+                                    stack_primary=outputs.primary_identifier)
     return writer, results

@@ -116,8 +116,7 @@ class DrReplicaStack(Stack):
                         "to the DR replica by `failover --region-dr`")
         # The secret's read-only copy in this region: same ARN but for the region. Operators need
         # it exactly when the primary region does not answer.
-        parts = Fn.split(":", Fn.get_stack_output(source_stack_name, "SecretArn", source_region),
-                         7)
+        parts = Fn.split(":", Fn.get_stack_output(source_stack_name, "SecretArn", source_region))
         replica_secret_arn = Fn.join(":", [
             Fn.select(0, parts), Fn.select(1, parts), Fn.select(2, parts), self.region,
             Fn.select(4, parts), Fn.select(5, parts), Fn.select(6, parts)])

@@ -25,7 +25,6 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.base_backend import BackendDict
 from moto.kms import models as moto_kms_models
 from moto.rds.exceptions import RDSClientError
-from moto.secretsmanager.models import secretsmanager_backends
 from moto.rds.models import DBInstance, RDSBackend, rds_backends
 
 from config import DatabaseConfig
@@ -42,14 +41,18 @@ ENV = "local"
 
 
 def local_config(**changes: Any) -> DatabaseConfig:
-    return dataclasses.replace(ENVIRONMENTS[ENV], **changes)
+    """`local` without a DR region (as `dev`): the in-region cases of test_ops_verify.py and
+    test_ops_failover.py build one region only. A DR env's checks and failovers are
+    test_ops_dr.py's (`dr_config`), on both regions."""
+    fields: dict[str, Any] = {"dr_region": None, "dr_availability_zones": ()}
+    return dataclasses.replace(ENVIRONMENTS[ENV], **{**fields, **changes})
 
 
 def dr_config(**changes: Any) -> DatabaseConfig:
-    """`local` with a DR region, as prod has one."""
-    return local_config(dr_region=DR_REGION, dr_availability_zones=(f"{DR_REGION}a",
-                                                                     f"{DR_REGION}b"),
-                        **changes)
+    """`local` with its DR region, as config/environments.py (and prod) have one."""
+    fields: dict[str, Any] = {"dr_region": DR_REGION,
+                              "dr_availability_zones": (f"{DR_REGION}a", f"{DR_REGION}b")}
+    return dataclasses.replace(ENVIRONMENTS[ENV], **{**fields, **changes})
 
 
 @dataclass
@@ -77,7 +80,8 @@ class DrDeployed:
 
     clients: Clients
     stack_name: str
-    key_arn: str
+    key_arn: str  # the DrReplica stack's key (the replica's storage)
+    foundation_key_arn: str  # the DrFoundation stack's key (the secret's replica, backup copies)
     replica: str
     parameter: str
 
@@ -263,15 +267,21 @@ def _create_stack(clients: Clients, stack_name: str, outputs: dict[str, str]) ->
 
 def deploy_dr(env: Deployed, *, clients: Clients, replicate_secret: bool = True,
               secret_output: bool = False) -> DrDeployed:
-    """The DR region of `env` (its config has a dr_region): DR CMK, a cross-region read replica
-    of the primary (source by ARN, the DR key), the DR writer parameter and the DrReplica
-    stack's outputs, as stacks/dr_stacks.py declares them; `replicate_secret`: the credentials
-    secret has a replica in the DR region, encrypted with the DR key; `secret_output`: the
-    DrReplica stack outputs that replica's ARN as `SecretArn` (a proposed output)."""
+    """The DR region of `env` (its config has a dr_region), as stacks/dr_stacks.py declares it:
+    the DrFoundation stack's CMK (`KeyArn` output), the DrReplica stack's own CMK, a
+    cross-region read replica of the primary (source by ARN, the replica's key), the DR writer
+    parameter and the DrReplica stack's outputs; `replicate_secret`: the credentials secret has a
+    replica in the DR region, encrypted with the foundation key; `secret_output`: the DrReplica
+    stack outputs that replica's ARN as `SecretArn`."""
     config = env.config
     prefix = config.resource_prefix
-    key = clients.kms.create_key(Description=f"{prefix} DR")["KeyMetadata"]
-    clients.kms.create_alias(AliasName=f"alias/{prefix}-dr", TargetKeyId=key["KeyId"])
+    foundation = clients.kms.create_key(Description=f"{prefix} DR foundation")["KeyMetadata"]
+    clients.kms.create_alias(AliasName=f"alias/{prefix}-dr", TargetKeyId=foundation["KeyId"])
+    _create_stack(clients, f"RedundantDb-{config.name}-DrFoundation",
+                  {"KeyArn": foundation["Arn"],
+                   "VaultArn": f"arn:aws:backup:{DR_REGION}:{DEFAULT_ACCOUNT_ID}:backup-vault:dr"})
+    key = clients.kms.create_key(Description=f"{prefix} DR replica")["KeyMetadata"]
+    clients.kms.create_alias(AliasName=f"alias/{prefix}-dr-replica", TargetKeyId=key["KeyId"])
     replica = config.instance_identifier("dr-replica")
     source = env.describe(env.primary)
     clients.rds.create_db_instance_read_replica(
@@ -285,12 +295,11 @@ def deploy_dr(env: Deployed, *, clients: Clients, replicate_secret: bool = True,
     clients.ssm.put_parameter(Name=parameter, Value=env.endpoint(env.primary), Type="String")
     replica_secret = None
     if replicate_secret:
+        # The replica's key is honoured by the `secretsmanager-replica-kms-key` extension.
         replica_secret = env.clients.secretsmanager.replicate_secret_to_regions(
             SecretId=env.secret_arn, AddReplicaRegions=[
-                {"Region": DR_REGION, "KmsKeyId": key["Arn"]}])["ARN"].replace(REGION, DR_REGION)
-        # moto 5.2.5 reports every replica encrypted with aws/secretsmanager, whatever KmsKeyId.
-        source = secretsmanager_backends[DEFAULT_ACCOUNT_ID][REGION].secrets[env.secret_arn]
-        source.replicas[0].config["KmsKeyId"] = key["Arn"]
+                {"Region": DR_REGION, "KmsKeyId": foundation["Arn"]}])["ARN"].replace(
+                    REGION, DR_REGION)
     stack_name = f"RedundantDb-{config.name}-DrReplica"
     outputs = {
         "ReplicaIdentifier": replica, "ReplicaEndpoint": address, "SourceRegion": REGION,
@@ -300,7 +309,7 @@ def deploy_dr(env: Deployed, *, clients: Clients, replicate_secret: bool = True,
         outputs["SecretArn"] = replica_secret
     _create_stack(clients, stack_name, outputs)
     return DrDeployed(clients=clients, stack_name=stack_name, key_arn=key["Arn"],
-                      replica=replica, parameter=parameter)
+                      foundation_key_arn=foundation["Arn"], replica=replica, parameter=parameter)
 
 
 _SESSIONS: list[boto3.Session] = []  # the mock's session, while one is active
@@ -314,8 +323,9 @@ def _session() -> boto3.Session:
 
 @contextmanager
 def mocked_aws() -> Iterator[Clients]:
-    """moto's in-process mock for a whole test module, with promotion detaching the replica as
-    RDS does (`local_aws.fidelity`); yields clients. No caller setting (endpoint, profile) leaks
+    """moto's in-process mock for a whole test module, with the RDS and Secrets Manager fidelity
+    extensions the operations meet (`local_aws.fidelity`: promotion detaches the replica, a
+    cross-region replica can be deleted, a secret's replica keeps its key); yields clients. No caller setting (endpoint, profile) leaks
     in. Starting the mock costs ~0.2 s, so tests share it and reset its state instead."""
     with _mock() as session:
         yield make_clients(session)
@@ -339,7 +349,9 @@ def _mock() -> Iterator[boto3.Session]:
         # nothing here signs, so every key shares one.
         patch.setattr(moto_kms_models, "generate_private_key",
                       functools.cache(moto_kms_models.generate_private_key))
-        with mock_aws(), fidelity.installed(only=("rds-promote-read-replica",)):
+        with mock_aws(), fidelity.installed(only=("rds-promote-read-replica",
+                                                  "rds-cross-region-replica",
+                                                  "secretsmanager-replica-kms-key")):
             _SESSIONS.append(make_session(region=REGION))
             try:
                 yield _SESSIONS[-1]

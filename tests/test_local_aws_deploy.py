@@ -66,7 +66,8 @@ def test_deployed_state_tells_absent_same_changed_and_broken(cloudformation: Any
     state = _deployed_state(cloudformation, [same, changed_now, broken, stack("New", {})])
 
     assert state == {
-        "CDKToolkit": "CDKToolkit is CREATE_IN_PROGRESS (a failed or interrupted bootstrap)",
+        "CDKToolkit (us-east-1)": "CDKToolkit in us-east-1 is CREATE_IN_PROGRESS (a failed or "
+                                  "interrupted bootstrap)",
         "Same": "same",
         "Changed": "Changed's template changed since it was deployed",
         "Broken": "Broken is CREATE_IN_PROGRESS (a failed or interrupted deploy)",
@@ -93,6 +94,31 @@ def test_emulation_limits_are_reported_for_the_types_in_use() -> None:
     limits = emulation_limits([stack("Db", {"Rotation": rotation, "Topic": TOPIC})], everything)
     assert list(limits) == ["AWS::SecretsManager::RotationSchedule"]
     assert "no rotation function" in limits["AWS::SecretsManager::RotationSchedule"]
+
+
+def test_emulation_limits_of_a_property_apply_only_when_a_template_sets_it() -> None:
+    limits = {"AWS::Backup::BackupPlan.CopyActions": "nothing is copied",
+              "AWS::RDS::DBInstance.AutomaticBackupReplicationRegion": "not replicated",
+              "AWS::RDS::DBInstance.SourceRegion": "nothing replicated"}
+    plan = {"Type": "AWS::Backup::BackupPlan", "Properties": {"BackupPlan": {
+        "BackupPlanRule": [{"RuleName": "Daily", "CopyActions": [
+            {"DestinationBackupVaultArn": "arn:aws:backup:us-west-2:1:backup-vault:dr"}]}]}}}
+    primary = {"Type": "AWS::RDS::DBInstance", "Properties": {
+        "AutomaticBackupReplicationRegion": "us-west-2"}}
+    assert emulation_limits([stack("Db", {"Plan": plan, "Primary": primary})], limits) == {
+        "AWS::Backup::BackupPlan.CopyActions": "nothing is copied",
+        "AWS::RDS::DBInstance.AutomaticBackupReplicationRegion": "not replicated"}
+    assert emulation_limits([stack("Db", {"Primary": {**primary, "Properties": {}}})],
+                            limits) == {}
+
+
+def test_the_emulator_reports_the_cross_region_limits() -> None:
+    """What `make deploy` lists for env local's DR stacks comes from the extensions."""
+    limits: dict[str, str] = {}
+    for extension in fidelity.EXTENSIONS:
+        limits.update(extension.property_limits)
+    assert {"AWS::Backup::BackupPlan.CopyActions", "AWS::RDS::DBInstance.SourceRegion",
+            "AWS::RDS::DBInstance.AutomaticBackupReplicationRegion"} <= set(limits)
 
 
 def test_tool_environment_reaches_only_the_emulator(monkeypatch: pytest.MonkeyPatch,
@@ -130,3 +156,18 @@ def test_a_failed_step_says_whether_the_emulator_died(tmp_path: Path) -> None:
     message = str(deployment._fail("cdk deploy failed"))
     assert "the emulator (pid 4194305, http://localhost:1) stopped while it ran" in message
     assert "Run `make deploy` again: it starts a fresh emulator" in message
+
+
+def test_fails_a_stack_outside_the_envs_regions(tmp_path: Path) -> None:
+    """Env local spans us-east-1 and its DR region us-west-2 on the one emulator; any other
+    target is refused before anything is deployed."""
+    (tmp_path / "Other.template.json").write_text(json.dumps({"Resources": {}}))
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {"Other": {
+        "type": "aws:cloudformation:stack", "environment": f"aws://{emu.ACCOUNT}/eu-west-1",
+        "properties": {"templateFile": "Other.template.json"}}}}))
+    deployment = Deployment(DeployOptions(state_dir=tmp_path), out=sys.stdout)
+    deployment._result = DeployResult(emulator=emu.Emulator(pid=1, port=1, state_dir=tmp_path))
+    with pytest.raises(DeployError, match=(
+            f"stack Other targets aws://{emu.ACCOUNT}/eu-west-1; the emulator hosts env local as "
+            f"aws://{emu.ACCOUNT}/us-east-1 and aws://{emu.ACCOUNT}/us-west-2")):
+        deployment.reconcile_state(tmp_path)

@@ -22,6 +22,7 @@ from local_aws import fidelity
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse .* not supported:UserWarning")
 
 REGION = "us-east-1"
+DR_REGION = "us-west-2"
 ACCOUNT = "123456789012"
 EXCLUDED = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
 
@@ -46,15 +47,15 @@ _SESSION = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_
 
 
 @functools.cache
-def client(service: str) -> Any:
-    return _SESSION.client(service)
+def client(service: str, region: str = REGION) -> Any:
+    return _SESSION.client(service, region_name=region)
 
 
 def create_stack(name: str, resources: dict[str, Any], outputs: dict[str, Any] | None = None,
-                 **template: Any) -> dict[str, str]:
-    """Create a stack; return its outputs as {key: value}."""
+                 *, region: str = REGION, **template: Any) -> dict[str, str]:
+    """Create a stack (in `region`); return its outputs as {key: value}."""
     body = {"Resources": resources, **({"Outputs": outputs} if outputs else {}), **template}
-    cfn = client("cloudformation")
+    cfn = client("cloudformation", region)
     cfn.create_stack(StackName=name, TemplateBody=json.dumps(body))
     stack = cfn.describe_stacks(StackName=name)["Stacks"][0]
     return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
@@ -106,6 +107,24 @@ def test_get_stack_output_reads_the_other_stacks_output() -> None:
         outputs = create_stack("Database", {"P": param}, {"Vpc": out(GET_VPC_ID)})
     assert outputs["Vpc"] == vpc_id
     assert client("ssm").get_parameter(Name="/vpc")["Parameter"]["Value"] == vpc_id
+
+
+def test_get_stack_output_honours_region() -> None:
+    """The DR replica stack (us-west-2) reads the primary's endpoint from the database stack in
+    us-east-1: `Region` picks the stack's region; without it, the reading stack's own region."""
+    vpc_id = _network_stack()
+    param = {"Type": "AWS::SSM::Parameter", "Properties": {
+        "Name": "/vpc", "Type": "String", "Value": GET_VPC_ID}}
+    with fidelity.installed(only=("cfn-get-stack-output",)):
+        outputs = create_stack("Dr", {"P": param}, {"Vpc": out(GET_VPC_ID)}, region=DR_REGION)
+        own_region = {"Fn::GetStackOutput": {"StackName": "Network", "OutputName": "VpcId"}}
+        with pytest.raises(ClientError, match=f"stack Network does not exist in {ACCOUNT}/"
+                                              f"{DR_REGION}"):
+            create_stack("DrOwn", {"P": {**param, "Properties": {
+                **param["Properties"], "Name": "/own", "Value": own_region}}},
+                region=DR_REGION)
+    assert outputs["Vpc"] == vpc_id
+    assert client("ssm", DR_REGION).get_parameter(Name="/vpc")["Parameter"]["Value"] == vpc_id
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
@@ -199,6 +218,49 @@ def test_secret_is_generated_from_its_template_and_encrypted_with_the_cmk() -> N
     assert value["username"] == "dbadmin"
     assert len(value["password"]) == 30
     assert not set(value["password"]) & set(EXCLUDED)
+
+
+def _replicated_secret() -> tuple[str, str]:
+    """(secret ARN, DR key ARN): a secret replicated to the DR region with a DR key."""
+    dr_key = client("kms", DR_REGION).create_key()["KeyMetadata"]["Arn"]
+    key = client("kms").create_key()["KeyMetadata"]["Arn"]
+    arn = client("secretsmanager").create_secret(
+        Name="creds", SecretString="{}", KmsKeyId=key,
+        AddReplicaRegions=[{"Region": DR_REGION, "KmsKeyId": dr_key}])["ARN"]
+    return arn, dr_key
+
+
+def test_secret_replica_reports_the_default_key_in_moto() -> None:
+    arn, dr_key = _replicated_secret()
+    [status] = client("secretsmanager").describe_secret(SecretId=arn)["ReplicationStatus"]
+    assert status["KmsKeyId"] == "alias/aws/secretsmanager" != dr_key
+    replica = client("secretsmanager", DR_REGION).describe_secret(
+        SecretId=arn.replace(REGION, DR_REGION))
+    assert replica["KmsKeyId"].startswith(f"arn:aws:kms:{REGION}:")  # the primary's key
+
+
+def test_secret_replica_is_encrypted_with_its_key() -> None:
+    with fidelity.installed(only=("secretsmanager-replica-kms-key",)):
+        arn, dr_key = _replicated_secret()
+        [status] = client("secretsmanager").describe_secret(SecretId=arn)["ReplicationStatus"]
+        replica = client("secretsmanager", DR_REGION).describe_secret(
+            SecretId=arn.replace(REGION, DR_REGION))
+    assert (status["Region"], status["KmsKeyId"], status["Status"]) == (DR_REGION, dr_key,
+                                                                        "InSync")
+    assert (replica["KmsKeyId"], replica["PrimaryRegion"]) == (dr_key, REGION)
+
+
+def test_secret_from_cloudformation_replicates_with_its_key() -> None:
+    dr_key = client("kms", DR_REGION).create_key()["KeyMetadata"]["Arn"]
+    replicated = {**SECRET, "Properties": {**SECRET["Properties"], "ReplicaRegions": [
+        {"Region": DR_REGION, "KmsKeyId": dr_key}]}}
+    with fidelity.installed(only=("kms-key-tags", "secretsmanager-secret",
+                                  "secretsmanager-replica-kms-key")):
+        outputs = create_stack("Db", {"Key": KEY, "Secret": replicated},
+                               {"Secret": out({"Ref": "Secret"})})
+        [status] = client("secretsmanager").describe_secret(
+            SecretId=outputs["Secret"])["ReplicationStatus"]
+    assert (status["Region"], status["KmsKeyId"]) == (DR_REGION, dr_key)
 
 
 def test_fails_secret_with_both_value_and_generator() -> None:
@@ -410,6 +472,102 @@ def test_db_instance_accepts_a_parameter_group_ref_and_names_a_same_region_sourc
     assert _describe("db-primary")["ReadReplicaDBInstanceIdentifiers"] == ["db-replica"]
 
 
+# -- cross-region read replica ----------------------------------------------------------------
+
+SOURCE_ARN = f"arn:aws:rds:{REGION}:{ACCOUNT}:db:source"
+
+
+def _encrypted_source() -> None:
+    key = client("kms").create_key()["KeyMetadata"]["Arn"]
+    client("rds").create_db_instance(
+        DBInstanceIdentifier="source", Engine="mysql", DBInstanceClass="db.t4g.medium",
+        AllocatedStorage=20, MasterUsername="dbadmin", MasterUserPassword="not-a-secret-1",
+        StorageEncrypted=True, KmsKeyId=key, AvailabilityZone=f"{REGION}a")
+
+
+def _dr_replica_stack(identifier: str, **properties: Any) -> dict[str, Any]:
+    """A cross-region replica as stacks/dr_stacks.py declares it: its own key, subnet group
+    (subnets in us-west-2b/c) and security group in the DR region."""
+    vpc = {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.1.0.0/16"}}
+    subnets = {f"Subnet{zone}": {"Type": "AWS::EC2::Subnet", "Properties": {
+        "VpcId": {"Ref": "Vpc"}, "CidrBlock": f"10.1.{n}.0/24",
+        "AvailabilityZone": f"{DR_REGION}{zone}"}} for n, zone in enumerate("cb")}
+    group = {"Type": "AWS::RDS::DBSubnetGroup", "Properties": {
+        "DBSubnetGroupDescription": "dr", "SubnetIds": [{"Ref": s} for s in subnets]}}
+    replica = db_instance(identifier, SourceDBInstanceIdentifier=SOURCE_ARN,
+                          DBSubnetGroupName={"Ref": "Group"}, **properties)
+    del replica["Properties"]["AllocatedStorage"]
+    return {"Vpc": vpc, **subnets, "Group": group, "Key": KEY, "Replica": replica}
+
+
+CROSS_REGION = {"SourceRegion": REGION, "KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}
+
+
+def test_cross_region_replica_is_created_in_its_own_region() -> None:
+    _encrypted_source()
+    with pytest.raises(ClientError, match="DBSubnetGroupNotFound"):
+        create_stack("Plain", _dr_replica_stack("plain", **CROSS_REGION), region=DR_REGION)
+
+    with fidelity.installed(only=("rds-db-instance",)):
+        create_stack("Dr", _dr_replica_stack("dr", **CROSS_REGION), region=DR_REGION)
+    replica = client("rds", DR_REGION).describe_db_instances(
+        DBInstanceIdentifier="dr")["DBInstances"][0]
+    assert replica["ReadReplicaSourceDBInstanceIdentifier"] == SOURCE_ARN
+    assert replica["DBInstanceArn"] == f"arn:aws:rds:{DR_REGION}:{ACCOUNT}:db:dr"
+    assert replica["AvailabilityZone"] == f"{DR_REGION}b"  # its subnet group's, not the source's
+    assert {s["SubnetAvailabilityZone"]["Name"] for s in replica["DBSubnetGroup"]["Subnets"]} \
+        == {f"{DR_REGION}b", f"{DR_REGION}c"}
+    assert replica["KmsKeyId"].startswith(f"arn:aws:kms:{DR_REGION}:")
+    assert f".{DR_REGION}.rds.amazonaws.com" in replica["Endpoint"]["Address"]
+    assert _describe("source")["ReadReplicaDBInstanceIdentifiers"] == [replica["DBInstanceArn"]]
+
+
+@pytest.mark.parametrize(("properties", "message"), [
+    ({"KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}},                       # 1. no SourceRegion
+     f"needs SourceRegion {REGION}, got None"),
+    ({**CROSS_REGION, "SourceRegion": "eu-west-1"},                       # 2. another region
+     f"needs SourceRegion {REGION}, got 'eu-west-1'"),
+    ({"SourceRegion": REGION},                                            # 3. no key, encrypted
+     "is encrypted: a cross-region read replica needs a KmsKeyId of its region"),
+])
+def test_fails_cross_region_replica(properties: dict[str, Any], message: str) -> None:
+    _encrypted_source()
+    with fidelity.installed(only=("rds-db-instance",)), pytest.raises(ClientError, match=message):
+        create_stack("Dr", _dr_replica_stack("dr", **properties), region=DR_REGION)
+
+
+def _api_cross_region_replica() -> Any:
+    _encrypted_source()
+    dr_rds = client("rds", DR_REGION)
+    dr_rds.create_db_instance_read_replica(
+        DBInstanceIdentifier="dr", SourceDBInstanceIdentifier=SOURCE_ARN, SourceRegion=REGION,
+        KmsKeyId=client("kms", DR_REGION).create_key()["KeyMetadata"]["Arn"])
+    return dr_rds
+
+
+def test_delete_cross_region_replica_fails_in_moto() -> None:
+    dr_rds = _api_cross_region_replica()
+    with pytest.raises(ValueError, match=r"x not in list"):
+        dr_rds.delete_db_instance(DBInstanceIdentifier="dr", SkipFinalSnapshot=True)
+
+
+def test_delete_cross_region_replica_detaches_it() -> None:
+    with fidelity.installed(only=("rds-cross-region-replica",)):
+        dr_rds = _api_cross_region_replica()
+        dr_rds.delete_db_instance(DBInstanceIdentifier="dr", SkipFinalSnapshot=True)
+        assert dr_rds.describe_db_instances()["DBInstances"] == []
+        assert _describe("source")["ReadReplicaDBInstanceIdentifiers"] == []
+
+
+def test_promote_cross_region_replica_detaches_it() -> None:
+    with fidelity.installed(only=("rds-promote-read-replica",)):
+        dr_rds = _api_cross_region_replica()
+        dr_rds.promote_read_replica(DBInstanceIdentifier="dr")
+        promoted = dr_rds.describe_db_instances(DBInstanceIdentifier="dr")["DBInstances"][0]
+        assert "ReadReplicaSourceDBInstanceIdentifier" not in promoted
+        assert _describe("source")["ReadReplicaDBInstanceIdentifiers"] == []
+
+
 def _api_primary_and_replica() -> Any:
     rds = client("rds")
     rds.create_db_instance(DBInstanceIdentifier="primary", Engine="mysql",
@@ -535,16 +693,19 @@ def test_backup_vault_and_plan_are_created() -> None:
 
 def test_uninstall_restores_moto_exactly() -> None:
     from moto.cloudformation import parsing
-    from moto.rds.models import RDSBackend
+    from moto.rds.models import DBInstance, RDSBackend
+    from moto.secretsmanager.models import FakeSecret, ReplicaSecret
 
-    before = (parsing.clean_json, parsing.resource_class_from_type,
-              parsing.resource_name_property_from_type, RDSBackend.promote_read_replica)
+    def patched() -> tuple[Any, ...]:
+        return (parsing.clean_json, parsing.resource_class_from_type,
+                parsing.resource_name_property_from_type, RDSBackend.promote_read_replica,
+                DBInstance.remove_replica, FakeSecret.create_replicas, ReplicaSecret.to_dict)
+
+    before = patched()
     assert set(fidelity.install()) == {e.name for e in fidelity.EXTENSIONS}
-    assert parsing.clean_json is not before[0]
+    assert all(now is not then for now, then in zip(patched(), before, strict=True))
     assert fidelity.uninstall()
-    after = (parsing.clean_json, parsing.resource_class_from_type,
-             parsing.resource_name_property_from_type, RDSBackend.promote_read_replica)
-    assert after == before
+    assert patched() == before
 
 
 def test_installed_leaves_extensions_that_were_on_before() -> None:

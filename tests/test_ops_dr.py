@@ -114,7 +114,7 @@ def test_verify_checks_the_dr_replica_and_parameter(env: Deployed) -> None:
         f"{env.endpoint(env.primary)}",
         f"PASS  secret local-mysql-credentials: replica in {DR_REGION} in sync = InSync",
         f"PASS  secret local-mysql-credentials: replica in {DR_REGION}: encryption key is the DR "
-        f"CMK = {env.dr.key_arn}",
+        f"foundation CMK = {env.dr.foundation_key_arn}",
     ):
         assert expected in out.splitlines(), expected
     assert out.splitlines()[-1].endswith("0 failed, 0 warnings, 0 skipped")
@@ -158,8 +158,24 @@ def test_verify_fails_when_the_secret_is_not_replicated(
     assert env.dr is not None
     assert lines(out, "FAIL") == [
         f"FAIL  secret local-mysql-credentials: replicated to {DR_REGION}: expected a replica "
-        f"encrypted with {env.dr.key_arn}, actual none (the DR region has no copy of the "
+        f"encrypted with {env.dr.foundation_key_arn}, actual none (the DR region has no copy of the "
         "credentials: replicate the secret (ReplicaRegions) with `cdk deploy`)"]
+
+
+def test_verify_fails_the_secret_replica_key_when_the_dr_foundation_is_unreadable(
+        env: Deployed) -> None:
+    assert env.dr is not None
+    env.dr.clients.cloudformation.delete_stack(StackName="RedundantDb-local-DrFoundation")
+
+    code, out, _ = env.run("verify")
+
+    assert code == 1
+    [failure] = lines(out, "FAIL")
+    assert failure.startswith(
+        f"FAIL  secret local-mysql-credentials: replica in {DR_REGION}: encryption key is the DR "
+        f"foundation CMK: expected the DrFoundation stack's KeyArn, actual "
+        f"{env.dr.foundation_key_arn} (unknown: stack RedundantDb-local-DrFoundation does not "
+        "exist")
 
 
 def test_verify_reports_an_unreadable_dr_region_and_still_checks_the_primary(
@@ -522,11 +538,20 @@ def test_in_region_failover_also_repoints_the_dr_parameter(env: Deployed) -> Non
     assert env.dr is not None
     assert env.dr_parameter_value() == env.parameter_value() == env.endpoint(env.replicas[0])
     assert f"==> repoint SSM parameter ({DR_REGION}): {env.dr.parameter} = " in out
-    # The DR replica still follows the old primary: only a redeploy rebuilds it.
+    # The DR replica still follows the old primary: only a redeploy rebuilds it. A known
+    # state after a failover (WARN, as the reduced redundancy); --strict fails on it.
     code, out, _ = env.run("verify")
-    assert code == 1
-    assert [line.split(":")[0] + ":" + line.split(":")[1] for line in lines(out, "FAIL")] == [
-        f"FAIL  rds {dr(env)}: replicates from the writer (by ARN)"]
+    assert code == 0
+    assert lines(out, "FAIL") == []
+    old_arn = f"arn:aws:rds:{REGION}:123456789012:db:{env.primary}"
+    assert (f"WARN  rds {dr(env)}: replicates from the writer (by ARN): expected "
+            f"arn:aws:rds:{REGION}:123456789012:db:{env.replicas[0]}, actual {old_arn} (no "
+            f"regional redundancy: it still follows the demoted {env.primary}") in out
+    assert env.run("verify", "--strict")[0] == 1
+    # ... and the regional failover refuses to promote it (it would lose the new writer's data).
+    code, _, err = env.run("failover", "--region-dr", "--force")
+    assert code == 3
+    assert f"replicates from {env.primary}, not from the writer {env.replicas[0]}" in err
 
 
 def test_in_region_failover_with_the_dr_region_unreachable_warns(env: Deployed) -> None:

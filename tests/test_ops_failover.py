@@ -295,12 +295,13 @@ def test_rerun_after_a_crash_between_parameter_and_secret(
     def crash(*_: object, **__: object) -> str:
         raise KeyboardInterrupt  # the operator's laptop dies here
 
-    monkeypatch.setattr(ops.failover, "repoint_secret", crash)
-    with pytest.raises(KeyboardInterrupt):
-        env.run("failover")
+    # Only the crash is undone afterwards (the fixture's config for the env stays patched).
+    with monkeypatch.context() as patch:
+        patch.setattr(ops.failover, "repoint_secret", crash)
+        with pytest.raises(KeyboardInterrupt):
+            env.run("failover")
     assert env.parameter_value() == env.endpoint(env.replicas[0])
     assert env.secret_document()["host"] != env.endpoint(env.replicas[0]).rsplit(":", 1)[0]
-    monkeypatch.undo()
 
     code, out, _ = env.run("failover")
 

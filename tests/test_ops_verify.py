@@ -22,6 +22,7 @@ from tests.ops_fixtures import (
     REGION,
     Deployed,
     fresh_environment,
+    local_config,
     mocked_aws,
 )
 
@@ -223,6 +224,27 @@ def test_after_failover_the_promoted_replica_is_the_writer(env: Deployed) -> Non
     assert f"PASS  rds {env.replicas[0]}: backup retention (days) = 7" in out
     assert f"SKIP  rds {env.replicas[0]}: replica checks (promoted" in out
     assert env.run("verify", "--strict")[0] == 1
+
+
+@pytest.mark.parametrize(("source", "status"), [
+    ("primary", "WARN"),        # left behind on the demoted primary: known until the redeploy
+    ("someone-else", "FAIL"),   # any other source is a broken promise
+])
+def test_after_failover_a_replica_left_on_the_old_primary_is_a_warning(
+        aws: Clients, monkeypatch: pytest.MonkeyPatch, source: str, status: str) -> None:
+    env = fresh_environment(aws, monkeypatch, config=local_config(replica_count=2))
+    assert env.run("failover", "--force")[0] == 0
+    other = env.replicas[1]
+    if source != "primary":
+        env.db(other).source_db_instance_identifier = source
+    expected_source = env.primary if source == "primary" else source
+
+    code, out, _ = env.run("verify")
+
+    assert code == (0 if status == "WARN" else 1), out
+    [line] = [line for line in out.splitlines() if line.startswith(f"{status}  rds {other}")]
+    assert line.startswith(f"{status}  rds {other}: replicates from the writer: expected "
+                           f"{env.replicas[0]}, actual {expected_source}")
 
 
 def test_fails_when_promotion_did_not_detach_the_writer(env: Deployed) -> None:

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from moto.cloudformation import parsing
@@ -69,6 +70,9 @@ class Extension:
     """The CloudFormation type the extension creates, if it is a resource model."""
     limit: str | None = None
     """What still differs from AWS with the extension on; `make deploy` reports it."""
+    property_limits: Mapping[str, str] = field(default_factory=dict)
+    """{"TYPE.Property": what differs}: limits that apply only when a template sets that
+    property (at any depth of a resource's `Properties`); `make deploy` reports them then."""
 
 
 def _resource_class_from_type(resource_type: str) -> Any:
@@ -141,10 +145,12 @@ def _remove(table: dict[str, Any], key: str) -> None:
 
 
 def model_extension(model: type, *, resource_type: str, name: str,
-                    closes: str, limit: str | None = None) -> Extension:
+                    closes: str, limit: str | None = None,
+                    property_limits: Mapping[str, str] | None = None) -> Extension:
     """An extension that makes CloudFormation create `resource_type` with `model`."""
     return Extension(
         name=name, closes=closes, resource_type=resource_type, limit=limit,
+        property_limits=dict(property_limits or {}),
         install=lambda: _add(_models, resource_type, model),
         uninstall=lambda: _remove(_models, resource_type),
     )

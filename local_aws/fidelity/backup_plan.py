@@ -77,4 +77,7 @@ class BackupPlanModel(FidelityModel):
 
 EXTENSION = model_extension(
     BackupPlanModel, resource_type=RESOURCE_TYPE, name="backup-plan",
-    closes="AWS::Backup::BackupPlan is created with its rules")
+    closes="AWS::Backup::BackupPlan is created with its rules",
+    property_limits={
+        "AWS::Backup::BackupPlan.CopyActions": "copy actions (to the DR vault) are stored on "
+        "the plan, but no backup job ever runs: nothing is copied to another region"})

@@ -10,11 +10,20 @@ AWS behaviour:
   PostgreSQL), and a read replica inherits its source's port.
 - A same-region read replica created from its source's ARN reports the source by identifier in
   `ReadReplicaSourceDBInstanceIdentifier`.
+- A cross-region read replica (`SourceDBInstanceIdentifier` = the source's ARN in another region,
+  with `SourceRegion` naming that region) is created in the stack's region: in its own
+  `DBSubnetGroupName` (a group of its region) and an availability zone of that group, encrypted
+  with `KmsKeyId` (a key of its region, required when the source is encrypted); it reports the
+  source by ARN and the source lists it by ARN. `SourceRegion` missing or naming another region
+  than the ARN fails (the API's pre-signed URL is made for that region).
 Gaps in moto 5.2.5: `DeletionProtection` is dropped (a protected instance can be deleted); the
 property is read as `VpcSecurityGroupIds`, so the instance lands in the default VPC's default group;
 a missing `Port` becomes 3306 whatever the engine; the replica reports the source's ARN; a
 `DBParameterGroupName` given as a `Ref` to the template's parameter group fails the stack (moto's
-`Ref` yields the group object, not its name); `OptionGroupName` is dropped.
+`Ref` yields the group object, not its name); `OptionGroupName` is dropped. A cross-region replica
+fails with `DBSubnetGroupNotFound`: moto copies the source and looks its subnet group up in the
+source's region; it would also keep the source's availability zone (`us-east-1a` for a replica in
+us-west-2); `SourceRegion` is ignored.
 Everything else is moto's own `DBInstance` model.
 """
 
@@ -32,6 +41,38 @@ RESOURCE_TYPE = "AWS::RDS::DBInstance"
 def _same_region_identifier(source: str, *, account_id: str, region: str) -> str:
     prefix = f"arn:aws:rds:{region}:{account_id}:db:"
     return source.removeprefix(prefix)
+
+
+def _arn_region(source: str) -> str | None:
+    """The region of a source given as an ARN (`arn:PARTITION:rds:REGION:ACCOUNT:db:ID`)."""
+    parts = source.split(":")
+    return parts[3] if source.startswith("arn:") and len(parts) == 7 else None
+
+
+def _check_cross_region(logical_id: str, properties: dict[str, Any], *, source: str,
+                        source_region: str, account_id: str) -> None:
+    from moto.rds.models import rds_backends
+
+    given = properties.get("SourceRegion")
+    if given != source_region:
+        raise ValidationError(message=f"{logical_id}: a cross-region read replica of {source} "
+                                      f"needs SourceRegion {source_region}, got {given!r}")
+    try:
+        origin = rds_backends[account_id][source_region].find_db_from_id(source)
+    except Exception as error:  # moto's DBInstanceNotFound
+        raise ValidationError(message=f"{logical_id}: source {source}: {error}") from error
+    if origin.storage_encrypted and not properties.get("KmsKeyId"):
+        raise ValidationError(message=f"{logical_id}: the source {source} is encrypted: a "
+                                      "cross-region read replica needs a KmsKeyId of its region")
+
+
+def _place_in_own_region(database: Any, subnet_group: Any, zone: str | None) -> None:
+    """moto's copy of the source still holds the source region's placement: move it."""
+    if subnet_group is not None:
+        database.db_subnet_group_name = getattr(subnet_group, "name", subnet_group)
+    group = getattr(database, "db_subnet_group", None)
+    zones = sorted({s["SubnetAvailabilityZone"]["Name"] for s in (group.subnets if group else ())})
+    database.availability_zone = zone or (zones[0] if zones else f"{database.region}a")
 
 
 class DBInstanceModel(FidelityModel):
@@ -75,6 +116,13 @@ class DBInstanceModel(FidelityModel):
                                           "exist")
         port = properties.pop("Port", None)
         source = properties.get("SourceDBInstanceIdentifier")
+        source_region = _arn_region(source) if source else None
+        cross_region = source_region is not None and source_region != region_name
+        subnet_group = None
+        if cross_region:
+            _check_cross_region(logical_id, properties, source=source,
+                                source_region=source_region, account_id=account_id)
+            subnet_group = properties.pop("DBSubnetGroupName", None)
         database = DBInstance.create_from_cloudformation_json(
             resource_name, {**cloudformation_json, "Properties": properties}, account_id,
             region_name, **kwargs)
@@ -82,6 +130,8 @@ class DBInstanceModel(FidelityModel):
             database.port = int(port)
         elif not source:
             database.port = DBInstance.default_port(database.engine)
+        if cross_region:
+            _place_in_own_region(database, subnet_group, properties.get("AvailabilityZone"))
         if source:
             database.source_db_instance_identifier = _same_region_identifier(
                 source, account_id=account_id, region=region_name)
@@ -93,4 +143,13 @@ class DBInstanceModel(FidelityModel):
 
 EXTENSION = model_extension(
     DBInstanceModel, resource_type=RESOURCE_TYPE, name="rds-db-instance",
-    closes="AWS::RDS::DBInstance honours DeletionProtection, VPCSecurityGroups and Port")
+    closes="AWS::RDS::DBInstance honours DeletionProtection, VPCSecurityGroups and Port; a "
+           "cross-region replica is placed in its own region",
+    property_limits={
+        "AWS::RDS::DBInstance.SourceRegion": "the cross-region replica is created and attached, "
+        "but no engine runs: nothing is replicated and no ReplicaLag is reported (the regional "
+        "failover's RPO estimate is 'unknown')",
+        "AWS::RDS::DBInstance.AutomaticBackupReplicationRegion": "automated backups are not "
+        "replicated to the DR region (moto has no automated backups or their replication); "
+        "the property is accepted and dropped",
+    })
