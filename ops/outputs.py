@@ -92,13 +92,14 @@ class DrOutputs:
     port: int
     key_arn: str  # the DR-region CMK
     writer_parameter: str  # same name as the primary region's, in the DR region
-    # Optional output `SecretArn`: the DR-region replica of the credentials secret. Without it
-    # the replica's ARN is derived from the primary's SecretArn (needs the primary region).
+    # Optional output `SecretName` (or `SecretArn`): finds the credentials secret's replica in
+    # the DR region (a replica keeps its primary's name). Without it the replica's ARN is
+    # derived from the primary's SecretArn (needs the primary region).
     secret_arn: str | None = None
 
     def secret_replica_arn(self, primary_secret_arn: str | None) -> str | None:
-        """The ARN of the secret's replica in the DR region (a replica keeps the primary
-        secret's ARN with the region changed)."""
+        """An id (ARN or name) of the secret's replica in the DR region (a replica keeps the
+        primary secret's name, and its ARN with the region changed)."""
         if self.secret_arn:
             return self.secret_arn
         if not primary_secret_arn or primary_secret_arn.count(":") < 6:
@@ -167,7 +168,7 @@ def parse_dr_outputs(*, stack_name: str, stack_status: str, region: str,
         replica_endpoint=outputs["ReplicaEndpoint"], source_region=outputs["SourceRegion"],
         port=port, key_arn=outputs["KeyArn"],
         writer_parameter=outputs["WriterEndpointParameter"],
-        secret_arn=outputs.get("SecretArn") or None)
+        secret_arn=outputs.get("SecretArn") or outputs.get("SecretName") or None)
 
 
 def _describe(cloudformation: Any, stack_name: str) -> tuple[str, dict[str, str]]:

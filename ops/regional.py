@@ -262,8 +262,8 @@ def _source_region(instance: dict[str, Any]) -> str | None:
 
 
 def find_secret_replica(secrets: Any, arn: str | None) -> str | None:
-    """`arn` when it names a replica secret in the DR region (read-only: it follows the primary
-    region's secret); None when there is none."""
+    """The ARN of the replica secret `arn` (an ARN or a name) names in the DR region (read-only:
+    it follows the primary region's secret); None when there is none."""
     if arn is None:
         return None
     try:
@@ -272,7 +272,9 @@ def find_secret_replica(secrets: Any, arn: str | None) -> str | None:
         if error_code(error) == "ResourceNotFoundException":
             return None
         raise
-    return arn if found.get("PrimaryRegion") and not found.get("DeletedDate") else None
+    if not found.get("PrimaryRegion") or found.get("DeletedDate"):
+        return None
+    return str(found.get("ARN") or arn)
 
 
 def assess_primary(primary: PrimaryRegion, *, dr: DrOutputs, dr_instance: dict[str, Any] | None,

@@ -45,6 +45,8 @@ class DatabaseStack(Stack):
                                 "Primary (writer) endpoint address"),
             "Port": (str(config.port), "Database port"),
             "SecretArn": (db.secret.secret_arn, "Master credentials secret (no value)"),
+            "SecretName": (db.credentials.secret.secret_name,
+                           "Name of the credentials secret (the same in its replica regions)"),
             "KeyArn": (self.key.key.key_arn, "Customer-managed KMS key"),
             "WriterEndpointParameter": (db.writer_endpoint.parameter_name,
                                         "SSM parameter holding the current writer host:port"),

@@ -114,16 +114,12 @@ class DrReplicaStack(Stack):
                 str(cfg.port)]),
             description="host:port of the current writer, as seen from the DR region; repointed "
                         "to the DR replica by `failover --region-dr`")
-        # The secret's read-only copy in this region: same ARN but for the region. Operators need
-        # it exactly when the primary region does not answer.
-        parts = Fn.split(":", Fn.get_stack_output(source_stack_name, "SecretArn", source_region))
-        replica_secret_arn = Fn.join(":", [
-            Fn.select(0, parts), Fn.select(1, parts), Fn.select(2, parts), self.region,
-            Fn.select(4, parts), Fn.select(5, parts), Fn.select(6, parts)])
         for name, value, description in (
             ("ReplicaIdentifier", self.replica.identifier, "Cross-region read replica"),
-            ("SecretArn", replica_secret_arn,
-             "Read-only replica of the credentials secret in the DR region (no value)"),
+            # A replica secret keeps its primary's name: the name finds it in this region when
+            # the primary region does not answer.
+            ("SecretName", Fn.get_stack_output(source_stack_name, "SecretName", source_region),
+             "Name of the credentials secret, replicated read-only to this region (no value)"),
             ("ReplicaEndpoint", self.replica.instance.db_instance_endpoint_address,
              "Cross-region read replica endpoint address"),
             ("SourceRegion", source_region, "Region of the primary"),

@@ -332,7 +332,7 @@ class TestNetwork:
 def test_outputs_without_exports(templates: Templates, env: str) -> None:
     cfg = config.ENVIRONMENTS[env]
     outputs = _db(templates, env)["Outputs"]
-    expected = {"PrimaryIdentifier", "PrimaryEndpoint", "Port", "SecretArn", "KeyArn",
+    expected = {"PrimaryIdentifier", "PrimaryEndpoint", "Port", "SecretArn", "SecretName", "KeyArn",
                 "WriterEndpointParameter", "ClientsSecurityGroupId", "AlarmTopicArn",
                 "BackupPlanId"}
     expected |= {f"Replica{n}{kind}" for n in range(1, cfg.replica_count + 1)
