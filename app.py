@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""CDK entry point: `cdk synth -c env=NAME` (local, dev, prod; default dev).
+"""CDK entry point: `cdk synth -c env=NAME` (local, dev, prod; default dev; `all` synthesizes
+every environment in one process, as `make synth` does).
 
 Reads the environment name (and an optional `-c account=...`), loads the validated config,
 assembles the stacks and puts the policy gate on them. A config mistake prints one line and
@@ -120,27 +121,44 @@ def _flag(value: object) -> bool:
     return value is True or str(value).lower() in ("true", "1", "yes")
 
 
+ALL = "all"  # `-c env=all`: every environment in one process (make synth, CI)
+
+
+def _environments(app: cdk.App) -> list[str | None]:
+    env = app.node.try_get_context("env")
+    if env != ALL:
+        return [env]
+    if app.node.try_get_context("account") is not None:
+        raise config.ConfigError(ALL, "account", app.node.try_get_context("account"),
+                                 "-c account= names one environment's account; use it with "
+                                 "-c env=NAME, not env=all")
+    return list(config.ENVIRONMENTS)
+
+
 def main() -> int:
     app = cdk.App(builtin_cloud_formation_validation=BUILTIN_CFN_VALIDATION)
     try:
         gate = gate_enabled(app.node.try_get_context("gate"), app.node.try_get_context("bench"))
-        _, stacks = build_app(app.node.try_get_context("env"), app=app,
-                              account=app.node.try_get_context("account"), gate=gate,
-                              control_tower=_flag(app.node.try_get_context("controlTower")))
+        built = [build_app(env, app=app, account=app.node.try_get_context("account"),
+                           gate=gate,
+                           control_tower=_flag(app.node.try_get_context("controlTower")))[1]
+                 for env in _environments(app)]
     except (config.ConfigError, GateSwitchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     if not gate:
-        refuse_deploy(stacks)
+        for stacks in built:
+            refuse_deploy(stacks)
         print("WARNING: POLICY GATE OFF (-c gate=off, benchmark only): no cdk-nag, no Redundancy "
               "rules, no CloudFormation validation. These templates fail any deploy.",
               file=sys.stderr)
         app.synth()
         return 0
     app.synth()  # under the CDK CLI a violation is reported by the CLI, which exits 1
-    md, sarif = write_compliance_reports(app, stacks)
-    print(f"compliance evidence: {md.relative_to(ROOT)}, {sarif.relative_to(ROOT)}",
-          file=sys.stderr)
+    for stacks in built:
+        md, sarif = write_compliance_reports(app, stacks)
+        print(f"compliance evidence: {md.relative_to(ROOT)}, {sarif.relative_to(ROOT)}",
+              file=sys.stderr)
     return 0
 
 

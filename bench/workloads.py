@@ -45,20 +45,25 @@ def synth_env(env: str, variant: str, outdir: str) -> float:
 
 
 def replicated_app(n: int, base: str, variant: str, outdir: str) -> cdk.App:
-    """One App with `n` replicated databases: environment `base`'s config under distinct names,
-    each a network + a replicated-database stack, the gate on each unless `floor`."""
+    """One App with `n` replicated databases in one shared network (a platform's VPC):
+    environment `base`'s config under distinct names, one database stack each (primary,
+    replicas, key, secret, backups, alarms), the gate on each unless `floor`."""
     import dataclasses
 
-    from stacks import build_stacks
+    from stacks import EnvironmentStacks
+    from stacks.database_stack import DatabaseStack
+    from stacks.network_stack import NetworkStack
 
     app = new_app(outdir, variant)
     cfg = config.load(base)
+    network = NetworkStack(app, "SharedNetwork", config=cfg)
     for i in range(n):
-        stacks = build_stacks(app, config.validate(dataclasses.replace(cfg, name=f"r{i:02d}")))
+        db_cfg = config.validate(dataclasses.replace(cfg, name=f"r{i:02d}"))
+        database = DatabaseStack(app, f"Db{i:02d}", config=db_cfg, network=network.network)
         if variant != "floor":
             from policy.gate import apply_gate
 
-            apply_gate(app, stacks)
+            apply_gate(app, EnvironmentStacks(config=db_cfg, network=network, database=database))
     return app
 
 

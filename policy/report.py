@@ -170,8 +170,13 @@ def sarif(env: str, evaluations: list[Evaluation], findings: list[Finding],
 
 def write_reports(*, env: str, evaluations: list[Evaluation], cdk_out: Path,
                   out_dir: Path, template_names: dict[str, str]) -> tuple[Path, Path]:
-    """Write `<out_dir>/<env>.md` and `<out_dir>/<env>.sarif`; return their paths."""
-    findings = read_validation_report(cdk_out / "validation-report.json")
+    """Write `<out_dir>/<env>.md` and `<out_dir>/<env>.sarif`; return their paths.
+
+    The App may hold other environments too (`-c env=all`): only this environment's
+    evaluations and its stacks' findings (`template_names`) are reported."""
+    evaluations = [e for e in evaluations if e.environment == env]
+    findings = [f for f in read_validation_report(cdk_out / "validation-report.json")
+                if f.path.split("/", 1)[0] in template_names]
     out_dir.mkdir(parents=True, exist_ok=True)
     md_path = out_dir / f"{env}.md"
     sarif_path = out_dir / f"{env}.sarif"

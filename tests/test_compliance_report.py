@@ -88,3 +88,26 @@ def test_workflow_runs_the_gate_and_uploads_every_sarif() -> None:
     assert "make synth" in workflow and "make test" in workflow
     for env in ENVS:
         assert f"sarif_file: build/compliance/{env}.sarif" in workflow
+
+
+def test_every_environment_in_one_app_reports_each_on_its_own(tmp_path: Path) -> None:
+    """`make synth` (`-c env=all`): one App, one synth, one report per environment."""
+    import aws_cdk as cdk
+
+    from app import cdk_context
+
+    app = cdk.App(outdir=str(tmp_path / "cdk.out"), context=cdk_context())
+    built = [build_app(env, app=app)[1] for env in ENVS]
+    app.synth()
+    for stacks in built:
+        md, sarif = write_compliance_reports(app, stacks, tmp_path / "reports")
+        env = stacks.config.name
+        others = [e for e in ENVS if e != env]
+        text = md.read_text()
+        assert text.startswith(f"# Compliance report: env `{env}` — PASS")
+        assert not any(f"RedundantDb-{other}-" in text for other in others)
+        log = json.loads(sarif.read_text())
+        names = {loc["fullyQualifiedName"].split("/")[0]
+                 for run in log["runs"] for r in run["results"] for loc in
+                 r["locations"][0]["logicalLocations"] if "fullyQualifiedName" in loc}
+        assert names and all(n.startswith(f"RedundantDb-{env}-") for n in names)

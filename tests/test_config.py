@@ -148,3 +148,12 @@ def test_app_exits_1_with_one_line_on_a_bad_environment() -> None:
     assert lines == ["error: config error in env 'stage': env='stage': unknown environment; "
                      "known: local, dev, prod"]
     assert "Traceback" not in run.stderr
+
+
+def test_app_refuses_an_account_with_every_environment() -> None:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "all", "account": "111122223333"}),
+           "CDK_OUTDIR": str(ROOT / "build" / "unused")}
+    run = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 1
+    assert "account='111122223333': -c account= names one environment's account" in run.stderr
