@@ -566,16 +566,16 @@ def next_steps(plan: FailoverPlan) -> list[str]:
         f"Applications: read the writer from SSM {plan.parameter.name} or the secret's host "
         f"({plan.target_endpoint}); restart connection pools that cached {old}.",
         old_writer,
-        f"Before any deploy, make the template match reality: the stack still declares {new} as "
-        f"a read replica of {old}, and CloudFormation does not see the promotion. Declare {new} "
-        f"as the env's writer in the config (docs/operations.md, 'After a failover'), then run "
-        f"`cdk diff -c env={env} {plan.stack_name}` and deploy only if no DB instance is "
-        f"replaced. Until then the AWS Backup plan, the primary's alarms and the secret "
-        f"rotation's network access still target {old}.",
-        f"Recreate the read replicas with that deploy: `cdk deploy -c env={env} "
-        f"{plan.stack_name}` (redundancy is reduced until then).",
+        f"Do not deploy {plan.stack_name} yet: it still declares {new} as a read replica of "
+        f"{old}, and CloudFormation does not see the promotion. The config cannot yet declare "
+        f"a promoted writer (docs/operations.md, 'After a failover'); until it can, a deploy "
+        f"of that stack may fight the promotion. The AWS Backup plan and the primary's alarms "
+        f"still target {old}.",
+        f"Restore redundancy by hand if needed: `aws rds create-db-instance-read-replica "
+        f"--source-db-instance-identifier {new} ...` (the stack's replicas will not follow "
+        f"{new}).",
         f"Check: `python -m ops verify --env {env}` (the promoted writer must pass; the demoted "
-        "primary and the reduced redundancy show as WARN until the deploy).",
+        "primary and the reduced redundancy show as WARN).",
     ]
 
 

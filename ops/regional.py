@@ -467,11 +467,10 @@ def regional_next_steps(plan: RegionalPlan, *, pending: list[str]) -> list[str]:
                      f"`python -m ops failover --env {env} --region-dr`: it resumes and "
                      "repoints them (nothing else changes).")
     lines += [
-        f"Before any deploy, make the config match reality: {new} in {dr} is the writer now, "
-        f"while the stacks still declare {old} in {pr} as the primary and {new} as its replica. "
-        "Change the env's config (docs/operations.md, 'After a regional failover'), run `cdk "
-        f"diff` on every stack of env {env} and deploy only if no DB instance is replaced; that "
-        "deploy rebuilds the replicas and the DR topology (no regional redundancy until then).",
+        f"Do not deploy env {env}'s stacks yet: {new} in {dr} is the writer now, while the "
+        f"stacks still declare {old} in {pr} as the primary and {new} as its replica, and the "
+        "config cannot yet declare a promoted writer (docs/operations.md, 'After a regional "
+        "failover'). There is no regional redundancy until the topology is rebuilt.",
         f"Check: `python -m ops verify --env {env}` (writer: {new}; the old primary region shows "
         "as WARN until the redeploy).",
     ]

@@ -347,7 +347,7 @@ def check_redundancy(outputs: DatabaseOutputs, state: LiveState, *, writer: str,
     return compare(len(attached) >= config.replica_count, resource=f"stack {outputs.stack_name}",
                    check="available replicas of the writer", expected=config.replica_count,
                    actual=len(attached), degraded=failed_over,
-                   note="after a failover: recreate replicas with `cdk deploy`"
+                   note="after a failover: restore replicas (docs/operations.md, 'After a failover')"
                    if failed_over and len(attached) < config.replica_count else "")
 
 
