@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
@@ -45,17 +45,29 @@ _originals: dict[str, Any] = {}
 
 
 class FidelityModel(CloudFormationModel):
-    """Base of the fidelity CloudFormation models; never a resource type itself."""
+    """Base of the fidelity CloudFormation models; never a resource type itself.
+
+    A model declares what moto asks of it as class attributes: `resource_type`, the property
+    that names the resource (`name_property`, "" when CloudFormation generates the name) and the
+    `Fn::GetAtt` attributes it has (`attributes`; None accepts any, as moto's base does).
+    """
+
+    resource_type: ClassVar[str] = ""
+    name_property: ClassVar[str] = ""
+    attributes: ClassVar[frozenset[str] | None] = None
 
     @classmethod
     def cloudformation_type(cls) -> str:
-        # Reached only through moto's model map, which lists this base as a direct subclass.
-        return f"LocalAws::Fidelity::{cls.__name__}"
+        # This base is reached only through moto's model map, which lists it as a subclass.
+        return cls.resource_type or f"LocalAws::Fidelity::{cls.__name__}"
 
     @classmethod
     def cloudformation_name_type(cls) -> str:
-        """The property that names the resource, or "" when CloudFormation generates the name."""
-        return ""
+        return cls.name_property
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return cls.attributes is None or attr in cls.attributes
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -45,13 +45,8 @@ def api_plan(plan: dict[str, Any], *, logical_id: str) -> dict[str, Any]:
 
 
 class BackupPlanModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("BackupPlanId", "BackupPlanArn", "VersionId")
+    resource_type = RESOURCE_TYPE
+    attributes = frozenset({"BackupPlanId", "BackupPlanArn", "VersionId"})
 
     @classmethod
     def create_from_cloudformation_json(

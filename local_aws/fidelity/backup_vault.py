@@ -25,17 +25,9 @@ RESOURCE_TYPE = "AWS::Backup::BackupVault"
 
 
 class BackupVaultModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def cloudformation_name_type(cls) -> str:
-        return "BackupVaultName"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr in ("BackupVaultName", "BackupVaultArn")
+    resource_type = RESOURCE_TYPE
+    name_property = "BackupVaultName"
+    attributes = frozenset({"BackupVaultName", "BackupVaultArn"})
 
     @classmethod
     def create_from_cloudformation_json(

@@ -29,17 +29,9 @@ _REQUIRED = ("ComparisonOperator", "EvaluationPeriods", "MetricName", "Namespace
 
 
 class CloudWatchAlarmModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def cloudformation_name_type(cls) -> str:
-        return "AlarmName"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Arn"
+    resource_type = RESOURCE_TYPE
+    name_property = "AlarmName"
+    attributes = frozenset({"Arn"})
 
     @classmethod
     def create_from_cloudformation_json(

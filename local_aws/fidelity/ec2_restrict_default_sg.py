@@ -28,13 +28,8 @@ RESOURCE_TYPE = "Custom::VpcRestrictDefaultSG"
 
 
 class RestrictDefaultSecurityGroupModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    resource_type = RESOURCE_TYPE
+    attributes = frozenset()
 
     @classmethod
     def create_from_cloudformation_json(

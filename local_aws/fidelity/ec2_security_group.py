@@ -20,9 +20,7 @@ RESOURCE_TYPE = "AWS::EC2::SecurityGroup"
 
 
 class SecurityGroupModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
+    resource_type = RESOURCE_TYPE
 
     @classmethod
     def cloudformation_name_type(cls) -> str:

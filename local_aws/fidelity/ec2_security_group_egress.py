@@ -25,13 +25,8 @@ RESOURCE_TYPE = "AWS::EC2::SecurityGroupEgress"
 
 
 class SecurityGroupEgressModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
+    resource_type = RESOURCE_TYPE
+    attributes = frozenset({"Id"})
 
     @classmethod
     def create_from_cloudformation_json(

@@ -17,9 +17,7 @@ RESOURCE_TYPE = "AWS::KMS::Key"
 
 
 class KmsKeyModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
+    resource_type = RESOURCE_TYPE
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:

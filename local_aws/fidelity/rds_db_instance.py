@@ -76,13 +76,8 @@ def _place_in_own_region(database: Any, subnet_group: Any, zone: str | None) -> 
 
 
 class DBInstanceModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def cloudformation_name_type(cls) -> str:
-        return "DBInstanceIdentifier"
+    resource_type = RESOURCE_TYPE
+    name_property = "DBInstanceIdentifier"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:

@@ -26,17 +26,9 @@ RESOURCE_TYPE = "AWS::RDS::OptionGroup"
 
 
 class OptionGroupModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def cloudformation_name_type(cls) -> str:
-        return "OptionGroupName"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    resource_type = RESOURCE_TYPE
+    name_property = "OptionGroupName"
+    attributes = frozenset()
 
     @classmethod
     def create_from_cloudformation_json(

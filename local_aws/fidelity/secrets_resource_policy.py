@@ -22,13 +22,8 @@ RESOURCE_TYPE = "AWS::SecretsManager::ResourcePolicy"
 
 
 class ResourcePolicyModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    resource_type = RESOURCE_TYPE
+    attributes = frozenset()
 
     @classmethod
     def create_from_cloudformation_json(

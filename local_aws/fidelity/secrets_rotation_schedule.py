@@ -62,13 +62,8 @@ def hosted_function_arn(hosted: dict[str, Any], *, account_id: str, region: str,
 
 
 class RotationScheduleModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return False
+    resource_type = RESOURCE_TYPE
+    attributes = frozenset()
 
     @classmethod
     def create_from_cloudformation_json(

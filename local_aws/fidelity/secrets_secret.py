@@ -56,17 +56,9 @@ def generate_secret_string(spec: dict[str, Any], *, logical_id: str, backend: An
 
 
 class SecretModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def cloudformation_name_type(cls) -> str:
-        return "Name"
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
+    resource_type = RESOURCE_TYPE
+    name_property = "Name"
+    attributes = frozenset({"Id"})
 
     @classmethod
     def create_from_cloudformation_json(

@@ -23,13 +23,8 @@ RESOURCE_TYPE = "AWS::SNS::TopicPolicy"
 
 
 class TopicPolicyModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def has_cfn_attr(cls, attr: str) -> bool:
-        return attr == "Id"
+    resource_type = RESOURCE_TYPE
+    attributes = frozenset({"Id"})
 
     @classmethod
     def create_from_cloudformation_json(

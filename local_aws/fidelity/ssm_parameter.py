@@ -22,13 +22,8 @@ _SUFFIX_LENGTH = 12
 
 
 class SsmParameterModel(FidelityModel):
-    @classmethod
-    def cloudformation_type(cls) -> str:
-        return RESOURCE_TYPE
-
-    @classmethod
-    def cloudformation_name_type(cls) -> str:
-        return "Name"
+    resource_type = RESOURCE_TYPE
+    name_property = "Name"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:
