@@ -8,7 +8,7 @@ bad value and what is allowed, so `python app.py` can print one line and exit 1.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
 Engine = Literal["mysql", "postgres", "mariadb"]
@@ -329,7 +329,3 @@ def _cidr_overlap(a: str, b: str) -> bool:
     import ipaddress
 
     return ipaddress.ip_network(a).overlaps(ipaddress.ip_network(b))
-
-
-def field_names() -> tuple[str, ...]:
-    return tuple(f.name for f in fields(DatabaseConfig))

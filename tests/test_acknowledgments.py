@@ -3,6 +3,7 @@ one resource, with a reason a reviewer can check."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -25,7 +26,9 @@ ENVS = sorted(config.ENVIRONMENTS)
 VAGUE = re.compile(r"\b(todo|tbd|fixme|false positive|not needed|n/a|ignore|temporary)\b", re.I)
 
 
+@functools.cache
 def _register(env: str) -> list[Acknowledgment]:
+    """The register's entries for `env` (the app is built once per environment)."""
     _, stacks = build_app(env, gate=False)
     return acknowledgments_for(stacks)
 
