@@ -29,7 +29,8 @@ BUILTIN_CFN_VALIDATION = False
 
 
 class GateSwitchError(ValueError):
-    """`-c gate=...` has a bad value, or turns the gate off without `-c bench=true`."""
+    """`-c gate=...` or `-c controlTower=...` has a bad value, or the gate is turned off
+    without `-c bench=true`."""
 
 
 def gate_enabled(gate: object, bench: object) -> bool:
@@ -117,8 +118,13 @@ def write_compliance_reports(app: cdk.App, stacks: EnvironmentStacks,
     )
 
 
-def _flag(value: object) -> bool:
-    return value is True or str(value).lower() in ("true", "1", "yes")
+def control_tower_enabled(value: object) -> bool:
+    """The `-c controlTower=true|false` switch (default false); anything else is refused."""
+    if value in (None, False, "false"):
+        return False
+    if value in (True, "true"):
+        return True
+    raise GateSwitchError(f"controlTower={value!r}: 'true' or 'false' (default)")
 
 
 ALL = "all"  # `-c env=all`: every environment in one process (make synth, CI)
@@ -141,7 +147,7 @@ def main() -> int:
         gate = gate_enabled(app.node.try_get_context("gate"), app.node.try_get_context("bench"))
         built = [build_app(env, app=app, account=app.node.try_get_context("account"),
                            gate=gate,
-                           control_tower=_flag(app.node.try_get_context("controlTower")))[1]
+                           control_tower=control_tower_enabled(app.node.try_get_context("controlTower")))[1]
                  for env in _environments(app)]
     except (config.ConfigError, GateSwitchError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -157,3 +157,12 @@ def test_app_refuses_an_account_with_every_environment() -> None:
                          text=True, timeout=120)
     assert run.returncode == 1
     assert "account='111122223333': -c account= names one environment's account" in run.stderr
+
+
+def test_app_refuses_a_misspelt_control_tower_switch() -> None:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "dev", "controlTower": "ture"}),
+           "CDK_OUTDIR": str(ROOT / "build" / "unused")}
+    run = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 1
+    assert "error: controlTower='ture': 'true' or 'false' (default)" in run.stderr
