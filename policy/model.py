@@ -157,13 +157,18 @@ Check = Callable[[Resource, StackView], Result]
 
 @dataclass(frozen=True)
 class Rule:
-    """One project rule. `check` sees one resource of `resource_types` and its stack."""
+    """One project rule. `check` sees one resource of `resource_types` and its stack.
+
+    `reads_removal_policies`: the check reads `deletion_policy`/`update_replace_policy`. The
+    construct view asks Node for them only on the types of such rules (see policy.views).
+    """
 
     id: str
     info: str
     explanation: str
     resource_types: tuple[str, ...]
     check: Check
+    reads_removal_policies: bool = False
 
     def evaluate(self, resource: Resource, stack: StackView) -> Result:
         if resource.type not in self.resource_types:

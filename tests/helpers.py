@@ -8,6 +8,10 @@ from typing import Any
 import aws_cdk as cdk
 
 from app import cdk_context
+from policy.gate import policy_of
+from policy.model import Resource, StackView
+from policy.views import (POLICY_TYPES, construct_view_via_jsii, construct_views,
+                          synthesized_stacks)
 
 Template = dict[str, Any]
 
@@ -66,3 +70,33 @@ def refs(value: Any) -> set[str]:
         for item in value:
             out |= refs(item)
     return out
+
+
+def both_views(app: cdk.App) -> tuple[list[StackView] | None, list[StackView]]:
+    """(the view read from the tree, the reference asked of Node) of a synthesized app."""
+    stacks = [c for c in app.node.find_all() if isinstance(c, cdk.Stack)]
+    synthesized = synthesized_stacks(
+        ((s.node.path, str(Path(app.outdir) / s.template_file)) for s in stacks),
+        policy_of(app).registered)
+    by_path = {s.node.path: s for s in stacks}
+    return (construct_views(app, synthesized),
+            [construct_view_via_jsii(by_path[s.path], s) for s in synthesized])
+
+
+def _comparable(resource: Resource) -> tuple[Any, ...]:
+    policies = ((resource.deletion_policy, resource.update_replace_policy)
+                if resource.type in POLICY_TYPES else None)
+    return resource.type, resource.properties, resource.path, policies
+
+
+def assert_same_views(fast: list[StackView] | None, reference: list[StackView]) -> None:
+    assert fast is not None, "the tree was not read"
+    assert [v.name for v in fast] == [v.name for v in reference]
+    for mine, theirs in zip(fast, reference, strict=True):
+        assert mine.region == theirs.region
+        assert sorted(mine.resources) == sorted(theirs.resources), mine.name
+        for logical_id, resource in mine.resources.items():
+            assert _comparable(resource) == _comparable(theirs.resources[logical_id]), \
+                f"{mine.name}/{logical_id}"
+        assert {k: v["Value"] for k, v in mine.outputs.items()} == \
+               {k: v["Value"] for k, v in theirs.outputs.items()}

@@ -41,6 +41,7 @@ DATABASE_POLICIES = Rule(
                 "it, Delete (CDK's RemovalPolicy.DESTROY) loses it with its automated backups.",
     resource_types=("AWS::RDS::DBInstance",),
     check=_database_policies,
+    reads_removal_policies=True,
 )
 
 
@@ -60,6 +61,7 @@ KEY_AND_SECRET_RETAINED = Rule(
                 "outlive the stack (RemovalPolicy.RETAIN).",
     resource_types=("AWS::KMS::Key", "AWS::SecretsManager::Secret"),
     check=_retained,
+    reads_removal_policies=True,
 )
 
 RULES = (DELETION_PROTECTION, DATABASE_POLICIES, KEY_AND_SECRET_RETAINED)

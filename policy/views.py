@@ -1,0 +1,351 @@
+"""The two views of an app the Redundancy rules run on, built from what `app.synth()` wrote.
+
+- The **template view**: each stack's final template, escape hatches included.
+- The **construct view**: each L1's own properties and removal policies, as cdk-nag reads them,
+  without raw overrides. CDK writes every L1's resolved properties to the assembly's `tree.json`
+  (`aws:cdk:cloudformation:props`, in jsii's camelCase), so the view is read from disk and only
+  the removal policies of the types whose rules read them are asked of Node: each question is a
+  round trip of ~0.5 ms, and asking everything (`construct_view_via_jsii`, the reference
+  implementation) cost ~50 ms per database stack.
+
+The keys of the tree's properties are respelt as CloudFormation spells them by matching the
+template's keys at the same place, ignoring case; where a key has no counterpart (a raw
+override removed it), Node renders that resource's properties exactly (`_render_properties`).
+Tests hold the fast view equal to the reference one on every environment and on mutated apps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+from policy.model import PolicySettings, Resource, StackView
+from policy.rules import ALL_RULES
+
+_POLICY_NAMES = {
+    "DELETE": "Delete", "RETAIN": "Retain", "SNAPSHOT": "Snapshot",
+    "RETAIN_EXCEPT_ON_CREATE": "RetainExceptOnCreate",
+}
+# The construct view holds the types the rules read or follow references through.
+RELEVANT_TYPES = frozenset({
+    "AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::RDS::DBParameterGroup",
+    "AWS::KMS::Key", "AWS::SecretsManager::Secret", "AWS::SecretsManager::RotationSchedule",
+    "AWS::SecretsManager::SecretTargetAttachment", "AWS::Backup::BackupPlan",
+    "AWS::Backup::BackupSelection", "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress",
+    "AWS::EC2::Subnet", "AWS::EC2::SubnetRouteTableAssociation", "AWS::EC2::Route",
+    "AWS::EC2::RouteTable",
+})
+# Removal policies live in the L1's cfnOptions, not in the tree: asked only where a rule reads
+# them. Elsewhere the construct view leaves them unset, which a rule would read as Delete.
+POLICY_TYPES = frozenset(t for rule in ALL_RULES if rule.reads_removal_policies
+                         for t in rule.resource_types)
+_TREE_TYPE = "aws:cdk:cloudformation:type"
+_TREE_PROPS = "aws:cdk:cloudformation:props"
+
+
+@dataclass(frozen=True)
+class SynthesizedStack:
+    """A stack the gate checks, as the cloud assembly describes it."""
+
+    path: str  # construct path
+    name: str
+    region: str | None  # None for an environment-agnostic stack
+    template_path: Path
+    template: dict[str, Any]
+    settings: PolicySettings
+
+    @property
+    def logical_ids(self) -> dict[str, str]:
+        """{construct path: logical id} from the template's `aws:cdk:path` metadata."""
+        return {body["Metadata"]["aws:cdk:path"]: logical_id
+                for logical_id, body in self.template.get("Resources", {}).items()
+                if "aws:cdk:path" in (body.get("Metadata") or {})}
+
+
+def synthesized_stacks(entries: Iterable[tuple[str, str]],
+                       settings: dict[str, PolicySettings]) -> list[SynthesizedStack]:
+    """The registered stacks among `entries` ((construct path, template path), from the
+    validation context), with their names and regions from the assembly's manifest."""
+    manifests: dict[Path, dict[str, Any]] = {}
+    out = []
+    for path, template_path in entries:
+        if path not in settings:
+            continue
+        template_file = Path(template_path)
+        if template_file.parent not in manifests:
+            manifests[template_file.parent] = json.loads(
+                (template_file.parent / "manifest.json").read_text())
+        artifact_id, artifact = next(
+            (key, value) for key, value in manifests[template_file.parent]["artifacts"].items()
+            if (value.get("properties") or {}).get("templateFile") == template_file.name)
+        region = artifact.get("environment", "").rsplit("/", 1)[-1]
+        out.append(SynthesizedStack(
+            path=path,
+            name=artifact["properties"].get("stackName", artifact_id),
+            region=None if region in ("", "unknown-region") else region,
+            template_path=template_file,
+            template=json.loads(template_file.read_text()),
+            settings=settings[path],
+        ))
+    return out
+
+
+def template_view(stack: SynthesizedStack) -> StackView:
+    resources = {
+        logical_id: Resource(
+            logical_id=logical_id,
+            type=body.get("Type", ""),
+            properties=body.get("Properties", {}) or {},
+            deletion_policy=body.get("DeletionPolicy"),
+            update_replace_policy=body.get("UpdateReplacePolicy"),
+            path=body.get("Metadata", {}).get("aws:cdk:path", logical_id),
+        )
+        for logical_id, body in stack.template.get("Resources", {}).items()
+    }
+    return StackView(name=stack.name, resources=resources, settings=stack.settings,
+                     outputs=stack.template.get("Outputs", {}), region=stack.region)
+
+
+def _policy(value: Any) -> str | None:
+    if value is None:
+        return None
+    name = getattr(value, "name", None) or str(value).rsplit(".", 1)[-1]
+    return _POLICY_NAMES.get(name, name)
+
+
+_TYPE_OF_CLASS: dict[type, str] = {}  # L1 class -> its CloudFormation type, asked once per class
+
+
+def _resource_type(node: cdk.CfnResource) -> str:
+    """`node.cfn_resource_type` without a call into Node for every resource: a generated L1
+    class names its type once (CFN_RESOURCE_TYPE_NAME); a raw `CfnResource` is asked."""
+    cls = type(node)
+    if cls is cdk.CfnResource:
+        return node.cfn_resource_type
+    if cls not in _TYPE_OF_CLASS:
+        _TYPE_OF_CLASS[cls] = getattr(cls, "CFN_RESOURCE_TYPE_NAME", None) or node.cfn_resource_type
+    return _TYPE_OF_CLASS[cls]
+
+
+# --- the construct view from tree.json -------------------------------------------------------
+
+@dataclass(frozen=True)
+class TreeNode:
+    path: str
+    type: str | None  # CloudFormation type of an L1
+    props: dict[str, Any] | None  # the L1's resolved properties, jsii spelling
+
+
+def _assembly_root(template_path: Path) -> Path | None:
+    """The directory of the assembly that holds the tree (a stage's nested assembly does not)."""
+    for directory in template_path.parents:
+        manifest = directory / "manifest.json"
+        if manifest.exists() and any(a.get("type") == "cdk:tree" for a in json.loads(
+                manifest.read_text()).get("artifacts", {}).values()):
+            return directory
+    return None
+
+
+def read_tree(root: Path) -> list[TreeNode] | None:
+    """Every construct of the app in preorder, the order of `node.find_all()`. None when the
+    assembly has no tree (tree metadata off) or CDK split it into fragments (500,000+ nodes)."""
+    manifest = json.loads((root / "manifest.json").read_text())
+    tree_file = next((a["properties"]["file"] for a in manifest.get("artifacts", {}).values()
+                      if a.get("type") == "cdk:tree"), None)
+    if tree_file is None:
+        return None
+    out: list[TreeNode] = []
+    todo = [json.loads((root / tree_file).read_text())["tree"]]
+    while todo:
+        node = todo.pop()
+        if "fileName" in node:  # a reference to a fragment in another file
+            return None
+        attributes = node.get("attributes") or {}
+        out.append(TreeNode(node["path"], attributes.get(_TREE_TYPE), attributes.get(_TREE_PROPS)))
+        todo.extend(reversed(list((node.get("children") or {}).values())))
+    return out
+
+
+def spelt_like(value: Any, counterpart: Any) -> tuple[Any, bool]:
+    """`value` (jsii spelling) with every key spelt as in `counterpart`, the template's value at
+    the same place, matched ignoring case (`dbSubnetGroupName` -> `DBSubnetGroupName`; a map's
+    keys and a JSON document's keys match themselves). The flag is False when a key has no
+    counterpart: only Node knows its spelling then."""
+    if isinstance(value, dict):
+        theirs = {key.lower(): key for key in counterpart} if isinstance(counterpart, dict) else {}
+        out = {}
+        for key, item in value.items():
+            name = theirs.get(key.lower())
+            if name is None:
+                return value, False
+            out[name], exact = spelt_like(item, counterpart[name])
+            if not exact:
+                return value, False
+        return out, True
+    if isinstance(value, list):
+        pairs = counterpart if isinstance(counterpart, list) else []
+        out_list = []
+        for index, item in enumerate(value):
+            if isinstance(item, (dict, list)) and index >= len(pairs):
+                return value, False
+            converted, exact = spelt_like(item, pairs[index] if index < len(pairs) else None)
+            if not exact:
+                return value, False
+            out_list.append(converted)
+        return out_list, True
+    return value, True
+
+
+@dataclass
+class _Pending:
+    """What one resource of the construct view still needs from Node."""
+
+    node: cdk.CfnResource
+    entry: TreeNode
+    type: str
+    stack: SynthesizedStack
+    logical_id: str | None
+    properties: dict[str, Any] | None  # None: render with Node
+
+
+def construct_views(app: IConstruct, stacks: list[SynthesizedStack]) -> list[StackView] | None:
+    """The construct view of `stacks`, read from the tree CDK wrote. Node is asked, per stack in
+    one `resolve`, only the removal policies of POLICY_TYPES and any logical id the template's
+    metadata lacks. None when the tree is missing or does not match the app."""
+    if not stacks:
+        return []
+    root = _assembly_root(stacks[0].template_path)
+    tree = read_tree(root) if root is not None else None
+    nodes = app.node.find_all() if tree is not None else []
+    if tree is None or len(nodes) != len(tree):
+        return None
+    stack_nodes: dict[str, cdk.Stack] = {}
+    for node, entry in zip(nodes, tree, strict=True):
+        if isinstance(node, cdk.Stack):
+            stack_nodes[entry.path] = node
+        elif (entry.type is not None and isinstance(node, cdk.CfnResource)
+              and _resource_type(node) != entry.type):
+            return None  # the tree is not this app's
+    by_path = {stack.path: stack for stack in stacks}
+    logical_ids = {stack.path: stack.logical_ids for stack in stacks}
+    template_resources = {stack.path: stack.template.get("Resources", {}) for stack in stacks}
+    pending: list[_Pending] = []
+    for node, entry in zip(nodes, tree, strict=True):
+        if not isinstance(node, cdk.CfnResource):
+            continue
+        stack = by_path.get(_owner(entry.path, stack_nodes))
+        if stack is None:
+            continue
+        logical_id = logical_ids[stack.path].get(entry.path)
+        rendered = template_resources[stack.path].get(logical_id) or {}
+        resource_type = entry.type or rendered.get("Type") or _resource_type(node)
+        if resource_type not in RELEVANT_TYPES:
+            continue
+        properties = None
+        if entry.props is not None:
+            converted, exact = spelt_like(entry.props, rendered.get("Properties") or {})
+            properties = converted if exact else None
+        pending.append(_Pending(node, entry, resource_type, stack, logical_id, properties))
+    resources: dict[str, dict[str, Resource]] = {stack.path: {} for stack in stacks}
+    for stack in stacks:
+        mine = [p for p in pending if p.stack is stack]
+        asked = _ask_node(stack_nodes[stack.path], mine)
+        for item, answer in zip(mine, asked, strict=True):
+            logical_id = item.logical_id or answer["id"]
+            properties = item.properties
+            if properties is None:
+                bag = item.entry.props if item.entry.props is not None else answer["props"]
+                properties = item.node._render_properties(bag or {}) or {}
+            options = answer.get("options") or {}
+            resources[stack.path][logical_id] = Resource(
+                logical_id=logical_id, type=item.type, properties=properties,
+                deletion_policy=_policy(options.get("deletionPolicy")),
+                update_replace_policy=_policy(options.get("updateReplacePolicy")),
+                path=item.entry.path)
+    # A CfnOutput has no escape hatch: its template entry is its construct's value.
+    return [StackView(name=stack.name, resources=resources[stack.path], settings=stack.settings,
+                      outputs=stack.template.get("Outputs", {}), region=stack.region)
+            for stack in stacks]
+
+
+def _owner(path: str, stacks: dict[str, Any]) -> str | None:
+    """The path of the stack nearest above the construct at `path`."""
+    while "/" in path:
+        path = path.rsplit("/", 1)[0]
+        if path in stacks:
+            return path
+    return None
+
+
+def _ask_node(stack: cdk.Stack, items: list[_Pending]) -> list[dict[str, Any]]:
+    """One `resolve` for what `items` need from Node: removal policies of POLICY_TYPES, logical
+    ids missing from the metadata, and the property bag of a raw CfnResource."""
+    questions = []
+    for index, item in enumerate(items):
+        question: dict[str, Any] = {"index": index}  # never empty: resolve drops empty values
+        if item.type in POLICY_TYPES:
+            question["options"] = item.node.cfn_options
+        if item.logical_id is None:
+            question["id"] = item.node.logical_id
+        if item.entry.props is None:
+            question["props"] = item.node._cfn_properties
+        questions.append(question)
+    if all(len(question) == 1 for question in questions):
+        return questions
+    answers: list[dict[str, Any]] = [{} for _ in items]
+    for answer in stack.resolve(questions):
+        answers[answer["index"]] = answer
+    return answers
+
+
+# --- the construct view through jsii, the reference ----------------------------------------
+
+def _own_constructs(stack: cdk.Stack) -> list[IConstruct]:
+    """The constructs of `stack`, not those of a nested stack."""
+    nodes = stack.node.find_all()
+    nested = [n.node.path + "/" for n in nodes[1:] if isinstance(n, cdk.Stack)]
+    if not nested:
+        return nodes
+    return [n for n in nodes if not any(n.node.path.startswith(p) or n.node.path + "/" == p
+                                        for p in nested)]
+
+
+def construct_view_via_jsii(stack: cdk.Stack, synthesized: SynthesizedStack) -> StackView:
+    """The construct view of one stack asked of Node property by property: what
+    `construct_views` reads from the tree, used when the tree is missing and, in the tests, as
+    the reference the fast view must equal."""
+    nodes: list[tuple[cdk.CfnResource, str]] = []
+    output_nodes: list[cdk.CfnOutput] = []
+    for node in _own_constructs(stack):
+        if isinstance(node, cdk.CfnResource):
+            resource_type = _resource_type(node)
+            if resource_type in RELEVANT_TYPES:
+                nodes.append((node, resource_type))
+        elif isinstance(node, cdk.CfnOutput):
+            output_nodes.append(node)
+    resolved = stack.resolve({
+        "resources": [{"id": node.logical_id, "props": node._cfn_properties,
+                       "options": node.cfn_options, "path": node.node.path}
+                      for node, _ in nodes],
+        "outputs": [{"id": node.logical_id, "value": node.value} for node in output_nodes],
+    }) or {}
+    resources: dict[str, Resource] = {}
+    for (node, resource_type), entry in zip(nodes, resolved["resources"], strict=True):
+        options = entry.get("options") or {}
+        resources[entry["id"]] = Resource(
+            logical_id=entry["id"],
+            type=resource_type,
+            properties=node._render_properties(entry.get("props") or {}) or {},
+            deletion_policy=_policy(options.get("deletionPolicy")),
+            update_replace_policy=_policy(options.get("updateReplacePolicy")),
+            path=entry["path"],
+        )
+    outputs = {entry["id"]: {"Value": entry.get("value")} for entry in resolved["outputs"]}
+    return StackView(name=synthesized.name, resources=resources, settings=synthesized.settings,
+                     outputs=outputs, region=synthesized.region)

@@ -1,0 +1,121 @@
+"""The construct view is read from the tree CDK writes (policy.views), not asked of Node
+property by property. It must equal the reference that asks Node (`construct_view_via_jsii`) on
+every environment (here) and after every escape-hatch mutation (test_policy_mutations), and the
+gate must still see the construct tree when there is no usable tree.json."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from app import build_app, cdk_context
+from policy.gate import policy_of
+from policy.model import Resource, StackView
+from policy.rules import ALL_RULES
+from policy.views import read_tree, spelt_like
+from tests.conftest import ENVS, Synthesized
+from tests.helpers import assert_same_views, both_views, refs
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_tree_view_equals_asking_node(environments: dict[str, Synthesized], env: str) -> None:
+    fast, reference = both_views(environments[env].app)
+    assert sum(len(v.resources) for v in fast or []) > 10
+    assert_same_views(fast, reference)
+
+
+def test_a_deleted_property_stays_in_the_construct_view(tmp_path: Path) -> None:
+    app, stacks = build_app("local", outdir=str(tmp_path))
+    replica = stacks.database.database.replicas[0].instance.node.default_child
+    replica.add_property_deletion_override("SourceDBInstanceIdentifier")
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    fast, _ = both_views(app)
+    database = next(v for v in fast or [] if v.name == stacks.database.stack_name)
+    seen = database.resources[stacks.database.resolve(replica.logical_id)]
+    primary = stacks.database.database.primary.instance.node.default_child
+    assert seen.is_replica
+    assert refs(seen.prop("SourceDBInstanceIdentifier")) == {
+        stacks.database.resolve(primary.logical_id)}
+
+
+def _construct_tree_verdicts(app: cdk.App) -> list[tuple[str, str, str, str]]:
+    return sorted((e.rule.id, e.stack, e.resource.logical_id, e.compliance.value)
+                  for e in policy_of(app).evaluations if e.view == "construct tree")
+
+
+@pytest.mark.parametrize("props", [{"tree_metadata": False},
+                                   {"context": {"@aws-cdk/core.TreeMetadata:maxNodes": 50}}],
+                         ids=["tree metadata off", "tree split into fragments"])
+def test_without_a_usable_tree_node_is_asked(props: dict[str, Any], tmp_path: Path,
+                                             environments: dict[str, Synthesized]) -> None:
+    context = {**cdk_context(), **props.pop("context", {})}
+    app = cdk.App(outdir=str(tmp_path), context=context, analytics_reporting=False, **props)
+    build_app("dev", app=app)
+    app.synth()
+    assert read_tree(tmp_path) is None
+    assert both_views(app)[0] is None
+    verdicts = _construct_tree_verdicts(app)
+    assert verdicts and verdicts == _construct_tree_verdicts(environments["dev"].app)
+
+
+@pytest.mark.parametrize(("value", "counterpart", "expected"), [
+    ({"dbSubnetGroupName": "g", "kmsKeyId": "k"}, {"DBSubnetGroupName": "x", "KmsKeyId": "y"},
+     {"DBSubnetGroupName": "g", "KmsKeyId": "k"}),
+    ({"parameters": {"require_secure_transport": "ON"}},
+     {"Parameters": {"require_secure_transport": "OFF"}},
+     {"Parameters": {"require_secure_transport": "ON"}}),
+    ({"securityGroupIngress": [{"cidrIp": "10.0.0.0/8"}]},
+     {"SecurityGroupIngress": [{"CidrIp": "0.0.0.0/0"}]},
+     {"SecurityGroupIngress": [{"CidrIp": "10.0.0.0/8"}]}),
+    ({"kmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}, {"KmsKeyId": {"Fn::GetAtt": ["K", "Arn"]}},
+     {"KmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}),
+    ({"enableCloudwatchLogsExports": ["audit", "error"]}, {"EnableCloudwatchLogsExports": []},
+     {"EnableCloudwatchLogsExports": ["audit", "error"]}),
+], ids=["acronyms", "map keys", "list of structs", "intrinsic", "list of scalars"])
+def test_keys_are_spelt_like_the_template(value: Any, counterpart: Any, expected: Any) -> None:
+    assert spelt_like(value, counterpart) == (expected, True)
+
+
+@pytest.mark.parametrize(("value", "counterpart"), [
+    ({"sourceDbInstanceIdentifier": "p"}, {}),
+    ({"securityGroupIngress": [{"cidrIp": "a"}, {"cidrIp": "b"}]},
+     {"SecurityGroupIngress": [{"CidrIp": "a"}]}),
+    ({"kmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}, {"KmsKeyId": "alias/aws/rds"}),
+], ids=["key deleted", "list entry added", "struct replaced by a literal"])
+def test_a_key_without_counterpart_is_left_to_node(value: Any, counterpart: Any) -> None:
+    assert spelt_like(value, counterpart) == (value, False)
+
+
+class _Watched(Resource):
+    """A resource that records whether a rule read its removal policies."""
+
+    read: set[str]
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in ("deletion_policy", "update_replace_policy"):
+            object.__getattribute__(self, "read").add(name)
+        return object.__getattribute__(self, name)
+
+
+@pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
+def test_a_rule_reading_removal_policies_says_so(rule: Any,
+                                                 environments: dict[str, Synthesized]) -> None:
+    """The construct view asks Node for removal policies only on POLICY_TYPES."""
+    reads = False
+    for env in ("local", "prod"):
+        for stack in environments[env].stacks.all:
+            template = environments[env].templates[stack.stack_name]
+            view = StackView(name=stack.stack_name, resources={})
+            for logical_id, body in template["Resources"].items():
+                if body["Type"] not in rule.resource_types:
+                    continue
+                watched = _Watched(logical_id, body["Type"], body.get("Properties", {}),
+                                   body.get("DeletionPolicy"), body.get("UpdateReplacePolicy"))
+                object.__setattr__(watched, "read", set())
+                rule.evaluate(watched, view)
+                reads = reads or bool(watched.read)
+    assert reads == rule.reads_removal_policies
