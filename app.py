@@ -109,12 +109,14 @@ def write_compliance_reports(app: cdk.App, stacks: EnvironmentStacks,
     from policy.gate import policy_of
     from policy.report import write_reports
 
+    plugin = policy_of(app)
     return write_reports(
         env=stacks.config.name,
-        evaluations=policy_of(app).evaluations,
+        evaluations=plugin.evaluations,
         cdk_out=Path(app.outdir),
         out_dir=out_dir,
-        template_names={s.stack_name: s.template_file for s in stacks.all},
+        template_names={s.name: s.template_path.name for s in plugin.synthesized
+                        if s.settings.environment == stacks.config.name},
     )
 
 

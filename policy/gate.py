@@ -69,10 +69,13 @@ def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
                               dr_region=stacks.config.dr_region)
     for stack in stacks.all:
         plugin.register_stack(stack.node.path, settings)
-    found: dict[str, IConstruct] = {}
+    by_path: dict[str, list[cdk.Acknowledgment]] = {}
     for ack in acknowledgments_for(stacks):
-        cdk.Validations.of(_find(app, ack.path, found)).acknowledge(
-            cdk.Acknowledgment(id=ack.finding, reason=ack.reason))
+        by_path.setdefault(ack.path, []).append(cdk.Acknowledgment(id=ack.finding,
+                                                                   reason=ack.reason))
+    found: dict[str, IConstruct] = {}
+    for path, acks in by_path.items():  # one call per construct: each call is a round trip
+        cdk.Validations.of(_find(app, path, found)).acknowledge(*acks)
     return plugin
 
 

@@ -19,8 +19,8 @@ from constructs import IConstruct
 
 from policy.model import Compliance, PolicySettings, Resource, Result, Rule, StackView
 from policy.rules import ALL_RULES
-from policy.views import (construct_view_via_jsii, construct_views, synthesized_stacks,
-                          template_view)
+from policy.views import (SynthesizedStack, construct_view_via_jsii, construct_views,
+                          synthesized_stacks, template_view)
 
 VERSION = "1.0.0"
 
@@ -68,6 +68,7 @@ class RedundancyPolicy:
     def __init__(self) -> None:
         self._settings: dict[str, PolicySettings] = {}
         self.evaluations: list[Evaluation] = []
+        self.synthesized: list[SynthesizedStack] = []  # the stacks of the last validate
 
     @property
     def name(self) -> str:
@@ -84,18 +85,12 @@ class RedundancyPolicy:
     def register_stack(self, construct_path: str, settings: PolicySettings) -> None:
         self._settings[construct_path] = settings
 
-    @property
-    def registered(self) -> dict[str, PolicySettings]:
-        """{stack construct path: its rules' settings} of the stacks the gate checks."""
-        return dict(self._settings)
-
     def _stacks(self, app_construct: IConstruct) -> dict[str, cdk.Stack]:
         return {node.node.path: node for node in app_construct.node.find_all()
                 if isinstance(node, cdk.Stack) and node.node.path in self._settings}
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
-        stacks = synthesized_stacks(((entry.stack_construct_path, entry.template_path)
-                                     for entry in context.stack_templates), self._settings)
+        stacks = self.synthesized = synthesized_stacks(context.template_paths, self._settings)
         final = link(template_view(stack) for stack in stacks)
         views = construct_views(context.app_construct, stacks)
         if views is None:  # no tree.json: ask Node for everything, stack by stack

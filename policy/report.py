@@ -181,6 +181,6 @@ def write_reports(*, env: str, evaluations: list[Evaluation], cdk_out: Path,
     md_path = out_dir / f"{env}.md"
     sarif_path = out_dir / f"{env}.sarif"
     md_path.write_text(markdown(env, evaluations, findings))
-    sarif_path.write_text(json.dumps(sarif(env, evaluations, findings, template_names),
-                                     indent=2) + "\n")
+    # Not indented: json's C encoder writes it ~10x faster, and no human reads it raw.
+    sarif_path.write_text(json.dumps(sarif(env, evaluations, findings, template_names)) + "\n")
     return md_path, sarif_path

@@ -68,15 +68,18 @@ class SynthesizedStack:
                 if "aws:cdk:path" in (body.get("Metadata") or {})}
 
 
-def synthesized_stacks(entries: Iterable[tuple[str, str]],
+class UnsynthesizedStackError(RuntimeError):
+    """A stack registered with the gate has no template in the assembly: it would go unchecked."""
+
+
+def synthesized_stacks(template_paths: Iterable[str],
                        settings: dict[str, PolicySettings]) -> list[SynthesizedStack]:
-    """The registered stacks among `entries` ((construct path, template path), from the
-    validation context), with their names and regions from the assembly's manifest."""
+    """The registered stacks among the templates of the validation context, with their
+    construct paths, names and regions from the assembly's manifest (what CDK itself passes
+    plugins as `stackTemplates`, read without a round trip per field)."""
     manifests: dict[Path, dict[str, Any]] = {}
     out = []
-    for path, template_path in entries:
-        if path not in settings:
-            continue
+    for template_path in template_paths:
         template_file = Path(template_path)
         if template_file.parent not in manifests:
             manifests[template_file.parent] = json.loads(
@@ -84,6 +87,9 @@ def synthesized_stacks(entries: Iterable[tuple[str, str]],
         artifact_id, artifact = next(
             (key, value) for key, value in manifests[template_file.parent]["artifacts"].items()
             if (value.get("properties") or {}).get("templateFile") == template_file.name)
+        path = artifact.get("displayName", artifact_id)
+        if path not in settings:
+            continue
         region = artifact.get("environment", "").rsplit("/", 1)[-1]
         out.append(SynthesizedStack(
             path=path,
@@ -93,6 +99,10 @@ def synthesized_stacks(entries: Iterable[tuple[str, str]],
             template=json.loads(template_file.read_text()),
             settings=settings[path],
         ))
+    missing = sorted(set(settings) - {stack.path for stack in out})
+    if missing:
+        raise UnsynthesizedStackError(f"policy gate: no template for registered stack(s) "
+                                      f"{', '.join(missing)}: they would go unchecked")
     return out
 
 

@@ -10,8 +10,7 @@ import aws_cdk as cdk
 from app import cdk_context
 from policy.gate import policy_of
 from policy.model import Resource, StackView
-from policy.views import (POLICY_TYPES, construct_view_via_jsii, construct_views,
-                          synthesized_stacks)
+from policy.views import POLICY_TYPES, construct_view_via_jsii, construct_views
 
 Template = dict[str, Any]
 
@@ -74,11 +73,8 @@ def refs(value: Any) -> set[str]:
 
 def both_views(app: cdk.App) -> tuple[list[StackView] | None, list[StackView]]:
     """(the view read from the tree, the reference asked of Node) of a synthesized app."""
-    stacks = [c for c in app.node.find_all() if isinstance(c, cdk.Stack)]
-    synthesized = synthesized_stacks(
-        ((s.node.path, str(Path(app.outdir) / s.template_file)) for s in stacks),
-        policy_of(app).registered)
-    by_path = {s.node.path: s for s in stacks}
+    synthesized = policy_of(app).synthesized
+    by_path = {c.node.path: c for c in app.node.find_all() if isinstance(c, cdk.Stack)}
     return (construct_views(app, synthesized),
             [construct_view_via_jsii(by_path[s.path], s) for s in synthesized])
 

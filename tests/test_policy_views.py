@@ -13,7 +13,7 @@ import pytest
 
 from app import build_app, cdk_context
 from policy.gate import policy_of
-from policy.model import Resource, StackView
+from policy.model import PolicySettings, Resource, StackView
 from policy.rules import ALL_RULES
 from policy.views import read_tree, spelt_like
 from tests.conftest import ENVS, Synthesized
@@ -119,3 +119,13 @@ def test_a_rule_reading_removal_policies_says_so(rule: Any,
                 rule.evaluate(watched, view)
                 reads = reads or bool(watched.read)
     assert reads == rule.reads_removal_policies
+
+
+def test_a_registered_stack_without_template_fails_the_gate(tmp_path: Path) -> None:
+    """A stack the gate was told to check but cannot find is an error, never a silent skip."""
+    app, stacks = build_app("dev", outdir=str(tmp_path))
+    policy_of(app).register_stack("NoSuchStack", PolicySettings(environment="dev"))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = (tmp_path / "validation-report.json").read_text()
+    assert "no template for registered stack(s) NoSuchStack" in report
