@@ -13,7 +13,6 @@ import pytest
 from app import build_app
 from policy.gate import policy_of
 from tests.fixtures.mutations import DR_MUTATIONS, MUTATIONS, Mutation
-from tests.helpers import assert_same_views, both_views
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,8 +42,6 @@ def test_mutation_is_refused(mutation: Mutation, tmp_path: Path) -> None:
     if mutation.invisible_to_cdk_nag:
         # The point of the template view: the construct tree (what cdk-nag reads) looks fine.
         assert views == {"template"}
-    # The construct view read from tree.json equals asking Node, overridden keys included.
-    assert_same_views(*both_views(app))
 
 
 @pytest.mark.parametrize("mutation", DR_MUTATIONS, ids=lambda m: m.name)
