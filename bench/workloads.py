@@ -73,17 +73,6 @@ def inproc(args: argparse.Namespace, tmp: str) -> dict[str, object]:
     return {"import": T_IMPORT, "first": first, "warm": warm}
 
 
-def allenvs(args: argparse.Namespace, tmp: str) -> dict[str, object]:
-    """Every environment in one App, synthesized once: the gate runs once over all templates,
-    as checkov does in one run over the same templates."""
-    start = time.perf_counter()
-    app = new_app(f"{tmp}/all", args.variant)
-    for env in sorted(config.ENVIRONMENTS):
-        build_app(env, app=app, gate=args.variant != "floor")
-    app.synth()
-    return {"import": T_IMPORT, "total": time.perf_counter() - start}
-
-
 def scale(args: argparse.Namespace, tmp: str) -> dict[str, object]:
     warmup = synth_env(args.base, args.variant, f"{tmp}/warmup")  # engine and modules loaded
     start = time.perf_counter()
@@ -107,11 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     p_sc.add_argument("--n", type=int, required=True)
     p_sc.add_argument("--base", default="dev", choices=sorted(config.ENVIRONMENTS))
     p_sc.add_argument("--variant", choices=VARIANTS, required=True)
-    p_all = sub.add_parser("allenvs", help="every environment in one App, one synth")
-    p_all.add_argument("--variant", choices=VARIANTS, required=True)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
-        result = {"inproc": inproc, "scale": scale, "allenvs": allenvs}[args.kind](args, tmp)
+        result = {"inproc": inproc, "scale": scale}[args.kind](args, tmp)
     print(json.dumps(result))
     return 0
 

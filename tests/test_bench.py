@@ -82,8 +82,6 @@ def test_the_report_has_every_budget_with_a_verdict() -> None:
             if name.startswith("scale."):
                 data = {"total": 0.1 + 0.08 * n + i / 100, "synth": 0.05 + 0.05 * n,
                         "stacks": n + 1}
-            if name.startswith("allenvs."):
-                data = {"import": 1.0, "total": 2.0 + (0.5 if ".gate" in name else 0)}
             gate = ".gate" in name
             case.samples.append(bench.Sample(wall=(3.0 if gate else 2.5) + i / 10,
                                              rss_mib=200.0 + 2 * n + (40 if gate else 0),
@@ -95,7 +93,7 @@ def test_the_report_has_every_budget_with_a_verdict() -> None:
     assert analysis["derived"]["cli_dev_gate_over_floor_wall"]["runs"] == 4
     assert analysis["derived"]["cli_all_gate_over_floor_wall"]["runs"] == 5
     verdicts = {b["budget"]: b["pass"] for b in analysis["budgets"]}
-    assert len(verdicts) == 11 and None not in verdicts.values()
+    assert len(verdicts) == 10 and None not in verdicts.values()
     assert verdicts["make test <= 90 s"] is True
     derived = analysis["derived"]
     assert derived["scale_marginal_synth_s_per_replicated_database"]["median"] == \
@@ -105,4 +103,4 @@ def test_the_report_has_every_budget_with_a_verdict() -> None:
     text = bench.markdown({"finished": "now", "runs": 5, "errors": {}, "machine": {
         "nproc": 2, "cpu": "x", "memory_gib": 1, "kernel": "k", "python": "3", "node": "v",
         "cdk_cli": "2", "aws_cdk_lib": "2", "load_average_at_start": [0.0]}, **analysis})
-    assert text.count("| pass |") + text.count("| **FAIL** |") == 11
+    assert text.count("| pass |") + text.count("| **FAIL** |") == 10
