@@ -28,7 +28,9 @@ help: ## List the targets
 $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@echo "==> Python venv ($(VENV)) with pinned requirements"
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements-dev.txt -c constraints.txt
+	@# pip byte-compiles one file at a time (~35 s of a ~55 s install here); compileall uses every core
+	$(PY) -m compileall -q -j 0 $(VENV)/lib
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
@@ -68,7 +70,8 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 $(BENCH_STAMP): bench/requirements.txt
 	@echo "==> checkov for the benchmark only, in $(BENCH_VENV) (never in $(VENV))"
 	rm -rf $(BENCH_VENV) && $(PYTHON_BOOT) -m venv $(BENCH_VENV)
-	@if $(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements.txt; \
+	@if $(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile -r bench/requirements.txt \
+	  && $(BENCH_VENV)/bin/python -m compileall -q -j 0 $(BENCH_VENV)/lib >/dev/null; \
 	then touch $@; else echo "==> checkov did not install: the benchmark reports it as not available"; fi
 
 bench: ## Time synth, the gate, its peers and make test; write bench/results.{json,md}

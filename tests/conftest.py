@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aws_cdk as cdk
 import pytest
 
 import config
-from app import build_app
-from stacks import EnvironmentStacks
-from tests.helpers import validated_app
+
+if TYPE_CHECKING:  # aws_cdk is imported by the fixtures: xdist's controller never needs it
+    import aws_cdk as cdk
+
+    from stacks import EnvironmentStacks
 
 ENVS = tuple(config.ENVIRONMENTS)
 
@@ -33,6 +34,9 @@ class Synthesized:
 
 @pytest.fixture(scope="session")
 def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
+    from app import build_app
+    from tests.helpers import validated_app
+
     out = {}
     for env in ENVS:
         outdir = tmp_path_factory.mktemp(f"cdk.out.{env}")
