@@ -33,6 +33,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -113,15 +114,55 @@ class Progress:
         self.print(f"      {line}")
 
 
-def tool_environment(emulator: emu.Emulator, *, region: str) -> dict[str, str]:
+def tool_environment(emulator: emu.Emulator | None, *, region: str,
+                     state_dir: Path | None = None) -> dict[str, str]:
     """The caller's environment without any `AWS_*` variable (profile, session token, role,
-    container credentials ...), pointed at the emulator only (see `emu.aws_environment`)."""
+    container credentials ...), pointed at the emulator only (see `emu.aws_environment`), or,
+    before it listens, at nothing (`emu.offline_environment`, in `state_dir`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(emu.aws_environment(emulator, region=region))
+    if emulator is not None:
+        env.update(emu.aws_environment(emulator, region=region))
+    else:
+        assert state_dir is not None
+        env.update(emu.offline_environment(state_dir=state_dir, region=region))
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["CDK_DISABLE_CLI_TELEMETRY"] = "true"
     env["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
     return env
+
+
+class BackgroundTool:
+    """A tool started early to overlap another step (the synth, while the emulator starts):
+    its output is kept and echoed when `finish` is called, in its step."""
+
+    def __init__(self, command: Sequence[str], *, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(list(command), cwd=REPO_ROOT, env=env,
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, text=True, errors="replace")
+        self.lines: list[str] = []
+        self.started = time.monotonic()
+        self.seconds = 0.0  # its whole run, set by `finish`
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip())
+
+    def finish(self, progress: Progress) -> int:
+        code = self.process.wait()
+        self._reader.join()
+        self.seconds = time.monotonic() - self.started
+        for line in self.lines:
+            if line.strip():
+                progress.detail(f"| {line}")
+        return code
+
+    def cancel(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
 
 
 def run_tool(command: Sequence[str], *, env: dict[str, str], progress: Progress,
@@ -272,8 +313,21 @@ class Deployment:
                                   f"{identity['Account']}, expected the emulator's {emu.ACCOUNT}; "
                                   "refusing to deploy")
 
-    def synthesize(self) -> Path:
+    def start_synth(self) -> BackgroundTool | None:
+        """`cdk synth` in the background, so it overlaps the emulator's start (both ~2 s);
+        None when a given assembly is deployed as is."""
         if self.options.assembly is not None:
+            return None
+        # The gate of every synth. The Control Tower controls (cfn-guard, +0.6 s per
+        # template) guard what reaches AWS: `make synth` and CI run them.
+        command = cdk("synth", "--quiet", "-c", f"env={self.options.env}",
+                      "--output", str(self.options.outdir))
+        return BackgroundTool(command, env=tool_environment(
+            None, region=self.region, state_dir=self.options.state_dir))
+
+    def synthesize(self, synth: BackgroundTool | None) -> Path:
+        if synth is None:
+            assert self.options.assembly is not None
             with self.progress.step(f"Cloud assembly {self.options.assembly} (already "
                                     "synthesized)"):
                 return self.options.assembly
@@ -281,12 +335,9 @@ class Deployment:
         shown = outdir.relative_to(REPO_ROOT) if outdir.is_relative_to(REPO_ROOT) else outdir
         with self.progress.step(f"Synthesize env {self.options.env} through the policy gate "
                                 f"(cdk synth -> {shown})"):
-            # The gate of every synth. The Control Tower controls (cfn-guard, +0.6 s per
-            # template) guard what reaches AWS: `make synth` and CI run them.
-            command = cdk("synth", "--quiet", "-c", f"env={self.options.env}",
-                          "--output", str(outdir))
-            if run_tool(command, env=tool_environment(self.emulator, region=self.region),
-                        progress=self.progress) != 0:
+            code = synth.finish(self.progress)
+            self.progress.detail(f"ran {synth.seconds:.1f}s, beside the emulator's start")
+            if code != 0:
                 raise DeployError("cdk synth failed (output above): the policy gate or the "
                                   "config refused the app; nothing was deployed")
         return outdir
@@ -370,8 +421,14 @@ class Deployment:
 
     def run(self) -> DeployResult:
         started = time.monotonic()
-        self.start_emulator()
-        assembly = self.synthesize()
+        synth = self.start_synth()
+        try:
+            self.start_emulator()
+        except BaseException:
+            if synth is not None:
+                synth.cancel()
+            raise
+        assembly = self.synthesize(synth)
         self.reconcile_state(assembly)
         self.bootstrap(assembly)
         self.deploy(assembly)

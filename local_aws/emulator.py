@@ -197,9 +197,23 @@ def aws_environment(emulator: Emulator, *, region: str) -> dict[str, str]:
     Dummy credentials, no profile, no shared config or credential files: nothing can reach a
     real account by accident. Callers drop every other `AWS_*` variable (`deploy.tool_environment`).
     """
-    blank = str(emulator.state_dir / "no-aws-config")
+    return _environment(emulator.endpoint_url, emulator.state_dir, region)
+
+
+CLOSED_PORT = 9  # "discard": nothing listens on it on this machine's loopback
+
+
+def offline_environment(*, state_dir: Path, region: str) -> dict[str, str]:
+    """`aws_environment` before the emulator listens (`cdk synth` runs while it starts): a synth
+    calls no AWS API, and one that tried would meet a closed loopback port with dummy
+    credentials, never an account."""
+    return _environment(f"http://localhost:{CLOSED_PORT}", state_dir, region)
+
+
+def _environment(endpoint_url: str, state_dir: Path, region: str) -> dict[str, str]:
+    blank = str(state_dir / "no-aws-config")
     return {
-        "AWS_ENDPOINT_URL": emulator.endpoint_url,
+        "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": region,

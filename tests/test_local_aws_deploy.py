@@ -3,7 +3,9 @@ which environment the tools get. (The whole pipeline runs in test_e2e_local.py.)
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +19,12 @@ from local_aws import emulator as emu
 from local_aws import fidelity
 from local_aws.assembly import AssemblyError, AssemblyStack, load_stacks
 from local_aws.deploy import (
+    BackgroundTool,
     DeployError,
     Deployment,
     DeployOptions,
     DeployResult,
+    Progress,
     _deployed_state,
     tool_environment,
 )
@@ -134,6 +138,34 @@ def test_tool_environment_reaches_only_the_emulator(monkeypatch: pytest.MonkeyPa
     assert env["PATH"].startswith(str(Path(__file__).resolve().parent.parent / ".venv" / "bin"))
 
 
+def test_the_synth_before_the_emulator_listens_reaches_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                              tmp_path: Path) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREAL")
+    env = tool_environment(None, region="us-east-1", state_dir=tmp_path)
+    assert "AWS_PROFILE" not in env and env["AWS_ACCESS_KEY_ID"] == "testing"
+    assert env["AWS_ENDPOINT_URL"] == f"http://localhost:{emu.CLOSED_PORT}"
+    assert env["AWS_CONFIG_FILE"] == str(tmp_path / "no-aws-config")
+
+
+def test_a_background_tool_echoes_its_output_in_its_step_and_keeps_its_exit_code() -> None:
+    out = io.StringIO()
+    progress = Progress(out)
+    tool = BackgroundTool([sys.executable, "-c", "print('refused: Redundancy-X'); exit(3)"],
+                          env=dict(os.environ))
+    with progress.step("Synthesize"):
+        assert tool.finish(progress) == 3
+    assert "      | refused: Redundancy-X\n" in out.getvalue()
+    assert tool.seconds > 0
+
+
+def test_a_cancelled_background_tool_is_stopped() -> None:
+    tool = BackgroundTool([sys.executable, "-c", "import time; time.sleep(60)"],
+                          env=dict(os.environ))
+    tool.cancel()
+    assert tool.process.returncode is not None
+
+
 @pytest.mark.parametrize(("env", "message"), [
     ("dev", "targets account None region None; the local emulator is account 123456789012"),
     ("nope", "unknown env 'nope'"),
@@ -171,3 +203,10 @@ def test_fails_a_stack_outside_the_envs_regions(tmp_path: Path) -> None:
             f"stack Other targets aws://{emu.ACCOUNT}/eu-west-1; the emulator hosts env local as "
             f"aws://{emu.ACCOUNT}/us-east-1 and aws://{emu.ACCOUNT}/us-west-2")):
         deployment.reconcile_state(tmp_path)
+
+
+def test_a_refused_synth_stops_the_deploy(tmp_path: Path) -> None:
+    deployment = Deployment(DeployOptions(state_dir=tmp_path), out=io.StringIO())
+    refused = BackgroundTool([sys.executable, "-c", "exit(1)"], env=dict(os.environ))
+    with pytest.raises(DeployError, match="cdk synth failed .*nothing was deployed"):
+        deployment.synthesize(refused)
