@@ -47,6 +47,7 @@ CHILD_ENV = {
     "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ.get('PATH', '')}",
     "CDK_DISABLE_CLI_TELEMETRY": "true",
     "JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION": "1",
+    "PYTHONDONTWRITEBYTECODE": "1",
 }
 
 
