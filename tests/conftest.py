@@ -35,12 +35,11 @@ class Synthesized:
 @pytest.fixture(scope="session")
 def environments(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Synthesized]:
     from app import build_app
-    from tests.helpers import validated_app
 
     out = {}
     for env in ENVS:
         outdir = tmp_path_factory.mktemp(f"cdk.out.{env}")
-        app, stacks = build_app(env, app=validated_app(outdir))
+        app, stacks = build_app(env, outdir=str(outdir))
         assembly = app.synth()
         templates = {s.stack_name: assembly.get_stack_by_name(s.stack_name).template
                      for s in stacks.all}

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 
-from app import cdk_context
 from policy.gate import policy_of
 from policy.model import Resource, StackView
 from policy.views import POLICY_TYPES, construct_view_via_jsii, construct_views
 
 Template = dict[str, Any]
-
-
-def validated_app(outdir: str | Path) -> cdk.App:
-    """An App with CDK's built-in CloudFormation validation on: the spec and CDK's default rules,
-    findings as errors (cdk.json's `validateAgainstDefaultRules`). It is off in every synth
-    (app.py `BUILTIN_CFN_VALIDATION`: its engine costs a second and ~300 MiB per process), so the
-    session's one synth of every environment (conftest.py) runs it instead."""
-    return cdk.App(outdir=str(outdir), context=cdk_context(), analytics_reporting=False,
-                   builtin_cloud_formation_validation=True)
 
 
 def resources(template: Template, type_: str) -> dict[str, dict[str, Any]]:
