@@ -104,3 +104,21 @@ def test_the_report_has_every_budget_with_a_verdict() -> None:
         "nproc": 2, "cpu": "x", "memory_gib": 1, "kernel": "k", "python": "3", "node": "v",
         "cdk_cli": "2", "aws_cdk_lib": "2", "load_average_at_start": [0.0]}, **analysis})
     assert text.count("| pass |") + text.count("| **FAIL** |") == 10
+
+
+def test_the_peers_read_the_templates_of_the_first_gated_synth(tmp_path: Path) -> None:
+    import bench.__main__ as bench
+
+    def assembly(name: str, *stacks: str) -> Path:
+        directory = tmp_path / name
+        directory.mkdir()
+        for stack in stacks:
+            (directory / f"{stack}.template.json").write_text("{}")
+        (directory / "manifest.json").write_text("{}")
+        return directory
+
+    templates = bench.Templates()
+    templates.dir = tmp_path / "kept"
+    templates.keep(assembly("round1", "A", "B"))
+    templates.keep(assembly("round2", "C"))  # later rounds leave the first set alone
+    assert [f.name for f in templates.ensure()] == ["A.template.json", "B.template.json"]
