@@ -189,6 +189,8 @@ def spelt_like(value: Any, counterpart: Any) -> tuple[Any, bool]:
     counterpart: only Node knows its spelling then."""
     if isinstance(value, dict):
         theirs = {key.lower(): key for key in counterpart} if isinstance(counterpart, dict) else {}
+        if isinstance(counterpart, dict) and len(theirs) < len(counterpart):
+            return value, False  # two keys differ only in case (an override's typo): ambiguous
         out = {}
         for key, item in value.items():
             name = theirs.get(key.lower())

@@ -102,7 +102,9 @@ def test_keys_are_spelt_like_the_template(value: Any, counterpart: Any, expected
     ({"securityGroupIngress": [{"cidrIp": "a"}, {"cidrIp": "b"}]},
      {"SecurityGroupIngress": [{"CidrIp": "a"}]}),
     ({"kmsKeyId": {"Fn::GetAtt": ["Key", "Arn"]}}, {"KmsKeyId": "alias/aws/rds"}),
-], ids=["key deleted", "list entry added", "struct replaced by a literal"])
+    ({"storageEncrypted": True}, {"StorageEncrypted": True, "storageEncrypted": False}),
+], ids=["key deleted", "list entry added", "struct replaced by a literal",
+        "keys differing only in case"])
 def test_a_key_without_counterpart_is_left_to_node(value: Any, counterpart: Any) -> None:
     assert spelt_like(value, counterpart) == (value, False)
 
