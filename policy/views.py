@@ -10,7 +10,8 @@
 
 The keys of the tree's properties are respelt as CloudFormation spells them by matching the
 template's keys at the same place, ignoring case; where a key has no counterpart (a raw
-override removed it), Node renders that resource's properties exactly (`_render_properties`).
+override removed it) or two (an override added a miscased twin), Node renders that resource's
+properties exactly (`_render_properties`).
 Tests hold the fast view equal to the reference one on every environment and on mutated apps.
 """
 
