@@ -114,21 +114,31 @@ class Progress:
         self.print(f"      {line}")
 
 
-def tool_environment(emulator: emu.Emulator | None, *, region: str,
-                     state_dir: Path | None = None) -> dict[str, str]:
+def tool_environment(emulator: emu.Emulator, *, region: str) -> dict[str, str]:
     """The caller's environment without any `AWS_*` variable (profile, session token, role,
-    container credentials ...), pointed at the emulator only (see `emu.aws_environment`), or,
-    before it listens, at nothing (`emu.offline_environment`, in `state_dir`)."""
+    container credentials ...), pointed at the emulator only (see `emu.aws_environment`)."""
+    return _scrubbed(emu.aws_environment(emulator, region=region))
+
+
+def offline_tool_environment(*, state_dir: Path, region: str) -> dict[str, str]:
+    """`tool_environment` before the emulator listens: pointed at nothing
+    (`emu.offline_environment`)."""
+    return _scrubbed(emu.offline_environment(state_dir=state_dir, region=region))
+
+
+def _scrubbed(aws: dict[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    if emulator is not None:
-        env.update(emu.aws_environment(emulator, region=region))
-    else:
-        assert state_dir is not None
-        env.update(emu.offline_environment(state_dir=state_dir, region=region))
+    env.update(aws)
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["CDK_DISABLE_CLI_TELEMETRY"] = "true"
     env["JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION"] = "1"
     return env
+
+
+def _echo(progress: Progress, line: str) -> None:
+    """A tool's output line, indented under its step."""
+    if line.strip():
+        progress.detail(f"| {line}")
 
 
 class BackgroundTool:
@@ -155,8 +165,7 @@ class BackgroundTool:
         self._reader.join()
         self.seconds = time.monotonic() - self.started
         for line in self.lines:
-            if line.strip():
-                progress.detail(f"| {line}")
+            _echo(progress, line)
         return code
 
     def cancel(self) -> None:
@@ -176,8 +185,7 @@ def run_tool(command: Sequence[str], *, env: dict[str, str], progress: Progress,
         line = line.rstrip()
         if capture is not None:
             capture.append(line)
-        if line.strip():
-            progress.detail(f"| {line}")
+        _echo(progress, line)
     return process.wait()
 
 
@@ -322,8 +330,8 @@ class Deployment:
         # template) guard what reaches AWS: `make synth` and CI run them.
         command = cdk("synth", "--quiet", "-c", f"env={self.options.env}",
                       "--output", str(self.options.outdir))
-        return BackgroundTool(command, env=tool_environment(
-            None, region=self.region, state_dir=self.options.state_dir))
+        return BackgroundTool(command, env=offline_tool_environment(
+            state_dir=self.options.state_dir, region=self.region))
 
     def synthesize(self, synth: BackgroundTool | None) -> Path:
         if synth is None:

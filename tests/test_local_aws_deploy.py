@@ -26,6 +26,7 @@ from local_aws.deploy import (
     DeployResult,
     Progress,
     _deployed_state,
+    offline_tool_environment,
     tool_environment,
 )
 from local_aws.report import emulation_limits, skipped_by_type, skipped_resources
@@ -142,7 +143,7 @@ def test_the_synth_before_the_emulator_listens_reaches_nothing(monkeypatch: pyte
                                                               tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_PROFILE", "production")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREAL")
-    env = tool_environment(None, region="us-east-1", state_dir=tmp_path)
+    env = offline_tool_environment(state_dir=tmp_path, region="us-east-1")
     assert "AWS_PROFILE" not in env and env["AWS_ACCESS_KEY_ID"] == "testing"
     assert env["AWS_ENDPOINT_URL"] == f"http://localhost:{emu.CLOSED_PORT}"
     assert env["AWS_CONFIG_FILE"] == str(tmp_path / "no-aws-config")
