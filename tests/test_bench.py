@@ -9,6 +9,7 @@ import pytest
 
 from app import GateSwitchError, build_app, gate_enabled, refuse_deploy
 from bench.stats import least_squares, paired_differences, paired_ratios, summarize
+from bench.timed_app import GATE_PARTS, MissingCounterError, timed, validation_seconds
 
 
 def test_summary_is_median_min_max_and_count() -> None:
@@ -83,6 +84,10 @@ def test_the_report_has_every_budget_with_a_verdict() -> None:
                 data = {"total": 0.1 + 0.08 * n + i / 100, "synth": 0.05 + 0.05 * n,
                         "stacks": n + 1}
             gate = ".gate" in name
+            if name.endswith(".all"):  # bench.timed_app's clocks; all 0 for the floor
+                parts = {"import": 0.2, "apply": 0.05, "validate": 0.3 + i / 100,
+                         "reports": 0.05} if gate else dict.fromkeys(GATE_PARTS, 0.0)
+                data = {**parts, "total": sum(parts.values())}
             case.samples.append(bench.Sample(wall=(3.0 if gate else 2.5) + i / 10,
                                              rss_mib=200.0 + 2 * n + (40 if gate else 0),
                                              data=data, round=i + 1))
@@ -100,6 +105,13 @@ def test_the_report_has_every_budget_with_a_verdict() -> None:
         pytest.approx(0.05)
     assert derived["scale_marginal_build_and_synth_s_per_replicated_database"]["median"] == \
         pytest.approx(0.08)
+    # The verdict rests on the gate's own clocks (0.62 s), the wall difference is shown beside.
+    assert derived["gate_own_total_s"]["median"] == pytest.approx(0.62)
+    assert derived["gate_own_validate_s"]["median"] == pytest.approx(0.32)
+    (checkov,) = [b for b in analysis["budgets"] if "checkov" in b["budget"]]
+    assert checkov["pass"] is False
+    assert checkov["measured"].startswith("checkov 2.70 s / gate 0.62 s = 4.35x")
+    assert "wall minus wall: 0.50 s" in checkov["measured"]
     text = bench.markdown({"finished": "now", "runs": 5, "errors": {}, "machine": {
         "nproc": 2, "cpu": "x", "memory_gib": 1, "kernel": "k", "python": "3", "node": "v",
         "cdk_cli": "2", "aws_cdk_lib": "2", "load_average_at_start": [0.0]}, **analysis})
@@ -122,3 +134,22 @@ def test_the_peers_read_the_templates_of_the_first_gated_synth(tmp_path: Path) -
     templates.keep(assembly("round1", "A", "B"))
     templates.keep(assembly("round2", "C"))  # later rounds leave the first set alone
     assert [f.name for f in templates.ensure()] == ["A.template.json", "B.template.json"]
+
+
+def test_the_gate_clock_adds_up_every_call_and_keeps_the_result() -> None:
+    seconds = {"apply": 0.0}
+    apply = timed(seconds, "apply", lambda x: x * 2)
+    assert apply(2) == 4 and apply(3) == 6
+    assert seconds["apply"] > 0
+
+
+def test_validation_time_is_read_from_cdk_counters_and_never_silently_zero(
+        tmp_path: Path) -> None:
+    counters = tmp_path / "counters.json"
+    counters.write_text('{"counters": {"validateTemplates": 347, "phase:Load": 800}}')
+    assert validation_seconds(counters) == pytest.approx(0.347)
+    counters.write_text('{"counters": {"phase:Load": 800}}')  # a renamed counter
+    with pytest.raises(MissingCounterError, match="no 'validateTemplates' counter"):
+        validation_seconds(counters)
+    with pytest.raises(MissingCounterError, match="slowSynthThreshold"):
+        validation_seconds(tmp_path / "absent.json")
