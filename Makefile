@@ -15,7 +15,10 @@ ENV         ?= dev
 export PATH := $(BIN):$(PATH)
 export CDK_DISABLE_CLI_TELEMETRY := true
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
-export PYTHONDONTWRITEBYTECODE := 1
+# Python caches compiled modules (__pycache__, git-ignored) as it does by default, even where
+# the machine sets PYTHONDONTWRITEBYTECODE (this one does): otherwise every process compiles
+# the project's modules again, and pytest rewrites every test module's asserts again.
+unexport PYTHONDONTWRITEBYTECODE
 
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
@@ -30,8 +33,8 @@ $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
 	test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-compile -r requirements-dev.txt -c constraints.txt
 	@# pip byte-compiles one file at a time (~35 s of a ~55 s install here); compileall uses every
-	@# core. Compiled here, not on first import: with PYTHONDONTWRITEBYTECODE set (as on this
-	@# machine) every process would compile aws-cdk-lib again.
+	@# core. Compiled here, not on first import: then no test worker or synth compiles
+	@# aws-cdk-lib (and none could save it where PYTHONDONTWRITEBYTECODE is set).
 	$(PY) -m compileall -q -j 0 $(VENV)/lib
 	@touch $@
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
-from constructs import IConstruct
+from constructs import IConstruct, Node
 
 from policy.acknowledgments import DISABLED_CONTROL_TOWER_RULES, acknowledgments_for
 from policy.model import PolicySettings
 from policy.plugin import RedundancyPolicy
+from policy.views import is_a
 from stacks import EnvironmentStacks
 
 _ATTRIBUTE = "_redundancy_policy"  # the plugin registered on an App, set on its Python object
@@ -19,20 +20,27 @@ class AcknowledgmentError(ValueError):
     """An acknowledgment names a construct that does not exist or is not one resource."""
 
 
-def _find(app: cdk.App, path: str, found: dict[str, IConstruct] | None = None) -> IConstruct:
-    """The construct at `path`. `found` remembers the constructs met on the way (each step is a
-    round trip to Node, and the acknowledgments of a replica share one long path)."""
+def _find(app: cdk.App, path: str,
+          found: dict[str, tuple[IConstruct, Node]] | None = None) -> IConstruct:
+    """The construct at `path`. `found` remembers the constructs (and their nodes) met on the
+    way: each step is a round trip to Node, and the acknowledged paths share their first steps."""
     found = {} if found is None else found
-    node: IConstruct = app
+    node, parent = found.get("") or found.setdefault("", (app, app.node))
     walked = ""
     for part in path.split("/"):
         walked = f"{walked}/{part}" if walked else part
-        child = found.get(walked) or node.node.try_find_child(part)
+        if walked in found:
+            node, parent = found[walked]
+            continue
+        child = parent.try_find_child(part)
         if child is None:
             raise AcknowledgmentError(f"acknowledgment path {path!r}: no construct {part!r} "
-                                      f"under {node.node.path or '<app>'}")
-        found[walked] = node = child
-    if not isinstance(node, cdk.CfnResource):
+                                      f"under {parent.path or '<app>'}")
+        node = child
+        if walked != path:  # a step on the way: its node is the next parent
+            parent = node.node
+            found[walked] = (node, parent)
+    if not is_a(node, cdk.CfnResource):
         raise AcknowledgmentError(f"acknowledgment path {path!r}: not a single CloudFormation "
                                   "resource")
     return node
@@ -73,7 +81,7 @@ def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
     for ack in acknowledgments_for(stacks):
         by_path.setdefault(ack.path, []).append(cdk.Acknowledgment(id=ack.finding,
                                                                    reason=ack.reason))
-    found: dict[str, IConstruct] = {}
+    found: dict[str, tuple[IConstruct, Node]] = {}
     for path, acks in by_path.items():  # one call per construct: each call is a round trip
         cdk.Validations.of(_find(app, path, found)).acknowledge(*acks)
     return plugin

@@ -15,7 +15,7 @@ from app import build_app, cdk_context
 from policy.gate import policy_of
 from policy.model import PolicySettings, Resource, StackView
 from policy.rules import ALL_RULES
-from policy.views import read_tree, spelt_like
+from policy.views import is_a, read_tree, spelt_like
 from tests.conftest import ENVS, Synthesized
 from tests.fixtures.mutations import DR_MUTATIONS, MUTATIONS, Mutation
 from tests.helpers import assert_same_views, both_views, refs
@@ -148,3 +148,12 @@ def test_a_registered_stack_without_template_fails_the_gate(tmp_path: Path) -> N
         app.synth()
     report = (tmp_path / "validation-report.json").read_text()
     assert "no template for registered stack(s) NoSuchStack" in report
+
+
+def test_the_class_check_agrees_with_isinstance_on_every_construct(
+        environments: dict[str, Synthesized]) -> None:
+    nodes = environments["local"].app.node.find_all()
+    for cls in (cdk.Stack, cdk.CfnResource, cdk.CfnOutput):
+        assert [is_a(n, cls) for n in nodes] == [isinstance(n, cls) for n in nodes]
+    assert sum(is_a(n, cdk.Stack) for n in nodes) == 5
+    assert any(is_a(n, cdk.CfnResource) for n in nodes)
