@@ -143,8 +143,11 @@ def _environments(app: cdk.App) -> list[str | None]:
     return list(config.ENVIRONMENTS)
 
 
-def main() -> int:
-    app = cdk.App(builtin_cloud_formation_validation=BUILTIN_CFN_VALIDATION)
+def main(app: cdk.App | None = None) -> int:
+    """Synthesize what the context asks for (`app`: the App to use, one reading the context
+    the CDK CLI passes by default); 1 after one line on stderr for a bad switch or config."""
+    if app is None:
+        app = cdk.App(builtin_cloud_formation_validation=BUILTIN_CFN_VALIDATION)
     try:
         gate = gate_enabled(app.node.try_get_context("gate"), app.node.try_get_context("bench"))
         built = [build_app(env, app=app, account=app.node.try_get_context("account"),

@@ -150,19 +150,23 @@ def test_app_exits_1_with_one_line_on_a_bad_environment() -> None:
     assert "Traceback" not in run.stderr
 
 
-def test_app_refuses_an_account_with_every_environment() -> None:
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "all", "account": "111122223333"}),
-           "CDK_OUTDIR": str(ROOT / "build" / "unused")}
-    run = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
-    assert run.returncode == 1
-    assert "account='111122223333': -c account= names one environment's account" in run.stderr
+@pytest.mark.parametrize("context, message", [
+    ({"env": "all", "account": "111122223333"},
+     "error: config error in env 'all': account='111122223333': -c account= names one "
+     "environment's account; use it with -c env=NAME, not env=all"),
+    ({"env": "dev", "controlTower": "ture"},
+     "error: controlTower='ture': 'true' or 'false' (default)"),
+    ({"env": "dev", "gate": "off"},
+     "error: gate=off is for the benchmark only: it needs -c bench=true too, and its stacks "
+     "cannot be deployed"),
+])
+def test_app_refuses_a_bad_switch_before_building_anything(
+        context: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import aws_cdk as cdk
 
+    from app import main
 
-def test_app_refuses_a_misspelt_control_tower_switch() -> None:
-    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "dev", "controlTower": "ture"}),
-           "CDK_OUTDIR": str(ROOT / "build" / "unused")}
-    run = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
-    assert run.returncode == 1
-    assert "error: controlTower='ture': 'true' or 'false' (default)" in run.stderr
+    app = cdk.App(context=context, analytics_reporting=False)
+    assert main(app) == 1
+    assert capsys.readouterr().err.splitlines() == [message]
+    assert not app.node.children
