@@ -19,13 +19,12 @@ from pathlib import Path
 
 T0 = time.perf_counter()
 
-import aws_cdk as cdk  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import config  # noqa: E402
-from app import build_app, cdk_context  # noqa: E402
+# app first: it starts jsii's Node process with the app's Node options (app.JSII_NODE_OPTIONS).
+from app import build_app, cdk, cdk_context  # noqa: E402
+import config  # noqa: E402,I001
 
 T_IMPORT = time.perf_counter() - T0
 VARIANTS = ("gate", "floor", "validated")

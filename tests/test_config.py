@@ -170,3 +170,21 @@ def test_app_refuses_a_bad_switch_before_building_anything(
     assert main(app) == 1
     assert capsys.readouterr().err.splitlines() == [message]
     assert not app.node.children
+
+
+@pytest.mark.parametrize("before, during", [
+    (None, "--max-semi-space-size=16"),
+    ("--enable-source-maps", "--enable-source-maps --max-semi-space-size=16"),
+    ("--max-semi-space-size=64", "--max-semi-space-size=64"),  # the user's own choice wins
+])
+def test_jsii_node_options_are_set_only_while_jsii_starts_node(
+        before: str | None, during: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import JSII_NODE_OPTIONS, jsii_node_options
+
+    if before is None:
+        monkeypatch.delenv("NODE_OPTIONS", raising=False)
+    else:
+        monkeypatch.setenv("NODE_OPTIONS", before)
+    with jsii_node_options(JSII_NODE_OPTIONS):
+        assert os.environ["NODE_OPTIONS"] == during
+    assert os.environ.get("NODE_OPTIONS") == before
