@@ -18,6 +18,14 @@ if TYPE_CHECKING:  # aws_cdk is imported by the fixtures: xdist's controller nev
 
 ENVS = tuple(config.ENVIRONMENTS)
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end tests run first: they are the longest (~23 s, two deploys on the
+    emulator), and started late they leave the other worker idle at the end. xdist's `load`
+    schedule gives each worker a first chunk of consecutive tests, so both go to one worker,
+    which starts the module's background deploy once."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+
 Template = dict[str, Any]
 
 

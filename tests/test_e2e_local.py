@@ -30,7 +30,7 @@ import pytest
 
 from local_aws import emulator as emu
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.e2e  # run first, on one worker (conftest.pytest_collection_modifyitems)
 
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
