@@ -483,7 +483,8 @@ def analyse(by: dict[str, Case], runs: int) -> dict[str, Any]:
                                     f"R^2 of a line {summarize(r2s).median:.3f}",
                         "median": round(g.median, 4), "limit": 1.25, "pass": g.median <= 1.25})
     # (5) peers: checkov runs once, in a cold process, over every template; the gate's added
-    # cost is that of one cold `cdk synth -c env=all` (as `make synth` runs) over its floor.
+    # cost is its own work in one cold `cdk synth -c env=all` (as `make synth` runs), timed in
+    # that process; the wall-clock difference from its floor is shown beside it.
     if "peer.checkov" in ok and cli_rounds:
         chk = summarize(walls(ok["peer.checkov"])).median
         own = derived["gate_own_total_s"]["median"]
