@@ -72,7 +72,8 @@ class PolicySettings:
 @dataclass
 class StackView:
     """The resources of one stack, with the outputs of every stack in the app for following
-    cross-stack references (`Fn::GetStackOutput`, CDK's weak references)."""
+    cross-stack references: `Fn::GetStackOutput` (CDK's weak references, this app's setting)
+    and `Fn::ImportValue` of an exported output (CDK's default, strong references)."""
 
     name: str
     resources: dict[str, Resource]
@@ -86,7 +87,8 @@ class StackView:
 
     def target(self, value: Any) -> Resource | None:
         """The resource `value` points at: Ref, Fn::GetAtt, or an ARN built with Fn::Join
-        around one of those, or a weak reference (Fn::GetStackOutput) to another stack."""
+        around one of those, or a reference to another stack's output (Fn::GetStackOutput,
+        Fn::ImportValue)."""
         found = self.targets(value)
         return found[0] if found else None
 
@@ -130,11 +132,35 @@ def _references(value: Any, stack: StackView) -> Iterator[tuple[StackView, str]]
                 yield from _references(other.outputs.get(spec.get("OutputName"), {}).get(
                     "Value"), other)
             return
+        if "Fn::ImportValue" in value:  # a strong reference: the output exported by that name
+            name = _export_name(value["Fn::ImportValue"], stack)
+            for other in stack.app.values():
+                for output in other.outputs.values():
+                    if name is not None and _export_name(
+                            (output.get("Export") or {}).get("Name"), other) == name:
+                        yield from _references(output.get("Value"), other)
+            return
         for item in value.values():
             yield from _references(item, stack)
     elif isinstance(value, list):
         for item in value:
             yield from _references(item, stack)
+
+
+def _export_name(value: Any, stack: StackView) -> str | None:
+    """An export name as a string: a literal, or an Fn::Sub / Fn::Join whose only intrinsic is
+    the stack's own name (CDK's exports are literals; hand-written ones often use the stack
+    name). None when it depends on anything else."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("Fn::Sub"), str):
+        rendered = value["Fn::Sub"].replace("${AWS::StackName}", stack.name)
+        return None if "${" in rendered else rendered
+    if isinstance(value, dict) and "Fn::Join" in value:
+        sep, parts = value["Fn::Join"]
+        texts = [stack.name if p == {"Ref": "AWS::StackName"} else p for p in parts]
+        return sep.join(texts) if all(isinstance(t, str) for t in texts) else None
+    return None
 
 
 def literal_string(value: Any) -> str | None:

@@ -348,3 +348,30 @@ def test_other_resource_types_are_not_applicable(rule: Rule) -> None:
 def test_password_value_never_in_the_finding() -> None:
     _, detail = check(credentials.NO_PLAINTEXT_PASSWORD, primary(MasterUserPassword="s3cr3t!"))
     assert "s3cr3t" not in detail
+
+
+@pytest.mark.parametrize("export_name, import_name", [
+    ("Keys:KeyArn", "Keys:KeyArn"),  # CDK's own exports: literals
+    ({"Fn::Sub": "${AWS::StackName}-KeyArn"}, "Keys-KeyArn"),
+    ({"Fn::Join": ["-", [{"Ref": "AWS::StackName"}, "KeyArn"]]}, "Keys-KeyArn"),
+])
+def test_an_imported_value_leads_to_the_exported_resource(export_name: Any,
+                                                         import_name: str) -> None:
+    key = res("Key", "AWS::KMS::Key", "Retain", EnableKeyRotation=True)
+    keys = StackView("Keys", {"Key": key}, outputs={"KeyArn": {
+        "Value": {"Fn::GetAtt": ["Key", "Arn"]}, "Export": {"Name": export_name}}})
+    home = StackView("Home", {})
+    link([home, keys])
+    assert home.target({"Fn::ImportValue": import_name}) is key
+
+
+@pytest.mark.parametrize("import_value", [
+    "Keys:Other",  # no output exports that name
+    {"Fn::Sub": "${Env}-KeyArn"},  # depends on a parameter: not followed
+])
+def test_an_import_that_names_no_export_of_the_app_leads_nowhere(import_value: Any) -> None:
+    keys = StackView("Keys", {"Key": res("Key", "AWS::KMS::Key")}, outputs={"KeyArn": {
+        "Value": {"Fn::GetAtt": ["Key", "Arn"]}, "Export": {"Name": "Keys:KeyArn"}}})
+    home = StackView("Home", {})
+    link([home, keys])
+    assert home.target({"Fn::ImportValue": import_value}) is None

@@ -157,3 +157,21 @@ def test_the_class_check_agrees_with_isinstance_on_every_construct(
         assert [is_a(n, cls) for n in nodes] == [isinstance(n, cls) for n in nodes]
     assert sum(is_a(n, cdk.Stack) for n in nodes) == 5
     assert any(is_a(n, cdk.CfnResource) for n in nodes)
+
+
+def test_the_gate_follows_exports_under_cdks_default_strong_references(tmp_path: Path) -> None:
+    """This app uses weak references (cdk.json); an app that keeps CDK's default wires its
+    stacks with exports and Fn::ImportValue, and the gate must follow those too."""
+    context = {k: v for k, v in cdk_context().items()
+               if k != "@aws-cdk/core:defaultCrossStackReferences"}
+    app, stacks = build_app("dev", app=cdk.App(outdir=str(tmp_path), context=context,
+                                                analytics_reporting=False,
+                                                builtin_cloud_formation_validation=False))
+    assembly = app.synth()  # raises ValidationFailed if a rule cannot follow an import
+    template = assembly.get_stack_by_name(stacks.database.stack_name).template
+    groups = [r for r in template["Resources"].values() if r["Type"] == "AWS::RDS::DBSubnetGroup"]
+    assert groups and all("Fn::ImportValue" in subnet
+                          for g in groups for subnet in g["Properties"]["SubnetIds"])
+    isolated = [e for e in policy_of(app).evaluations
+                if e.rule.id == "Redundancy-IsolatedSubnets" and e.view == "template"]
+    assert isolated and all(e.compliance.value == "compliant" for e in isolated)
