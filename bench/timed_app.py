@@ -58,6 +58,9 @@ def validation_seconds(counters: Path) -> float:
 
 
 def main() -> int:
+    if not os.environ.get("BENCH_GATE_TIMES"):
+        raise SystemExit("bench.timed_app: BENCH_GATE_TIMES is not set: it names the JSON file "
+                         "the gate's seconds are written to (the benchmark sets it)")
     out = Path(os.environ["BENCH_GATE_TIMES"])
     counters = out.with_suffix(".counters.json")
     # Set before aws_cdk is imported: the jsii kernel's Node copies the environment then.

@@ -360,7 +360,8 @@ def construct_view_via_jsii(stack: cdk.Stack, synthesized: SynthesizedStack) -> 
         "resources": [{"id": node.logical_id, "props": node._cfn_properties,
                        "options": node.cfn_options, "path": node.node.path}
                       for node, _ in nodes],
-        "outputs": [{"id": node.logical_id, "value": node.value} for node in output_nodes],
+        "outputs": [{"id": node.logical_id, "value": node.value, "export": node.export_name}
+                    for node in output_nodes],
     }) or {}
     resources: dict[str, Resource] = {}
     for (node, resource_type), entry in zip(nodes, resolved["resources"], strict=True):
@@ -373,6 +374,9 @@ def construct_view_via_jsii(stack: cdk.Stack, synthesized: SynthesizedStack) -> 
             update_replace_policy=_policy(options.get("updateReplacePolicy")),
             path=entry["path"],
         )
-    outputs = {entry["id"]: {"Value": entry.get("value")} for entry in resolved["outputs"]}
+    # As the template renders them: rules follow Fn::ImportValue to an output by its export.
+    outputs = {entry["id"]: {"Value": entry.get("value"),
+                             **({"Export": {"Name": entry["export"]}} if "export" in entry else {})}
+               for entry in resolved["outputs"]}
     return StackView(name=synthesized.name, resources=resources, settings=synthesized.settings,
                      outputs=outputs, region=synthesized.region)

@@ -83,5 +83,5 @@ def assert_same_views(fast: list[StackView] | None, reference: list[StackView]) 
         for logical_id, resource in mine.resources.items():
             assert _comparable(resource) == _comparable(theirs.resources[logical_id]), \
                 f"{mine.name}/{logical_id}"
-        assert {k: v["Value"] for k, v in mine.outputs.items()} == \
-               {k: v["Value"] for k, v in theirs.outputs.items()}
+        assert {k: (v["Value"], v.get("Export")) for k, v in mine.outputs.items()} == \
+               {k: (v["Value"], v.get("Export")) for k, v in theirs.outputs.items()}

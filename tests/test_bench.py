@@ -9,7 +9,7 @@ import pytest
 
 from app import GateSwitchError, build_app, gate_enabled, refuse_deploy
 from bench.stats import least_squares, paired_differences, paired_ratios, summarize
-from bench.timed_app import GATE_PARTS, MissingCounterError, timed, validation_seconds
+from bench.timed_app import GATE_PARTS, MissingCounterError, main, timed, validation_seconds
 
 
 def test_summary_is_median_min_max_and_count() -> None:
@@ -153,3 +153,9 @@ def test_validation_time_is_read_from_cdk_counters_and_never_silently_zero(
         validation_seconds(counters)
     with pytest.raises(MissingCounterError, match="slowSynthThreshold"):
         validation_seconds(tmp_path / "absent.json")
+
+
+def test_the_timed_app_names_its_missing_output_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BENCH_GATE_TIMES", raising=False)
+    with pytest.raises(SystemExit, match="BENCH_GATE_TIMES is not set: it names the JSON file"):
+        main()

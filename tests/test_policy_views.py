@@ -159,19 +159,25 @@ def test_the_class_check_agrees_with_isinstance_on_every_construct(
     assert any(is_a(n, cdk.CfnResource) for n in nodes)
 
 
-def test_the_gate_follows_exports_under_cdks_default_strong_references(tmp_path: Path) -> None:
+@pytest.mark.parametrize("tree_metadata", [True, False], ids=["tree", "no tree"])
+def test_the_gate_follows_exports_under_cdks_default_strong_references(
+        tree_metadata: bool, tmp_path: Path) -> None:
     """This app uses weak references (cdk.json); an app that keeps CDK's default wires its
-    stacks with exports and Fn::ImportValue, and the gate must follow those too."""
+    stacks with exports and Fn::ImportValue, and the gate must follow those too, in both views
+    and whichever way the construct view is built."""
     context = {k: v for k, v in cdk_context().items()
                if k != "@aws-cdk/core:defaultCrossStackReferences"}
     app, stacks = build_app("dev", app=cdk.App(outdir=str(tmp_path), context=context,
                                                 analytics_reporting=False,
+                                                tree_metadata=tree_metadata,
                                                 builtin_cloud_formation_validation=False))
     assembly = app.synth()  # raises ValidationFailed if a rule cannot follow an import
     template = assembly.get_stack_by_name(stacks.database.stack_name).template
     groups = [r for r in template["Resources"].values() if r["Type"] == "AWS::RDS::DBSubnetGroup"]
     assert groups and all("Fn::ImportValue" in subnet
                           for g in groups for subnet in g["Properties"]["SubnetIds"])
-    isolated = [e for e in policy_of(app).evaluations
-                if e.rule.id == "Redundancy-IsolatedSubnets" and e.view == "template"]
-    assert isolated and all(e.compliance.value == "compliant" for e in isolated)
+    isolated = [e for e in policy_of(app).evaluations if e.rule.id == "Redundancy-IsolatedSubnets"]
+    assert {e.view for e in isolated} == {"template", "construct tree"}
+    assert all(e.compliance.value == "compliant" for e in isolated)
+    if tree_metadata:
+        assert_same_views(*both_views(app))
