@@ -10,14 +10,16 @@ construct path.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import aws_cdk as cdk
 import jsii
 from constructs import IConstruct
 
-from policy.model import Compliance, PolicySettings, Resource, Result, Rule, StackView
+from cloud_assembly import link_stacks
+from cloud_assembly.template import Resource
+from policy.model import Compliance, PolicySettings, Result, Rule, StackView
 from policy.rules import ALL_RULES
 from policy.views import (SynthesizedStack, construct_view_via_jsii, construct_views,
                           synthesized_stacks, template_view)
@@ -41,14 +43,7 @@ class Evaluation:
         return self.result.compliance
 
 
-def link(views: Iterable[StackView]) -> dict[str, StackView]:
-    app = {view.name: view for view in views}
-    for view in app.values():
-        view.app = app
-    return app
-
-
-def evaluate(app: dict[str, StackView], view_name: str,
+def evaluate(app: Mapping[str, StackView], view_name: str,
              rules: Iterable[Rule] = ALL_RULES) -> list[Evaluation]:
     rules = tuple(rules)
     out = []
@@ -91,12 +86,12 @@ class RedundancyPolicy:
 
     def validate(self, context: cdk.IPolicyValidationContext) -> cdk.PolicyValidationPluginReport:
         stacks = self.synthesized = synthesized_stacks(context.template_paths, self._settings)
-        final = link(template_view(stack) for stack in stacks)
+        final = link_stacks(template_view(stack) for stack in stacks)
         views = construct_views(context.app_construct, stacks)
         if views is None:  # no tree.json: ask Node for everything, stack by stack
             nodes = self._stacks(context.app_construct)
             views = [construct_view_via_jsii(nodes[stack.path], stack) for stack in stacks]
-        tree = link(views)
+        tree = link_stacks(views)
         self.evaluations = evaluate(tree, "construct tree") + evaluate(final, "template")
         return cdk.PolicyValidationPluginReport(
             success=not any(e.compliance is Compliance.NON_COMPLIANT for e in self.evaluations),

@@ -17,7 +17,6 @@ Tests hold the fast view equal to the reference one on every environment and on 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +25,12 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import IConstruct
 
-from policy.model import PolicySettings, Resource, StackView
+from cloud_assembly import CloudAssembly, removal
+from cloud_assembly.manifest import TreeNode, assembly_with_tree
+from cloud_assembly.template import Resource
+from policy.model import PolicySettings, StackView
 from policy.rules import ALL_RULES
 
-_POLICY_NAMES = {
-    "DELETE": "Delete", "RETAIN": "Retain", "SNAPSHOT": "Snapshot",
-    "RETAIN_EXCEPT_ON_CREATE": "RetainExceptOnCreate",
-}
 # The construct view holds the types the rules read or follow references through.
 RELEVANT_TYPES = frozenset({
     "AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::RDS::DBParameterGroup",
@@ -46,8 +44,6 @@ RELEVANT_TYPES = frozenset({
 # them. Elsewhere the construct view leaves them unset, which a rule would read as Delete.
 POLICY_TYPES = frozenset(t for rule in ALL_RULES if rule.reads_removal_policies
                          for t in rule.resource_types)
-_TREE_TYPE = "aws:cdk:cloudformation:type"
-_TREE_PROPS = "aws:cdk:cloudformation:props"
 
 
 @dataclass(frozen=True)
@@ -77,29 +73,21 @@ def synthesized_stacks(template_paths: Iterable[str],
                        settings: dict[str, PolicySettings]) -> list[SynthesizedStack]:
     """The registered stacks among the templates of the validation context, with their
     construct paths, names and regions from the assembly's manifest (what CDK itself passes
-    plugins as `stackTemplates`, read without a round trip per field)."""
-    manifests: dict[Path, dict[str, Any]] = {}
+    plugins as `stackTemplates`, read without a round trip per field). Each assembly's
+    manifest is read once, however many of its templates there are."""
+    assemblies: dict[Path, CloudAssembly] = {}
     out = []
     for template_path in template_paths:
         template_file = Path(template_path)
-        if template_file.parent not in manifests:
-            manifests[template_file.parent] = json.loads(
-                (template_file.parent / "manifest.json").read_text())
-        artifact_id, artifact = next(
-            (key, value) for key, value in manifests[template_file.parent]["artifacts"].items()
-            if (value.get("properties") or {}).get("templateFile") == template_file.name)
-        path = artifact.get("displayName", artifact_id)
-        if path not in settings:
+        if template_file.parent not in assemblies:
+            assemblies[template_file.parent] = CloudAssembly.load(template_file.parent)
+        artifact = assemblies[template_file.parent].stack_with_template(template_file)
+        if artifact.path not in settings:
             continue
-        region = artifact.get("environment", "").rsplit("/", 1)[-1]
         out.append(SynthesizedStack(
-            path=path,
-            name=artifact["properties"].get("stackName", artifact_id),
-            region=None if region in ("", "unknown-region") else region,
-            template_path=template_file,
-            template=json.loads(template_file.read_text()),
-            settings=settings[path],
-        ))
+            path=artifact.path, name=artifact.name, region=artifact.region,
+            template_path=template_file, template=artifact.template,
+            settings=settings[artifact.path]))
     missing = sorted(set(settings) - {stack.path for stack in out})
     if missing:
         raise UnsynthesizedStackError(f"policy gate: no template for registered stack(s) "
@@ -108,26 +96,16 @@ def synthesized_stacks(template_paths: Iterable[str],
 
 
 def template_view(stack: SynthesizedStack) -> StackView:
-    resources = {
-        logical_id: Resource(
-            logical_id=logical_id,
-            type=body.get("Type", ""),
-            properties=body.get("Properties", {}) or {},
-            deletion_policy=body.get("DeletionPolicy"),
-            update_replace_policy=body.get("UpdateReplacePolicy"),
-            path=body.get("Metadata", {}).get("aws:cdk:path", logical_id),
-        )
-        for logical_id, body in stack.template.get("Resources", {}).items()
-    }
-    return StackView(name=stack.name, resources=resources, settings=stack.settings,
-                     outputs=stack.template.get("Outputs", {}), region=stack.region)
+    return StackView.from_template(stack.name, stack.template, region=stack.region,
+                                   settings=stack.settings)
 
 
 def _policy(value: Any) -> str | None:
+    """A removal policy Node returned (a CfnDeletionPolicy member) as the template spells it."""
     if value is None:
         return None
     name = getattr(value, "name", None) or str(value).rsplit(".", 1)[-1]
-    return _POLICY_NAMES.get(name, name)
+    return removal.FROM_CDK.get(name, name)
 
 
 _TYPE_OF_CLASS: dict[type, str] = {}  # L1 class -> its CloudFormation type, asked once per class
@@ -145,43 +123,6 @@ def _resource_type(node: cdk.CfnResource) -> str:
 
 
 # --- the construct view from tree.json -------------------------------------------------------
-
-@dataclass(frozen=True)
-class TreeNode:
-    path: str
-    type: str | None  # CloudFormation type of an L1
-    props: dict[str, Any] | None  # the L1's resolved properties, jsii spelling
-
-
-def _assembly_root(template_path: Path) -> Path | None:
-    """The directory of the assembly that holds the tree (a stage's nested assembly does not)."""
-    for directory in template_path.parents:
-        manifest = directory / "manifest.json"
-        if manifest.exists() and any(a.get("type") == "cdk:tree" for a in json.loads(
-                manifest.read_text()).get("artifacts", {}).values()):
-            return directory
-    return None
-
-
-def read_tree(root: Path) -> list[TreeNode] | None:
-    """Every construct of the app in preorder, the order of `node.find_all()`. None when the
-    assembly has no tree (tree metadata off) or CDK split it into fragments (500,000+ nodes)."""
-    manifest = json.loads((root / "manifest.json").read_text())
-    tree_file = next((a["properties"]["file"] for a in manifest.get("artifacts", {}).values()
-                      if a.get("type") == "cdk:tree"), None)
-    if tree_file is None:
-        return None
-    out: list[TreeNode] = []
-    todo = [json.loads((root / tree_file).read_text())["tree"]]
-    while todo:
-        node = todo.pop()
-        if "fileName" in node:  # a reference to a fragment in another file
-            return None
-        attributes = node.get("attributes") or {}
-        out.append(TreeNode(node["path"], attributes.get(_TREE_TYPE), attributes.get(_TREE_PROPS)))
-        todo.extend(reversed(list((node.get("children") or {}).values())))
-    return out
-
 
 def spelt_like(value: Any, counterpart: Any) -> tuple[Any, bool]:
     """`value` (jsii spelling) with every key spelt as in `counterpart`, the template's value at
@@ -233,8 +174,8 @@ def construct_views(app: IConstruct, stacks: list[SynthesizedStack]) -> list[Sta
     metadata lacks. None when the tree is missing or does not match the app."""
     if not stacks:
         return []
-    root = _assembly_root(stacks[0].template_path)
-    tree = read_tree(root) if root is not None else None
+    assembly = assembly_with_tree(stacks[0].template_path)
+    tree = assembly.tree() if assembly is not None else None
     nodes = app.node.find_all() if tree is not None else []
     if tree is None or len(nodes) != len(tree):
         return None

@@ -6,8 +6,10 @@ from typing import Any
 
 import aws_cdk as cdk
 
+from cloud_assembly import rds
+from cloud_assembly.template import Resource, Stack, references
 from policy.gate import policy_of
-from policy.model import Resource, StackView
+from policy.model import StackView
 from policy.views import POLICY_TYPES, construct_view_via_jsii, construct_views
 
 Template = dict[str, Any]
@@ -32,32 +34,21 @@ def by_path(template: Template, suffix: str) -> tuple[str, dict[str, Any]]:
 
 
 def primary(template: Template) -> tuple[str, dict[str, Any]]:
-    found = [(k, v) for k, v in resources(template, "AWS::RDS::DBInstance").items()
-             if "SourceDBInstanceIdentifier" not in v["Properties"]]
+    found = [(k, v) for k, v in resources(template, rds.DB_INSTANCE).items()
+             if not rds.is_replica(v["Properties"])]
     assert len(found) == 1
     return found[0]
 
 
 def replicas(template: Template) -> dict[str, dict[str, Any]]:
-    return {k: v for k, v in resources(template, "AWS::RDS::DBInstance").items()
-            if "SourceDBInstanceIdentifier" in v["Properties"]}
+    return {k: v for k, v in resources(template, rds.DB_INSTANCE).items()
+            if rds.is_replica(v["Properties"])}
 
 
 def refs(value: Any) -> set[str]:
-    """Every logical id referenced (Ref / Fn::GetAtt) anywhere inside `value`, pseudo
-    parameters (AWS::Region...) left out."""
-    out: set[str] = set()
-    if isinstance(value, dict):
-        if isinstance(value.get("Ref"), str) and not value["Ref"].startswith("AWS::"):
-            out.add(value["Ref"])
-        if "Fn::GetAtt" in value:
-            out.add(value["Fn::GetAtt"][0])
-        for item in value.values():
-            out |= refs(item)
-    elif isinstance(value, list):
-        for item in value:
-            out |= refs(item)
-    return out
+    """Every logical id referenced inside `value` within its own template (Ref, Fn::GetAtt,
+    Fn::Sub), pseudo parameters (AWS::Region...) left out."""
+    return {logical_id for _, logical_id in references(value, Stack("", {}))}
 
 
 def both_views(app: cdk.App) -> tuple[list[StackView] | None, list[StackView]]:

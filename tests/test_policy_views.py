@@ -12,10 +12,12 @@ import aws_cdk as cdk
 import pytest
 
 from app import build_app, cdk_context
+from cloud_assembly import CloudAssembly
+from cloud_assembly.template import Resource
 from policy.gate import policy_of
-from policy.model import PolicySettings, Resource, StackView
+from policy.model import PolicySettings, StackView, is_replica
 from policy.rules import ALL_RULES
-from policy.views import is_a, read_tree, spelt_like
+from policy.views import is_a, spelt_like
 from tests.conftest import ENVS, Synthesized
 from tests.fixtures.mutations import DR_MUTATIONS, MUTATIONS, Mutation
 from tests.helpers import assert_same_views, both_views, refs
@@ -53,7 +55,7 @@ def test_a_deleted_property_stays_in_the_construct_view(tmp_path: Path) -> None:
     database = next(v for v in fast or [] if v.name == stacks.database.stack_name)
     seen = database.resources[stacks.database.resolve(replica.logical_id)]
     primary = stacks.database.database.primary.instance.node.default_child
-    assert seen.is_replica
+    assert is_replica(seen)
     assert refs(seen.prop("SourceDBInstanceIdentifier")) == {
         stacks.database.resolve(primary.logical_id)}
 
@@ -73,7 +75,7 @@ def test_without_a_usable_tree_node_is_asked(props: dict[str, Any], tmp_path: Pa
                   builtin_cloud_formation_validation=False, **props)
     build_app("dev", app=app)
     app.synth()
-    assert read_tree(tmp_path) is None
+    assert CloudAssembly.load(tmp_path).tree() is None
     assert both_views(app)[0] is None
     verdicts = _construct_tree_verdicts(app)
     assert verdicts and verdicts == _construct_tree_verdicts(environments["dev"].app)

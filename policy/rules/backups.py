@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from policy.model import COMPLIANT, NOT_APPLICABLE, Resource, Result, Rule, StackView, non_compliant
-
-ABSOLUTE_MIN_RETENTION_DAYS = 7
+from cloud_assembly.baseline import MIN_BACKUP_RETENTION_DAYS
+from cloud_assembly.template import Resource
+from policy.model import (
+    COMPLIANT,
+    NOT_APPLICABLE,
+    Result,
+    Rule,
+    StackView,
+    is_primary,
+    non_compliant,
+)
 
 
 def _backup_retention(resource: Resource, stack: StackView) -> Result:
-    if not resource.is_primary:
+    if not is_primary(resource):
         return NOT_APPLICABLE
-    minimum = max(ABSOLUTE_MIN_RETENTION_DAYS, stack.settings.min_backup_retention_days)
+    minimum = max(MIN_BACKUP_RETENTION_DAYS, stack.settings.min_backup_retention_days)
     value = resource.prop("BackupRetentionPeriod")
     if value is None:
         return non_compliant(f"BackupRetentionPeriod is not set (RDS default 1 day); "
@@ -29,15 +37,16 @@ BACKUP_RETENTION = Rule(
     id="Redundancy-BackupRetention",
     info="The primary database does not keep automated backups for the configured retention.",
     explanation="Automated backups give point-in-time recovery. Retention below the environment's "
-                "configured minimum (never below 7 days) leaves too short a window to notice "
-                "and undo a bad change; 0 turns backups off and blocks read replicas.",
+                f"configured minimum (never below {MIN_BACKUP_RETENTION_DAYS} days) leaves too "
+                "short a window to notice and undo a bad change; 0 turns backups off and blocks "
+                "read replicas.",
     resource_types=("AWS::RDS::DBInstance",),
     check=_backup_retention,
 )
 
 
 def _in_backup_plan(resource: Resource, stack: StackView) -> Result:
-    if not resource.is_primary:
+    if not is_primary(resource):
         return NOT_APPLICABLE
     for selection in stack.of_type("AWS::Backup::BackupSelection"):
         spec = selection.prop("BackupSelection", {})

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from cloud_assembly.template import Resource, literal_string, truthy
 from policy.model import (
     COMPLIANT,
     NOT_APPLICABLE,
-    Resource,
     Result,
     Rule,
     StackView,
-    literal_string,
+    is_replica,
     non_compliant,
-    truthy,
 )
 
 _DYNAMIC_REFERENCE = "{{resolve:secretsmanager:"
@@ -20,7 +19,7 @@ _DYNAMIC_REFERENCE = "{{resolve:secretsmanager:"
 def _no_plaintext_password(resource: Resource, stack: StackView) -> Result:
     password = resource.prop("MasterUserPassword")
     if password is None:
-        if resource.is_replica or truthy(resource.prop("ManageMasterUserPassword")):
+        if is_replica(resource) or truthy(resource.prop("ManageMasterUserPassword")):
             return COMPLIANT
         return NOT_APPLICABLE if resource.prop("DBSnapshotIdentifier") else non_compliant(
             "no MasterUserPassword dynamic reference and no managed master password")

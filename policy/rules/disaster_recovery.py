@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloud_assembly.template import Resource, literal_string
 from policy.model import (
     COMPLIANT,
     NOT_APPLICABLE,
-    Resource,
     Result,
     Rule,
     StackView,
-    literal_string,
+    is_primary,
     non_compliant,
 )
 
@@ -57,7 +57,7 @@ CROSS_REGION_BACKUP_COPY = Rule(
 
 def _automated_backup_replication(resource: Resource, stack: StackView) -> Result:
     region = stack.settings.dr_region
-    if region is None or not resource.is_primary:
+    if region is None or not is_primary(resource):
         return NOT_APPLICABLE
     target = resource.prop("AutomaticBackupReplicationRegion")
     if target != region:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from cloud_assembly import rds
+from cloud_assembly.template import Resource, boolean, literal_string, truthy
 from policy.model import (
     COMPLIANT,
     NOT_APPLICABLE,
-    Resource,
     Result,
     Rule,
     StackView,
-    literal_string,
+    is_primary,
+    is_replica,
     non_compliant,
-    truthy,
 )
 
 
@@ -27,7 +28,7 @@ def _describe_key(value: object) -> str:
 
 
 def _storage_encrypted(resource: Resource, stack: StackView) -> Result:
-    if not resource.is_primary:
+    if not is_primary(resource):
         return NOT_APPLICABLE
     if not truthy(resource.prop("StorageEncrypted")):
         return non_compliant(f"StorageEncrypted={resource.prop('StorageEncrypted')!r}; "
@@ -54,12 +55,12 @@ STORAGE_ENCRYPTED_CMK = Rule(
 
 
 def _replica_source_encrypted(resource: Resource, stack: StackView) -> Result:
-    if not resource.is_replica:
+    if not is_replica(resource):
         return NOT_APPLICABLE
     if "StorageEncrypted" in resource.properties and not truthy(resource.prop("StorageEncrypted")):
         return non_compliant("StorageEncrypted is false on the replica")
     source = stack.target(resource.prop("SourceDBInstanceIdentifier"))
-    if source is None or not source.is_db_instance:
+    if source is None or source.type != rds.DB_INSTANCE:
         source = _source_by_arn(resource, stack)
     if source is None:
         return non_compliant("the source instance is not in this app, so its encryption "
@@ -72,17 +73,15 @@ def _replica_source_encrypted(resource: Resource, stack: StackView) -> Result:
 
 def _source_by_arn(replica: Resource, stack: StackView) -> Resource | None:
     """A cross-region source named by ARN (`arn:...:rds:REGION:ACCOUNT:db:IDENTIFIER`)."""
-    text = literal_string(replica.prop("SourceDBInstanceIdentifier"))
-    if text is None or ":db:" not in text:
-        return None
-    return stack.instance_named(text.rsplit(":db:", 1)[1])
+    identifier = rds.identifier_in_arn(replica.prop("SourceDBInstanceIdentifier"))
+    return stack.instance_named(identifier) if identifier is not None else None
 
 
 def _cross_region_replica(resource: Resource, stack: StackView) -> Result:
-    if not resource.is_replica:
+    if not is_replica(resource):
         return NOT_APPLICABLE
     local = stack.target(resource.prop("SourceDBInstanceIdentifier"))
-    if local is not None and local.is_db_instance and stack.stack_of(local) is stack:
+    if local is not None and local.type == rds.DB_INSTANCE and stack.stack_of(local) is stack:
         return NOT_APPLICABLE  # same-region replica: inherits the source's encryption
     if not resource.prop("SourceRegion"):
         return non_compliant("SourceRegion is not set: a replica of an instance in another "
@@ -128,7 +127,7 @@ def _key_rotation(resource: Resource, stack: StackView) -> Result:
         return NOT_APPLICABLE
     if not truthy(resource.prop("EnableKeyRotation")):
         return non_compliant(f"EnableKeyRotation={resource.prop('EnableKeyRotation')!r}")
-    if resource.prop("Enabled") is False or resource.prop("Enabled") == "false":
+    if boolean(resource.prop("Enabled")) is False:
         return non_compliant("Enabled=false: the key is disabled and everything it protects "
                              "is unreadable")
     return COMPLIANT

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-from policy.model import (
-    COMPLIANT,
-    NOT_APPLICABLE,
-    Resource,
-    Result,
-    Rule,
-    StackView,
-    non_compliant,
-    truthy,
-)
+from cloud_assembly import rds
+from cloud_assembly.template import Resource, truthy
+from policy.model import COMPLIANT, NOT_APPLICABLE, Result, Rule, StackView, non_compliant
 
 _WORLD = ("0.0.0.0/0", "::/0")
 _INTERNET_ROUTE_TARGETS = ("GatewayId", "NatGatewayId", "EgressOnlyInternetGatewayId",
@@ -42,8 +35,7 @@ def _subnet_is_isolated(subnet: Resource, stack: StackView) -> str | None:
     """None when `subnet` has no route out of the VPC, else why not."""
     if truthy(subnet.prop("MapPublicIpOnLaunch")):
         return f"subnet {subnet.logical_id} maps public IPs on launch"
-    home = next((s for s in stack.app.values() if subnet.logical_id in s.resources
-                 and s.resources[subnet.logical_id] is subnet), stack)
+    home = stack.stack_of(subnet)
     for assoc in home.of_type("AWS::EC2::SubnetRouteTableAssociation"):
         if home.target(assoc.prop("SubnetId")) is not subnet:
             continue
@@ -81,8 +73,6 @@ ISOLATED_SUBNETS = Rule(
     check=_isolated_subnets,
 )
 
-_TLS = {"require_secure_transport": ("ON", "1", "on", "true"), "rds.force_ssl": ("1", "on")}
-
 
 def _tls_enforced(resource: Resource, stack: StackView) -> Result:
     group = stack.target(resource.prop("DBParameterGroupName"))
@@ -90,12 +80,18 @@ def _tls_enforced(resource: Resource, stack: StackView) -> Result:
         return non_compliant(f"DBParameterGroupName is {resource.prop('DBParameterGroupName')!r}, "
                              "not a parameter group of this app (the default group allows "
                              "plaintext connections)")
-    family = str(group.prop("Family", ""))
-    name = "rds.force_ssl" if family.startswith("postgres") else "require_secure_transport"
-    value = str(group.prop("Parameters", {}).get(name, ""))
-    if value not in _TLS[name]:
-        return non_compliant(f"parameter group {group.logical_id} sets {name}={value or 'unset'};"
-                             f" must be {_TLS[name][0]}")
+    family = group.prop("Family")
+    try:
+        tls = rds.tls_parameter(str(family))
+    except ValueError:
+        return non_compliant(f"parameter group {group.logical_id} has Family={family!r}, of "
+                             "no engine whose TLS parameter is known "
+                             f"({', '.join(rds.TLS_PARAMETERS)})")
+    value = group.prop("Parameters", {}).get(tls.name)
+    if not tls.enforced_by(value):
+        return non_compliant(f"parameter group {group.logical_id} sets "
+                             f"{tls.name}={value if value is not None else 'unset'}; "
+                             f"must be {tls.value}")
     return COMPLIANT
 
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from policy.model import COMPLIANT, NOT_APPLICABLE, Resource, Result, Rule, StackView, non_compliant
+from cloud_assembly.template import Resource
+from policy.model import (
+    COMPLIANT,
+    NOT_APPLICABLE,
+    Result,
+    Rule,
+    StackView,
+    is_primary,
+    is_replica,
+    non_compliant,
+)
 
 
 def _has_replica(resource: Resource, stack: StackView) -> Result:
-    if not resource.is_primary:
+    if not is_primary(resource):
         return NOT_APPLICABLE
     for other in stack.of_type("AWS::RDS::DBInstance"):
-        if other.is_replica and stack.target(other.prop("SourceDBInstanceIdentifier")) is resource:
+        if is_replica(other) and stack.target(other.prop("SourceDBInstanceIdentifier")) is resource:
             return COMPLIANT
     return non_compliant("no AWS::RDS::DBInstance in this stack has it as "
                          "SourceDBInstanceIdentifier")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from policy.model import COMPLIANT, Resource, Result, Rule, StackView, non_compliant, truthy
-
-_KEEPING = ("Snapshot", "Retain", "RetainExceptOnCreate")
+from cloud_assembly import removal
+from cloud_assembly.template import Resource, truthy
+from policy.model import COMPLIANT, Result, Rule, StackView, non_compliant
 
 
 def _deletion_protection(resource: Resource, stack: StackView) -> Result:
@@ -27,7 +27,7 @@ DELETION_PROTECTION = Rule(
 def _database_policies(resource: Resource, stack: StackView) -> Result:
     for attribute, value in (("DeletionPolicy", resource.deletion_policy),
                              ("UpdateReplacePolicy", resource.update_replace_policy)):
-        if value not in _KEEPING:
+        if not removal.keeps_data(value):
             return non_compliant(f"{attribute}={value or 'Delete (default)'}; must be Snapshot "
                                  "or Retain")
     return COMPLIANT
@@ -48,7 +48,7 @@ DATABASE_POLICIES = Rule(
 def _retained(resource: Resource, stack: StackView) -> Result:
     for attribute, value in (("DeletionPolicy", resource.deletion_policy),
                              ("UpdateReplacePolicy", resource.update_replace_policy)):
-        if value != "Retain":
+        if value != removal.RETAIN:
             return non_compliant(f"{attribute}={value or 'Delete (default)'}; must be Retain")
     return COMPLIANT
 
