@@ -45,6 +45,7 @@ with jsii_node_options(JSII_NODE_OPTIONS):
     import aws_cdk as cdk
 
 import config  # noqa: E402
+from cloud_assembly import CloudAssembly  # noqa: E402
 from stacks import EnvironmentStacks, build_stacks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -120,15 +121,14 @@ def build_app(
     return app, stacks
 
 
-def synthesize(env: str, outdir: str | Path, *, gate: bool = True) -> dict[str, dict[str, Any]]:
-    """Synthesize environment `env` into `outdir`; return {stack name: template}.
+def synthesize(env: str, outdir: str | Path, *, gate: bool = True) -> CloudAssembly:
+    """Synthesize environment `env` into `outdir`; return that cloud assembly (its stacks,
+    their templates and regions).
 
     Raises `aws_cdk` validation errors (RuntimeError "ValidationFailed") when the gate refuses.
     """
-    app, stacks = build_app(env, gate=gate, outdir=str(outdir))
-    assembly = app.synth()
-    return {stack.stack_name: assembly.get_stack_by_name(stack.stack_name).template
-            for stack in stacks.all}
+    build_app(env, gate=gate, outdir=str(outdir))[0].synth()
+    return CloudAssembly.load(outdir)
 
 
 def write_compliance_reports(app: cdk.App, stacks: EnvironmentStacks,

@@ -18,9 +18,9 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import config
+from cloud_assembly import CloudAssembly
 from config.naming import stack_name
 from review.allowlist import AllowListError, load
 from review.report import render
@@ -43,8 +43,9 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _synthesize(env: str, scratch: Path) -> tuple[dict[str, Any], str | None]:
-    """({stack: template}, the gate's refusal or None): gated if the gate allows, else ungated."""
+def _synthesize(env: str, scratch: Path) -> tuple[CloudAssembly, str | None]:
+    """(the cloud assembly, the gate's refusal or None): gated if the gate allows, else
+    ungated."""
     from app import synthesize  # imports aws_cdk (~0.6 s): after argument errors are reported
 
     try:
@@ -73,13 +74,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for env in args.env or list(config.ENVIRONMENTS):
             try:
                 config.load(env)
-                templates, refusal = _synthesize(env, Path(scratch))
+                assembly, refusal = _synthesize(env, Path(scratch))
+                templates = {stack.name: stack.template for stack in assembly.stacks}
                 baseline = load_baseline(stacks=templates, ref=args.baseline,
                                          stack_prefix=stack_name(env, ""))
             except (config.ConfigError, BaselineError) as error:
                 print(f"error: {error}", file=sys.stderr)
                 return EXIT_ERROR
-            review = review_environment(env=env, templates=templates, baseline=baseline,
+            review = review_environment(env=env, templates=templates,
+                                        regions=assembly.regions, baseline=baseline,
                                         entries=entries, gate_error=refusal)
             path = args.out / f"{env}.md"
             path.write_text(render(review), encoding="utf-8")

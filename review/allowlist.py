@@ -25,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cloud_assembly import removal
 from review.guard import ABSENT, LOGICAL_ID, Finding, canonical
-from review.stateful import effective_value, policy_of
+from review.stateful import effective_value
 
 _FIELDS = ("stack", "resource", "property", "to", "reason")
 _PLACEHOLDER_STARTS = ("<", "todo", "tbd", "fixme", "xxx")
@@ -70,7 +71,7 @@ class AllowEntry:
         if resource is None:
             return False
         if self.property in ("DeletionPolicy", "UpdateReplacePolicy"):
-            return policy_of(resource, attribute=self.property) == self.to
+            return removal.policy_of(resource, self.property) == self.to
         current = effective_value(resource.get("Properties", {}).get(self.property),
                                   template=template)
         return canonical(current) == canonical(self.to_value)

@@ -16,14 +16,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from review.stateful import (
-    POLICY_STRENGTH,
-    STATEFUL_TYPES,
-    StatefulType,
-    effective_value,
-    engine_major,
-    policy_of,
-)
+from cloud_assembly import rds, removal
+from review.stateful import STATEFUL_TYPES, StatefulType, effective_value, engine_major
 
 Template = Mapping[str, Any]
 
@@ -118,19 +112,19 @@ def _successor(old: Mapping[str, Any], *, spec: StatefulType,
 
 
 def _fate(policy: str) -> str:
-    if POLICY_STRENGTH.get(policy, 0) >= POLICY_STRENGTH["Retain"]:
+    if removal.keeps_resource(policy):
         return "retained"
-    if policy == "Snapshot":
+    if policy == removal.SNAPSHOT:
         return "deleted after a final snapshot"
     return "deleted without a snapshot"
 
 
 def _removal_consequence(old: Mapping[str, Any], *, spec: StatefulType) -> str:
-    policy = policy_of(old, attribute="DeletionPolicy")
-    if POLICY_STRENGTH.get(policy, 0) >= POLICY_STRENGTH["Retain"]:
+    policy = removal.policy_of(old, "DeletionPolicy")
+    if removal.keeps_resource(policy):
         return (f"removes the {spec.noun} from the stack: it is orphaned (kept, but no longer "
                 "managed, and its alarms, backups and rotation go with the stack)")
-    if policy == "Snapshot":
+    if policy == removal.SNAPSHOT:
         return (f"deletes the {spec.noun} after a final snapshot; everything written after that "
                 "snapshot and its automated backups are lost")
     return f"deletes the {spec.noun} and its data (DeletionPolicy Delete)"
@@ -158,15 +152,15 @@ def _property_findings(*, stack: str, logical_id: str, spec: StatefulType, label
             yield finding(prop, before, after, replaced)
 
     for attribute in _POLICIES:
-        before, after = policy_of(old, attribute=attribute), policy_of(new, attribute=attribute)
-        if POLICY_STRENGTH.get(after, 0) < POLICY_STRENGTH.get(before, 0):
+        before, after = removal.policy_of(old, attribute), removal.policy_of(new, attribute)
+        if removal.strength(after) < removal.strength(before):
             when = ("the stack is deleted or the resource removed" if attribute == "DeletionPolicy"
                     else "it is replaced")
             yield finding(attribute, before, after,
                           f"weakens the protection of the {spec.noun}: when {when}, it is "
                           f"{_fate(after)} instead of {_fate(before)}")
 
-    if spec.type == "AWS::RDS::DBInstance":
+    if spec.type == rds.DB_INSTANCE:
         yield from _database_conditionals(old=old_props, new=new_props, finding=finding,
                                           replaced=replaced)
 
@@ -195,13 +189,13 @@ def _database_conditionals(*, old: Mapping[str, Any], new: Mapping[str, Any],
     if before is not None and canonical(before) != canonical(after):
         yield finding("PerformanceInsightsKMSKeyId", before, after,
                       f"{replaced} (the Performance Insights key cannot change once set)")
-    before, after = old.get("SourceDBInstanceIdentifier"), new.get("SourceDBInstanceIdentifier")
-    if before is not None and after is None:
-        yield finding("SourceDBInstanceIdentifier", before, after,
+    before, after = old.get(rds.SOURCE), new.get(rds.SOURCE)
+    if rds.is_replica(old) and not rds.is_replica(new):
+        yield finding(rds.SOURCE, before, after,
                       "promotes the read replica to a standalone instance: it stops replicating "
                       "and keeps its data (no replacement)", blocking=False)
     elif canonical(before) != canonical(after):
-        yield finding("SourceDBInstanceIdentifier", before, after,
+        yield finding(rds.SOURCE, before, after,
                       f"{replaced} (a replica is re-created from its new source)")
 
 

@@ -165,8 +165,8 @@ def render(review: Review, *, diagram: bool = True) -> str:
     where = "; ".join(f"{r.name}: VPC {', '.join(r.vpc_cidrs) or '-'} in "
                       f"{', '.join(r.availability_zones) or '-'}" for r in env.regions)
     parts = [f"## Environment `{env.name}`",
-             f"Account {env.account}. Regions (from the app's stacks: a template does not say "
-             f"where it deploys): {where}."]
+             f"Account {env.account}. Regions (from the cloud assembly's manifest: a template "
+             f"does not say where it deploys): {where}."]
     if review.gate_error:
         parts.append(f"**Policy gate: REFUSED the synthesis** ({review.gate_error}). The review "
                      "below was synthesized without the gate; `make synth` shows the findings.")

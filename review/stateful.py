@@ -1,9 +1,10 @@
 """What the data-loss guard knows: which resource types hold data, and which of their properties
 CloudFormation cannot change without creating a new resource.
 
-Sources: the "Update requires: Replacement" notes of the CloudFormation resource reference, and
-the RDS facts in STACK_NOTES.md. Kept as data, so a reviewer can check the table line by line and
-a new stateful type is one entry.
+Source: the "Update requires: Replacement" notes of the CloudFormation resource reference (for
+`AWS::RDS::DBInstance`, `cloud_assembly.rds.CREATE_ONLY`). Kept as data, so a reviewer can check
+the table line by line and a new stateful type is one entry. What a DeletionPolicy or
+UpdateReplacePolicy keeps is `cloud_assembly.removal`'s.
 """
 
 from __future__ import annotations
@@ -14,27 +15,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-#: DeletionPolicy / UpdateReplacePolicy strength; an absent policy means Delete.
-POLICY_STRENGTH: Mapping[str, int] = {
-    "Delete": 0, "Snapshot": 1, "RetainExceptOnCreate": 2, "Retain": 2,
-}
-
-
-def policy_of(resource: Mapping[str, Any], *, attribute: str) -> str:
-    """The resource's `DeletionPolicy` or `UpdateReplacePolicy`, with CloudFormation's default."""
-    return str(resource.get(attribute, "Delete"))
+from cloud_assembly import rds, removal
+from cloud_assembly.template import boolean
 
 
 def _database_replacement(old: Mapping[str, Any]) -> str:
     """What replacing this DB instance costs, given its UpdateReplacePolicy and backup settings."""
-    policy = policy_of(old, attribute="UpdateReplacePolicy")
+    policy = removal.policy_of(old, "UpdateReplacePolicy")
     new = "replaces the database: CloudFormation creates a new, empty instance; "
-    if POLICY_STRENGTH.get(policy, 0) >= POLICY_STRENGTH["Retain"]:
+    if removal.keeps_resource(policy):
         return (new + "the old one is orphaned outside the stack with its data (and a fixed "
                 "DBInstanceIdentifier makes the create fail)")
-    fate = ("the old one is deleted after a final snapshot" if policy == "Snapshot"
+    fate = ("the old one is deleted after a final snapshot" if policy == removal.SNAPSHOT
             else "the old one is deleted without a final snapshot")
-    if old.get("Properties", {}).get("DeleteAutomatedBackups") is False:
+    if boolean(old.get("Properties", {}).get("DeleteAutomatedBackups")) is False:
         return f"{new}{fate}; its automated backups are kept only until their retention ends"
     return ("replaces the database and deletes its automated backups: CloudFormation creates a "
             f"new, empty instance; {fate}")
@@ -42,8 +36,7 @@ def _database_replacement(old: Mapping[str, Any]) -> str:
 
 def _generic_replacement(noun: str, loss: str) -> Callable[[Mapping[str, Any]], str]:
     def consequence(old: Mapping[str, Any]) -> str:
-        retained = (POLICY_STRENGTH.get(policy_of(old, attribute="UpdateReplacePolicy"), 0)
-                    >= POLICY_STRENGTH["Retain"])
+        retained = removal.keeps_resource(removal.policy_of(old, "UpdateReplacePolicy"))
         fate = f"the old {noun} is {'orphaned outside the stack' if retained else 'deleted'}"
         return f"replaces the {noun}: {loss}; {fate}"
     return consequence
@@ -65,10 +58,8 @@ class StatefulType:
 
 STATEFUL_TYPES: Mapping[str, StatefulType] = {t.type: t for t in (
     StatefulType(
-        type="AWS::RDS::DBInstance", noun="database", name_property="DBInstanceIdentifier",
-        create_only=("DBInstanceIdentifier", "DBName", "DBSubnetGroupName", "KmsKeyId",
-                     "MasterUsername", "StorageEncrypted", "SourceRegion", "CharacterSetName",
-                     "Timezone"),
+        type=rds.DB_INSTANCE, noun="database", name_property="DBInstanceIdentifier",
+        create_only=rds.CREATE_ONLY,
         replacement=_database_replacement),
     StatefulType(
         type="AWS::KMS::Key", noun="KMS key", name_property="Description",

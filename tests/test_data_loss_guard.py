@@ -19,14 +19,16 @@ from typing import Any
 import pytest
 
 import config
-from config.naming import APP_NAME
 from app import synthesize
+from cloud_assembly import rds
+from config.naming import APP_NAME
 from constructs_lib import redundant_database
 from review.allowlist import AllowEntry, AllowListError, judge, load, parse, stale_entries
 from review.guard import ABSENT, LOGICAL_ID, Finding, find_data_loss
 from review.normalize import normalize
 from review import snapshots
 from review.snapshots import ALLOWLIST_PATH, SNAPSHOT_ROOT, load_baseline
+from review.stateful import STATEFUL_TYPES
 
 Template = dict[str, Any]
 DEV_DB = "RedundantDb-dev-Database"
@@ -57,8 +59,9 @@ def normalized(request: pytest.FixtureRequest,
     except Exception as error:  # noqa: BLE001 - whatever the gate raised, the guard still runs
         warnings.warn(f"policy gate refused the synthesis ({type(error).__name__}); the "
                       "data-loss guard runs on an ungated synthesis", stacklevel=1)
-        templates = {env: synthesize(env, tmp_path_factory.mktemp(f"ungated-{env}"), gate=False)
-                     for env in config.ENVIRONMENTS}
+        return {stack.name: normalize(stack.template) for env in config.ENVIRONMENTS
+                for stack in synthesize(env, tmp_path_factory.mktemp(f"ungated-{env}"),
+                                        gate=False).stacks}
     return {stack: normalize(t) for stacks in templates.values() for stack, t in stacks.items()}
 
 
@@ -239,6 +242,23 @@ def test_without_kept_backups_the_consequence_says_they_are_deleted(
     assert "replaces the database and deletes its automated backups" in finding.message()
 
 
+@pytest.mark.parametrize("kept", [False, "false", "False"])
+def test_automated_backups_kept_as_cloudformation_reads_the_boolean(
+        normalized: dict[str, Template], kept: Any) -> None:
+    """`DeleteAutomatedBackups: "false"` keeps them, as `false` does (`cloud_assembly.truthy`)."""
+    old = copy.deepcopy(normalized[DEV_DB])
+    primary(old)["Properties"]["DeleteAutomatedBackups"] = kept
+    new = copy.deepcopy(old)
+    change_literal_master_username(new)
+    [finding] = find_data_loss(stack=DEV_DB, old=old, new=new)
+    assert "its automated backups are kept only until their retention ends" in finding.message()
+
+
+def test_the_database_create_only_properties_are_the_rds_facts() -> None:
+    """One list for the guard, the gate and the constructs: `cloud_assembly.rds`."""
+    assert STATEFUL_TYPES[rds.DB_INSTANCE].create_only is rds.CREATE_ONLY
+
+
 def test_a_removed_stack_loses_every_stateful_resource(normalized: dict[str, Template]) -> None:
     findings = find_data_loss(stack=PROD_DB, old=normalized[PROD_DB], new=None)
     instances = [f for f in findings if f.resource_type == "AWS::RDS::DBInstance"]
@@ -306,7 +326,7 @@ def test_harmless_change_passes(normalized: dict[str, Template],
 def _synth_dev(tmp_path: Path) -> Template:
     """The dev database template through the app's own path, without the policy gate: its
     acknowledgments name construct paths, which a rename changes on purpose."""
-    return normalize(synthesize("dev", tmp_path, gate=False)[DEV_DB])
+    return normalize(synthesize("dev", tmp_path, gate=False).stack(DEV_DB).template)
 
 
 @pytest.fixture
