@@ -42,8 +42,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import config
+from cloud_assembly.manifest import MANIFEST, AssemblyError, CloudAssembly, StackArtifact
 from local_aws import emulator as emu
-from local_aws.assembly import AssemblyError, AssemblyStack, load_stacks
 from local_aws.report import (
     SkippedResource,
     emulation_limits,
@@ -78,7 +78,7 @@ class DeployOptions:
 @dataclass(kw_only=True)
 class DeployResult:
     emulator: emu.Emulator
-    stacks: tuple[AssemblyStack, ...] = ()
+    stacks: tuple[StackArtifact, ...] = ()
     regions: tuple[str, ...] = ()
     """The env's regions: the primary region, then the DR region (if any)."""
     restarted_because: str | None = None
@@ -213,7 +213,7 @@ def _live_status(cloudformation: Any, name: str) -> str | None:
         raise
 
 
-def _deployed_state(cloudformation: Any, stacks: Sequence[AssemblyStack]) -> dict[str, str]:
+def _deployed_state(cloudformation: Any, stacks: Sequence[StackArtifact]) -> dict[str, str]:
     """{stack name: 'absent' | 'same' | reason it cannot be deployed over} for the `stacks` of
     the client's region, the region's bootstrap stack (`CDKToolkit (REGION)`) included when it
     exists but is not complete."""
@@ -353,16 +353,19 @@ class Deployment:
     def reconcile_state(self, assembly: Path) -> None:
         with self.progress.step("Compare the emulator's stacks with the templates"):
             try:
-                self.result.stacks = load_stacks(assembly)
+                self.result.stacks = CloudAssembly.load(assembly).stacks
             except AssemblyError as error:
                 raise DeployError(str(error)) from error
+            if not self.result.stacks:
+                raise DeployError(f"{assembly / MANIFEST} lists no CloudFormation stack")
             wrong = [s for s in self.result.stacks
                      if s.account != emu.ACCOUNT or s.region not in self.regions]
             if wrong:
                 hosts = " and ".join(f"aws://{emu.ACCOUNT}/{r}" for r in self.regions)
-                raise DeployError(f"stack {wrong[0].name} targets aws://{wrong[0].account}/"
-                                  f"{wrong[0].region}; the emulator hosts env "
-                                  f"{self.options.env} as {hosts}")
+                target = (f"aws://{wrong[0].account or 'unknown-account'}/"
+                          f"{wrong[0].region or 'unknown-region'}")
+                raise DeployError(f"stack {wrong[0].name} targets {target}; the emulator hosts "
+                                  f"env {self.options.env} as {hosts}")
             state: dict[str, str] = {}
             with self._aws_calls("reading the emulator's stacks"):
                 for region in self.regions:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from local_aws.assembly import AssemblyStack
+from cloud_assembly import Resource, Stack, StackArtifact
 
 
 @dataclass(frozen=True, kw_only=True, order=True)
@@ -22,15 +22,20 @@ class SkippedResource:
     logical_id: str
 
 
-def skipped_resources(cloudformation: Any, stack: AssemblyStack) -> list[SkippedResource]:
+def skipped_resources(cloudformation: Any, stack: StackArtifact) -> list[SkippedResource]:
     """Resources of `stack`'s template that the deployed stack does not hold."""
     deployed: set[str] = set()
     paginator = cloudformation.get_paginator("list_stack_resources")
     for page in paginator.paginate(StackName=stack.name):
         deployed.update(r["LogicalResourceId"] for r in page["StackResourceSummaries"]
                         if r.get("LogicalResourceId"))
-    return sorted(SkippedResource(resource_type=rtype, stack=stack.name, logical_id=lid)
-                  for lid, rtype in stack.resource_types.items() if lid not in deployed)
+    return sorted(SkippedResource(resource_type=resource.type, stack=stack.name,
+                                  logical_id=resource.logical_id)
+                  for resource in _resources(stack) if resource.logical_id not in deployed)
+
+
+def _resources(stack: StackArtifact) -> Iterable[Resource]:
+    return Stack.from_template(stack.name, stack.template).resources.values()
 
 
 def skipped_by_type(skipped: Iterable[SkippedResource]) -> dict[str, list[SkippedResource]]:
@@ -51,14 +56,13 @@ def _keys(value: Any) -> Iterable[str]:
             yield from _keys(item)
 
 
-def emulation_limits(stacks: Iterable[AssemblyStack], limits: dict[str, str]) -> dict[str, str]:
+def emulation_limits(stacks: Iterable[StackArtifact], limits: dict[str, str]) -> dict[str, str]:
     """The emulator's `limits` for what these stacks use: {resource type: what still differs
     from AWS} for the types in use, and {"TYPE.Property": ...} when a resource of that type sets
     the property (at any depth of its `Properties`)."""
     used: set[str] = set()
     for stack in stacks:
-        for resource in stack.template.get("Resources", {}).values():
-            rtype = resource.get("Type", "")
-            used.add(rtype)
-            used.update(f"{rtype}.{key}" for key in _keys(resource.get("Properties", {})))
+        for resource in _resources(stack):
+            used.add(resource.type)
+            used.update(f"{resource.type}.{key}" for key in _keys(resource.properties))
     return {key: limit for key, limit in limits.items() if key in used}

@@ -4,10 +4,11 @@ which environment the tools get. (The whole pipeline runs in test_e2e_local.py.)
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +16,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from cloud_assembly import StackArtifact
 from local_aws import emulator as emu
 from local_aws import fidelity
-from local_aws.assembly import AssemblyError, AssemblyStack, load_stacks
 from local_aws.deploy import (
     BackgroundTool,
     DeployError,
@@ -51,12 +52,24 @@ def cloudformation(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         fidelity.install(only=previously)
 
 
-def stack(name: str, resources: dict[str, Any]) -> AssemblyStack:
-    return AssemblyStack(name=name, account=emu.ACCOUNT, region="us-east-1",
-                         template={"Resources": resources}, dependencies=())
+MakeStack = Callable[[str, dict[str, Any]], StackArtifact]
 
 
-def test_deployed_state_tells_absent_same_changed_and_broken(cloudformation: Any) -> None:
+@pytest.fixture
+def stack(tmp_path: Path) -> MakeStack:
+    """A stack of the emulator's account and region holding `resources`, as a manifest lists it."""
+    numbers = itertools.count()
+
+    def make(name: str, resources: dict[str, Any]) -> StackArtifact:
+        template_file = tmp_path / f"{name}-{next(numbers)}.template.json"
+        template_file.write_text(json.dumps({"Resources": resources}))
+        return StackArtifact(artifact_id=name, path=name, name=name, account=emu.ACCOUNT,
+                             region="us-east-1", template_file=template_file, dependencies=())
+    return make
+
+
+def test_deployed_state_tells_absent_same_changed_and_broken(cloudformation: Any,
+                                                             stack: MakeStack) -> None:
     same, changed = stack("Same", {"Topic": TOPIC}), stack("Changed", {"Topic": TOPIC})
     for s in (same, changed):
         cloudformation.create_stack(StackName=s.name, TemplateBody=json.dumps(s.template))
@@ -80,7 +93,8 @@ def test_deployed_state_tells_absent_same_changed_and_broken(cloudformation: Any
     }
 
 
-def test_skipped_resources_names_what_the_emulator_did_not_create(cloudformation: Any) -> None:
+def test_skipped_resources_names_what_the_emulator_did_not_create(cloudformation: Any,
+                                                                  stack: MakeStack) -> None:
     deployed = stack("Db", {"Topic": TOPIC, "Cpu": ALARM, "Lag": ALARM})
     cloudformation.create_stack(StackName="Db", TemplateBody=json.dumps(deployed.template))
 
@@ -91,7 +105,7 @@ def test_skipped_resources_names_what_the_emulator_did_not_create(cloudformation
     assert list(skipped_by_type(skipped)) == ["AWS::CloudWatch::Alarm"]
 
 
-def test_emulation_limits_are_reported_for_the_types_in_use() -> None:
+def test_emulation_limits_are_reported_for_the_types_in_use(stack: MakeStack) -> None:
     everything = {e.resource_type: e.limit for e in fidelity.EXTENSIONS
                   if e.resource_type and e.limit}
     assert len(everything) >= 3
@@ -101,7 +115,8 @@ def test_emulation_limits_are_reported_for_the_types_in_use() -> None:
     assert "no rotation function" in limits["AWS::SecretsManager::RotationSchedule"]
 
 
-def test_emulation_limits_of_a_property_apply_only_when_a_template_sets_it() -> None:
+def test_emulation_limits_of_a_property_apply_only_when_a_template_sets_it(
+        stack: MakeStack) -> None:
     limits = {"AWS::Backup::BackupPlan.CopyActions": "nothing is copied",
               "AWS::RDS::DBInstance.AutomaticBackupReplicationRegion": "not replicated",
               "AWS::RDS::DBInstance.SourceRegion": "nothing replicated"}
@@ -177,9 +192,28 @@ def test_fails_deploy_of_an_env_the_emulator_cannot_host(env: str, message: str,
         Deployment(DeployOptions(env=env, state_dir=tmp_path), out=None)  # type: ignore[arg-type]
 
 
-def test_fails_to_load_a_directory_that_is_no_cloud_assembly(tmp_path: Path) -> None:
-    with pytest.raises(AssemblyError, match=r"no manifest\.json.*cdk synth -c env=local"):
-        load_stacks(tmp_path)
+def _deployment(tmp_path: Path, artifacts: dict[str, Any] | None = None) -> Deployment:
+    """A deployment of env local whose emulator never runs; with `artifacts`, `tmp_path` holds
+    a cloud assembly of them (each stack's template empty)."""
+    if artifacts is not None:
+        (tmp_path / "Other.template.json").write_text(json.dumps({"Resources": {}}))
+        (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": artifacts}))
+    deployment = Deployment(DeployOptions(state_dir=tmp_path), out=io.StringIO())
+    deployment._result = DeployResult(emulator=emu.Emulator(pid=1, port=1, state_dir=tmp_path))
+    return deployment
+
+
+def test_fails_to_deploy_a_directory_that_is_no_cloud_assembly(tmp_path: Path) -> None:
+    with pytest.raises(DeployError, match=r"not a cloud assembly \(no manifest\.json\); "
+                                          "synthesize first"):
+        _deployment(tmp_path).reconcile_state(tmp_path)
+
+
+def test_fails_to_deploy_an_assembly_without_stacks(tmp_path: Path) -> None:
+    deployment = _deployment(tmp_path, {"Tree": {"type": "cdk:tree",
+                                                 "properties": {"file": "tree.json"}}})
+    with pytest.raises(DeployError, match=r"manifest\.json lists no CloudFormation stack"):
+        deployment.reconcile_state(tmp_path)
 
 
 def test_a_failed_step_says_whether_the_emulator_died(tmp_path: Path) -> None:
@@ -191,17 +225,17 @@ def test_a_failed_step_says_whether_the_emulator_died(tmp_path: Path) -> None:
     assert "Run `make deploy` again: it starts a fresh emulator" in message
 
 
-def test_fails_a_stack_outside_the_envs_regions(tmp_path: Path) -> None:
+@pytest.mark.parametrize("environment", [
+    f"aws://{emu.ACCOUNT}/eu-west-1", "aws://210987654321/us-east-1",
+    "aws://unknown-account/unknown-region"])
+def test_fails_a_stack_outside_the_envs_regions(environment: str, tmp_path: Path) -> None:
     """Env local spans us-east-1 and its DR region us-west-2 on the one emulator; any other
-    target is refused before anything is deployed."""
-    (tmp_path / "Other.template.json").write_text(json.dumps({"Resources": {}}))
-    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {"Other": {
-        "type": "aws:cloudformation:stack", "environment": f"aws://{emu.ACCOUNT}/eu-west-1",
-        "properties": {"templateFile": "Other.template.json"}}}}))
-    deployment = Deployment(DeployOptions(state_dir=tmp_path), out=sys.stdout)
-    deployment._result = DeployResult(emulator=emu.Emulator(pid=1, port=1, state_dir=tmp_path))
+    target (an environment-agnostic stack included) is refused before anything is deployed."""
+    deployment = _deployment(tmp_path, {"Other": {
+        "type": "aws:cloudformation:stack", "environment": environment,
+        "properties": {"templateFile": "Other.template.json"}}})
     with pytest.raises(DeployError, match=(
-            f"stack Other targets aws://{emu.ACCOUNT}/eu-west-1; the emulator hosts env local as "
+            f"stack Other targets {environment}; the emulator hosts env local as "
             f"aws://{emu.ACCOUNT}/us-east-1 and aws://{emu.ACCOUNT}/us-west-2")):
         deployment.reconcile_state(tmp_path)
 
@@ -211,3 +245,13 @@ def test_a_refused_synth_stops_the_deploy(tmp_path: Path) -> None:
     refused = BackgroundTool([sys.executable, "-c", "exit(1)"], env=dict(os.environ))
     with pytest.raises(DeployError, match="cdk synth failed .*nothing was deployed"):
         deployment.synthesize(refused)
+
+
+def test_the_emulator_and_the_review_read_assemblies_only_through_cloud_assembly() -> None:
+    """One manifest reader (`cloud_assembly.manifest`), so the deploy and the review cannot
+    read a stack's account, region or template differently from the gate."""
+    root = Path(__file__).resolve().parent.parent
+    readers = [path.relative_to(root).as_posix()
+               for package in ("local_aws", "review") for path in (root / package).rglob("*.py")
+               if "manifest.json" in path.read_text(encoding="utf-8")]
+    assert readers == []
