@@ -2,9 +2,10 @@
 """CDK entry point: `cdk synth -c env=NAME` (local, dev, prod; default dev; `all` synthesizes
 every environment in one process, as `make synth` does).
 
-Reads the environment name (and an optional `-c account=...`), loads the validated config,
-assembles the stacks and puts the policy gate on them. A config mistake prints one line and
-exits 1 before any construct exists; a policy violation fails the synthesis.
+Reads the environment name (and the optional `-c account=...` and `-c controlTower=true`),
+loads the validated config, assembles the stacks and puts the policy gate on them; nothing
+turns the gate off. A config mistake prints one line and exits 1 before any construct exists;
+a policy violation fails the synthesis.
 """
 
 from __future__ import annotations
@@ -50,42 +51,15 @@ from stacks import EnvironmentStacks, build_stacks  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 
-# CDK's built-in CloudFormation validation loads a ~300 MiB engine in every synth process (2.2x
-# the wall time of a cold synth of this app, see docs/performance.md). It is kept out of the
+# CDK's built-in CloudFormation validation loads a ~350 MiB engine in every synth process (1.7x
+# the wall time of a cold `python app.py`, see docs/performance.md). It is kept out of the
 # per-synth gate: cfn-lint checks every template once per test run instead
 # (tests/test_cfn_lint_and_secrets.py), in `make test` and CI.
 BUILTIN_CFN_VALIDATION = False
 
 
 class GateSwitchError(ValueError):
-    """`-c gate=...` or `-c controlTower=...` has a bad value, or the gate is turned off
-    without `-c bench=true`."""
-
-
-def gate_enabled(gate: object, bench: object) -> bool:
-    """The `-c gate=on|off` switch of `main()`: off only for the benchmark's floor.
-
-    `off` is honoured only beside `-c bench=true`, and its stacks refuse to deploy
-    (`refuse_deploy`); anything else raises `GateSwitchError`.
-    """
-    if gate in (None, "on", True, "true"):
-        return True
-    if gate not in ("off", False, "false"):
-        raise GateSwitchError(f"gate={gate!r}: 'on' (default) or 'off'")
-    if bench not in ("true", True):
-        raise GateSwitchError("gate=off is for the benchmark only: it needs -c bench=true too, "
-                              "and its stacks cannot be deployed")
-    return False
-
-
-def refuse_deploy(stacks: EnvironmentStacks) -> None:
-    """A template rule that always fails, so CloudFormation refuses to create or update any
-    stack synthesized without the gate (the rule is checked before any resource changes)."""
-    for stack in stacks.all:
-        cdk.CfnRule(stack, "PolicyGateOff", assertions=[cdk.CfnRuleAssertion(
-            assert_=cdk.Fn.condition_equals("policy-gate", "off"),
-            assert_description="Synthesized with the policy gate off (benchmark only): "
-                               "never deploy this template.")])
+    """`-c controlTower=...` has a value other than true or false."""
 
 
 def cdk_context() -> dict[str, Any]:
@@ -106,6 +80,10 @@ def build_app(
 ) -> tuple[cdk.App, EnvironmentStacks]:
     """An App holding environment `env`'s stacks, with the policy gate unless `gate=False`
     (and the AWS Control Tower proactive controls when `control_tower=True`).
+
+    `gate=False` is for code that reads templates without judging them (the review's ungated
+    synth, the snapshots, the benchmark's floor); `main()`, which the CDK CLI runs, always
+    applies the gate.
 
     Raises `config.ConfigError` for a bad config, before any construct is built.
     """
@@ -131,8 +109,11 @@ def synthesize(env: str, outdir: str | Path, *, gate: bool = True) -> CloudAssem
     return CloudAssembly.load(outdir)
 
 
+COMPLIANCE_DIR = ROOT / "build" / "compliance"
+
+
 def write_compliance_reports(app: cdk.App, stacks: EnvironmentStacks,
-                             out_dir: Path = ROOT / "build" / "compliance") -> tuple[Path, Path]:
+                             out_dir: Path = COMPLIANCE_DIR) -> tuple[Path, Path]:
     """Markdown + SARIF evidence of the gate's verdict on `app` (after `app.synth()`)."""
     from policy.gate import policy_of
     from policy.report import write_reports
@@ -160,7 +141,8 @@ def control_tower_enabled(value: object) -> bool:
 ALL = "all"  # `-c env=all`: every environment in one process (make synth, CI)
 
 
-def _environments(app: cdk.App) -> list[str | None]:
+def environments(app: cdk.App) -> list[str | None]:
+    """The environments `-c env=` names: one (None = the default), or every one for `all`."""
     env = app.node.try_get_context("env")
     if env != ALL:
         return [env]
@@ -171,33 +153,32 @@ def _environments(app: cdk.App) -> list[str | None]:
     return list(config.ENVIRONMENTS)
 
 
-def main(app: cdk.App | None = None) -> int:
+def _shown(path: Path) -> Path:
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+
+
+def main(app: cdk.App | None = None, *, reports_dir: Path = COMPLIANCE_DIR) -> int:
     """Synthesize what the context asks for (`app`: the App to use, one reading the context
-    the CDK CLI passes by default); 1 after one line on stderr for a bad switch or config."""
+    the CDK CLI passes by default) and write each environment's compliance evidence into
+    `reports_dir`; 1 after one line on stderr for a bad switch or config.
+
+    The switches are `-c env`, `-c account` and `-c controlTower`; the policy gate has no
+    switch: every synth runs it.
+    """
     if app is None:
         app = cdk.App(builtin_cloud_formation_validation=BUILTIN_CFN_VALIDATION)
     try:
-        gate = gate_enabled(app.node.try_get_context("gate"), app.node.try_get_context("bench"))
+        control_tower = control_tower_enabled(app.node.try_get_context("controlTower"))
         built = [build_app(env, app=app, account=app.node.try_get_context("account"),
-                           gate=gate,
-                           control_tower=control_tower_enabled(app.node.try_get_context("controlTower")))[1]
-                 for env in _environments(app)]
+                           control_tower=control_tower)[1]
+                 for env in environments(app)]
     except (config.ConfigError, GateSwitchError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    if not gate:
-        for stacks in built:
-            refuse_deploy(stacks)
-        print("WARNING: POLICY GATE OFF (-c gate=off, benchmark only): no cdk-nag, no Redundancy "
-              "rules, no CloudFormation validation. These templates fail any deploy.",
-              file=sys.stderr)
-        app.synth()
-        return 0
     app.synth()  # under the CDK CLI a violation is reported by the CLI, which exits 1
     for stacks in built:
-        md, sarif = write_compliance_reports(app, stacks)
-        print(f"compliance evidence: {md.relative_to(ROOT)}, {sarif.relative_to(ROOT)}",
-              file=sys.stderr)
+        md, sarif = write_compliance_reports(app, stacks, reports_dir)
+        print(f"compliance evidence: {_shown(md)}, {_shown(sarif)}", file=sys.stderr)
     return 0
 
 

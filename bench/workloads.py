@@ -5,7 +5,7 @@ process's wall time and peak memory (ru_maxrss of the child's process tree, from
 
 Variants: `gate` = the policy gate as every synth runs it (four cdk-nag packs + Redundancy);
 `floor` = no policy plugin and no CDK built-in CloudFormation validation; `validated` = the gate
-plus CDK's built-in CloudFormation validation (every synth before issue 6).
+plus CDK's built-in CloudFormation validation in every synth.
 """
 
 from __future__ import annotations

@@ -156,9 +156,6 @@ def test_app_exits_1_with_one_line_on_a_bad_environment() -> None:
      "environment's account; use it with -c env=NAME, not env=all"),
     ({"env": "dev", "controlTower": "ture"},
      "error: controlTower='ture': 'true' or 'false' (default)"),
-    ({"env": "dev", "gate": "off"},
-     "error: gate=off is for the benchmark only: it needs -c bench=true too, and its stacks "
-     "cannot be deployed"),
 ])
 def test_app_refuses_a_bad_switch_before_building_anything(
         context: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
