@@ -19,6 +19,8 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ops.errors import describe_client_error
+
 # Adaptive retries ride out throttling during a regional incident, when failovers happen; short
 # connect timeouts make an unreachable endpoint (e.g. a stopped emulator) fail in seconds.
 _CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeout=5,
@@ -78,3 +80,10 @@ def unreachable(error: Exception) -> bool:
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
         return int(status or 0) >= 500
     return isinstance(error, BotoCoreError)
+
+
+def region_problem(error: BotoCoreError | ClientError, region: str) -> str:
+    """One line on why a call to `region` failed: it did not answer, or it refused (and how)."""
+    what = describe_client_error(error) if isinstance(error, ClientError) else str(error)
+    return (f"{region} does not answer ({what})" if unreachable(error)
+            else f"{region} refused ({what})")

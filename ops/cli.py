@@ -20,17 +20,17 @@ from config.environments import ENVIRONMENTS
 from ops.aws import ClientFactory, Clients, make_session, session_factory
 from ops.clock import Clock, SystemClock
 from ops.errors import OpsError, describe_client_error
-from ops.failover import FailoverOptions, MirrorParameter, run_failover
+from ops.failover import build_plan, dr_mirror
 from ops.keys import KeyResolver
 from ops.outputs import (
     DEFAULT_STACK_PREFIX,
     database_stack_name,
     dr_foundation_stack_name,
     dr_replica_stack_name,
-    load_dr_outputs,
     load_outputs,
 )
-from ops.regional import no_dr_configured, run_regional_failover
+from ops.promotion import FailoverOptions, run
+from ops.regional import build_regional_plan, no_dr_configured
 from ops.report import compare, print_results
 from ops.verify import evaluate, gather, gather_dr
 
@@ -131,22 +131,6 @@ def verify(args: argparse.Namespace, *, clients: Clients, factory: ClientFactory
     return EXIT_OK if summary.ok(strict=args.strict) else EXIT_FAILED
 
 
-def _dr_mirror(args: argparse.Namespace, config: DatabaseConfig,
-               factory: ClientFactory) -> tuple[MirrorParameter, ...]:
-    """The DR region's writer parameter, for an in-region failover to keep current (best
-    effort: read with probe clients, a failure is reported and does not stop the failover)."""
-    if config.dr_region is None:
-        return ()
-    dr = factory(config.dr_region, True)
-    try:
-        name = load_dr_outputs(dr.cloudformation, stack_name=dr_replica_stack_name(
-            env=args.env, prefix=args.stack_prefix)).writer_parameter
-    except (OpsError, BotoCoreError, ClientError) as error:
-        problem = describe_client_error(error) if isinstance(error, ClientError) else str(error)
-        return (MirrorParameter(region=dr.region, ssm=dr.ssm, name=None, problem=problem),)
-    return (MirrorParameter(region=dr.region, ssm=dr.ssm, name=name),)
-
-
 def failover(args: argparse.Namespace, *, clients: Clients, factory: ClientFactory,
              out: TextIO, clock: Clock) -> int:
     config = ENVIRONMENTS[args.env]
@@ -154,8 +138,14 @@ def failover(args: argparse.Namespace, *, clients: Clients, factory: ClientFacto
     outputs = load_outputs(clients.cloudformation, stack_name=stack)
     options = FailoverOptions(replica=args.replica, dry_run=args.dry_run, force=args.force,
                               timeout_seconds=args.timeout, poll_seconds=args.poll)
-    run_failover(clients, config=config, outputs=outputs, options=options, clock=clock, out=out,
-                 mirrors=_dr_mirror(args, config, factory))
+    # The DR region's copy of the writer parameter is kept current, best effort: read with probe
+    # clients, a failure is reported and does not stop the failover.
+    mirrors = () if config.dr_region is None else (dr_mirror(
+        factory(config.dr_region, True),
+        stack_name=dr_replica_stack_name(env=args.env, prefix=args.stack_prefix)),)
+    plan = build_plan(clients, config=config, outputs=outputs, options=options, clock=clock,
+                      mirrors=mirrors)
+    run(clients.rds, plan, options=options, clock=clock, out=out)
     return EXIT_OK
 
 
@@ -171,11 +161,13 @@ def regional_failover(args: argparse.Namespace, *, factory: ClientFactory, out: 
         raise ValueError("no primary region: pass --region or pin region in the env's config")
     options = FailoverOptions(dry_run=args.dry_run, force=args.force,
                               timeout_seconds=args.timeout, poll_seconds=args.poll)
-    run_regional_failover(
-        factory(config.dr_region, False), factory(primary_region, True), config=config,
+    dr = factory(config.dr_region, False)
+    plan = build_regional_plan(
+        dr, factory(primary_region, True), config=config,
         dr_stack=dr_replica_stack_name(env=args.env, prefix=args.stack_prefix),
         primary_stack=database_stack_name(env=args.env, prefix=args.stack_prefix),
-        options=options, clock=clock, out=out)
+        options=options, clock=clock)
+    run(dr.rds, plan, options=options, clock=clock, out=out)
     return EXIT_OK
 
 

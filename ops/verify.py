@@ -31,6 +31,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from config import DatabaseConfig
+from ops.account import account_problem, caller_account
 from ops.aws import Clients
 from ops.errors import OpsError, describe_client_error, error_code
 from ops.instances import AVAILABLE, describe_instance, endpoint_of, source_of, status_of
@@ -91,7 +92,7 @@ def gather(clients: Clients, outputs: DatabaseOutputs) -> LiveState:
         except ClientError as error:  # e.g. no kms:Decrypt on the CMK
             secret_error = f"unreadable ({describe_client_error(error)})"
     return LiveState(
-        account=str(clients.sts.get_caller_identity()["Account"]),
+        account=caller_account(clients.sts),
         instances=instances,
         parameter=read_parameter(clients.ssm, outputs.writer_parameter),
         secret=secret,
@@ -151,11 +152,14 @@ def check_stack(outputs: DatabaseOutputs) -> CheckResult:
 
 
 def check_account(config: DatabaseConfig, account: str) -> CheckResult:
+    """`account_problem` as a check (the failover refuses on the same problem)."""
     if config.account is None:
         return CheckResult(status=Status.SKIP, resource=f"account {account}", check="account",
                            note=f"env {config.name} pins no account")
-    return compare(account == config.account, resource=f"account {account}",
-                   check="account of the credentials", expected=config.account, actual=account)
+    problem = account_problem(config, account)
+    return compare(problem is None, resource=f"account {account}",
+                   check="account of the credentials", expected=config.account, actual=account,
+                   note=problem or "")
 
 
 def resolve_writer(outputs: DatabaseOutputs, state: LiveState,

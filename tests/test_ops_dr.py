@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from ops.aws import Clients
-from ops.failover import TAG_FROM, TAG_PHASE, TAG_RPO, LagSample
+from ops.promotion import TAG_FROM, TAG_PHASE, TAG_RPO, LagSample
 from ops.regional import estimate_rpo
 from tests.ops_fixtures import (
     DR_REGION,
@@ -403,7 +403,7 @@ def test_primary_region_down_fails_over_and_a_rerun_finishes_once_it_is_back(
 
 
 def test_rerun_after_a_crash_between_the_dr_and_the_primary_parameter(env: Deployed) -> None:
-    import ops.regional
+    import ops.promotion
 
     env.db(env.primary).status = "failed"
     calls = []
@@ -414,9 +414,9 @@ def test_rerun_after_a_crash_between_the_dr_and_the_primary_parameter(env: Deplo
             raise KeyboardInterrupt  # the operator's laptop dies here
         return original(ssm, name, endpoint)
 
-    original = ops.regional.repoint_parameter
+    original = ops.promotion.repoint_parameter
     with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(ops.regional, "repoint_parameter", crash)
+        patch.setattr(ops.promotion, "repoint_parameter", crash)
         env.run(*REGIONAL)
     assert calls == [DR_REGION, REGION]
     assert env.tags(dr(env))[TAG_PHASE] == "promote-requested"
@@ -565,7 +565,8 @@ def test_in_region_failover_with_the_dr_region_unreachable_warns(env: Deployed) 
     [warning] = lines(out, "WARN")
     assert warning.startswith(f"WARN  SSM parameter <the DrReplica stack's "
                               f"WriterEndpointParameter output> in {DR_REGION} not repointed: "
-                              "Could not connect to the endpoint URL")
+                              f"not located ({DR_REGION} does not answer (Could not connect to "
+                              "the endpoint URL")
     assert (f"aws ssm put-parameter --region {DR_REGION} --name <the DrReplica stack's "
             f"WriterEndpointParameter output> --value {env.endpoint(env.replicas[0])} "
             "--overwrite") in warning

@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-import ops.failover
+import ops.promotion
 from ops.aws import Clients
 from ops.cli import main
 from ops.errors import Refusal
-from ops.failover import TAG_FROM, TAG_PHASE, Candidate, candidate_problem, choose_target
+from ops.failover import Candidate, choose_target
 from ops.instances import assess_health
+from ops.promotion import TAG_FROM, TAG_PHASE, candidate_problem
 from tests.ops_fixtures import (
     PASSWORD,
     Deployed,
@@ -297,7 +298,7 @@ def test_rerun_after_a_crash_between_parameter_and_secret(
 
     # Only the crash is undone afterwards (the fixture's config for the env stays patched).
     with monkeypatch.context() as patch:
-        patch.setattr(ops.failover, "repoint_secret", crash)
+        patch.setattr(ops.promotion, "repoint_secret", crash)
         with pytest.raises(KeyboardInterrupt):
             env.run("failover")
     assert env.parameter_value() == env.endpoint(env.replicas[0])
