@@ -11,6 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal, NoReturn
 
+# The floors and CloudWatch Logs retentions the constructs and the gate read too.
+from cloud_assembly.baseline import MIN_BACKUP_RETENTION_DAYS, MIN_LOG_RETENTION_DAYS
+from cloud_assembly.rds import LOG_RETENTION_DAYS
+
 Engine = Literal["mysql", "postgres", "mariadb"]
 
 ENGINES: tuple[str, ...] = ("mysql", "postgres", "mariadb")
@@ -20,14 +24,7 @@ ENGINE_LOG_TYPES: dict[str, tuple[str, ...]] = {
     "mariadb": ("audit", "error", "general", "slowquery"),
     "postgres": ("postgresql", "upgrade", "iam-db-auth-error"),
 }
-# The retention periods CloudWatch Logs accepts.
-LOG_RETENTION_DAYS: tuple[int, ...] = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-)
-MIN_LOG_RETENTION_DAYS = 365
 MONITORING_INTERVALS: tuple[int, ...] = (1, 5, 10, 15, 30, 60)
-MIN_BACKUP_RETENTION_DAYS = 7
 MAX_BACKUP_RETENTION_DAYS = 35
 MIN_REPLICAS, MAX_REPLICAS = 1, 5
 # RDS reserves these master user names.
