@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
+
+from constructs_lib.validation import invalid
+
+# KMS alias names: 'alias/' then letters, digits, / _ -; 'alias/aws/' is reserved for AWS.
+_ALIAS = re.compile(r"^alias/(?!aws/)[A-Za-z0-9/_-]{1,250}$")
 
 
 def restrict_grants_to_aws_services(key: kms.Key) -> None:
@@ -32,9 +39,16 @@ class DatabaseKey(Construct):
     that encrypt without a caller's grant use it: CloudWatch Logs (log groups in this account and
     region) and CloudWatch (alarm notifications to the encrypted topic). Grants can only be
     created for AWS resources (RDS, Secrets Manager, Backup create theirs that way).
+
+    Props:
+    - `alias`: 'alias/<name>' (not under 'alias/aws/', which AWS reserves).
+    - `description`: what the key protects, shown in the KMS console.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, alias: str, description: str) -> None:
+        if not _ALIAS.match(alias):
+            raise invalid("DatabaseKey", "alias", alias, "'alias/' then letters, digits, / _ - "
+                          "(not under 'alias/aws/', which AWS reserves)")
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.key = kms.Key(

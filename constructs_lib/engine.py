@@ -9,33 +9,56 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from cloud_assembly.rds import TLS_PARAMETERS, tls_parameter
+from constructs_lib.validation import invalid
 
-@dataclass(frozen=True)
+_VERSIONS = {"mysql": rds.MysqlEngineVersion, "mariadb": rds.MariaDbEngineVersion,
+             "postgres": rds.PostgresEngineVersion}
+_MAJOR = {"mysql": "mysql_major_version", "mariadb": "maria_db_major_version",
+          "postgres": "postgres_major_version"}
+
+
+@dataclass(frozen=True, kw_only=True)
 class EngineSpec:
-    """How one engine family is built. `name` is one of mysql, postgres, mariadb."""
+    """How one engine is built.
+
+    Props:
+    - `name`: one of the engines RDS can require TLS on: mysql, postgres, mariadb.
+    - `version`: a full version aws-cdk-lib knows, e.g. '8.0.43' or '16.10'.
+    """
 
     name: str
     version: str
 
+    def __post_init__(self) -> None:
+        if self.name not in TLS_PARAMETERS:
+            raise invalid("EngineSpec", "name", self.name, f"one of {', '.join(TLS_PARAMETERS)}")
+        # A major version alone ('8.0') lets RDS pick the minor; CloudFormation's own template
+        # rules refuse it. A full version is one aws-cdk-lib knows beyond its major.
+        known = getattr(_VERSIONS[self.name], self._version_attribute, None)
+        if known is None or getattr(known, _MAJOR[self.name]) == self.version:
+            raise invalid("EngineSpec", "version", self.version,
+                          f"a full {self.name} version aws-cdk-lib knows, e.g. "
+                          f"{'16.10' if self.name == 'postgres' else '8.0.43'}")
+
+    @property
+    def _version_attribute(self) -> str:
+        return "VER_" + self.version.replace(".", "_")
+
     @property
     def instance_engine(self) -> rds.IInstanceEngine:
-        attr = "VER_" + self.version.replace(".", "_")
+        version = getattr(_VERSIONS[self.name], self._version_attribute)
         if self.name == "mysql":
-            return rds.DatabaseInstanceEngine.mysql(version=getattr(rds.MysqlEngineVersion, attr))
+            return rds.DatabaseInstanceEngine.mysql(version=version)
         if self.name == "mariadb":
-            return rds.DatabaseInstanceEngine.maria_db(
-                version=getattr(rds.MariaDbEngineVersion, attr))
-        if self.name == "postgres":
-            return rds.DatabaseInstanceEngine.postgres(
-                version=getattr(rds.PostgresEngineVersion, attr))
-        raise ValueError(f"engine={self.name!r}: one of mysql, postgres, mariadb")
+            return rds.DatabaseInstanceEngine.maria_db(version=version)
+        return rds.DatabaseInstanceEngine.postgres(version=version)
 
     @property
     def tls_parameters(self) -> dict[str, str]:
         """Parameter-group settings that refuse unencrypted client connections."""
-        if self.name == "postgres":
-            return {"rds.force_ssl": "1"}
-        return {"require_secure_transport": "ON"}
+        tls = tls_parameter(self.name)
+        return {tls.name: tls.value}
 
     def logging_parameters(self, log_exports: Sequence[str]) -> dict[str, str]:
         """Parameters that make the exported logs hold something (exports alone ship nothing)."""

@@ -5,33 +5,75 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
+from cloud_assembly.baseline import MIN_LOG_RETENTION_DAYS
 from constructs_lib.engine import EngineSpec
 from constructs_lib.logs import InstanceLogGroups
+from constructs_lib.validation import (backup_retention_days, db_identifier, in_range, invalid,
+                                       log_retention_days, other_region,
+                                       stateful_removal_policy)
+
+#: Storage RDS gives an instance, in GiB (gp3).
+STORAGE_LIMITS_GIB = (20, 65536)
+ISOLATED_SUBNETS = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
 
 @dataclass(frozen=True, kw_only=True)
 class InstanceSettings:
-    """What the primary and every replica share. Defaults are the secure choice."""
+    """What every instance of one database shares: the primary, its same-region replicas and
+    a cross-region replica. Validated when built; defaults are the secure choice.
+
+    Props:
+    - `engine`: the engine and version.
+    - `port`: the port every instance listens on (1150-65535).
+    - `multi_az`: default True: each instance has a standby in another AZ.
+    - `max_allocated_storage_gib`: storage autoscaling ceiling; default 200.
+    - `backup_retention`: automated backups of the primary, and of MySQL/MariaDB replicas;
+      default 14 days, whole days from `MIN_BACKUP_RETENTION_DAYS` (7) to 35.
+    - `monitoring_interval`: enhanced monitoring; default 60 seconds, never off.
+    - `log_exports`: logs exported to CloudWatch Logs (into `InstanceLogGroups`); default none.
+    - `log_retention_days`: retention of those logs; default `MIN_LOG_RETENTION_DAYS` (365).
+    - `performance_insights`: default True, encrypted with the instance's key (the micro and
+      small burstable classes do not offer it).
+    - `removal_policy`: default SNAPSHOT; RETAIN keeps the instance; DESTROY is refused.
+    - `maintenance_window`: 'ddd:hh24:mi-ddd:hh24:mi' in UTC; default: one RDS picks.
+    """
 
     engine: EngineSpec
-    vpc: ec2.IVpc
-    subnets: ec2.SubnetSelection
-    key: kms.IKey
     port: int
-    monitoring_role: iam.IRole
+    multi_az: bool = True
+    max_allocated_storage_gib: int = 200
+    backup_retention: Duration = Duration.days(14)
     monitoring_interval: Duration = Duration.seconds(60)
     log_exports: Sequence[str] = ()
-    log_retention_days: int = 90
+    log_retention_days: int = MIN_LOG_RETENTION_DAYS
     performance_insights: bool = True
     removal_policy: RemovalPolicy = RemovalPolicy.SNAPSHOT
     maintenance_window: str | None = None
+
+    def __post_init__(self) -> None:
+        owner = "InstanceSettings"
+        in_range(owner, "port", self.port, 1150, 65535)
+        in_range(owner, "max_allocated_storage_gib", self.max_allocated_storage_gib,
+                 STORAGE_LIMITS_GIB[0] + 1, STORAGE_LIMITS_GIB[1])
+        backup_retention_days(owner, "backup_retention", self.backup_retention)
+        if self.monitoring_interval.to_seconds(integral=False) < 1:
+            raise invalid(owner, "monitoring_interval", self.monitoring_interval,
+                          "at least 1 second: enhanced monitoring stays on")
+        log_retention_days(owner, "log_retention_days", self.log_retention_days)
+        stateful_removal_policy(owner, "removal_policy", self.removal_policy)
+
+
+def check_allocated_storage(owner: str, prop: str, gib: int, settings: InstanceSettings) -> int:
+    """At least what RDS allocates, and below the autoscaling ceiling so it has room."""
+    return in_range(owner, prop, gib, STORAGE_LIMITS_GIB[0],
+                    settings.max_allocated_storage_gib - 1)
 
 
 def monitoring_role(scope: Construct, construct_id: str) -> iam.Role:
@@ -48,58 +90,76 @@ def monitoring_role(scope: Construct, construct_id: str) -> iam.Role:
     )
 
 
-def _instance_security_group(scope: Construct, construct_id: str, vpc: ec2.IVpc,
-                             description: str) -> ec2.SecurityGroup:
-    return ec2.SecurityGroup(
-        scope, construct_id, vpc=vpc, description=description, allow_all_outbound=False
-    )
+class _Instance(Construct):
+    """What the primary and a replica have alike: a security group that admits nothing until
+    told to, a parameter group that requires TLS, encrypted log groups created before the
+    instance, and the instance properties below."""
 
-
-def _common_props(scope: Construct, s: InstanceSettings, *, identifier: str,
-                  parameter_group: rds.IParameterGroup,
-                  security_group: ec2.ISecurityGroup) -> dict[str, object]:
-    return dict(
-        option_group=s.engine.audit_option_group(scope, "AuditOptionGroup", s.log_exports),
-        instance_identifier=identifier,
-        vpc=s.vpc,
-        vpc_subnets=s.subnets,
-        security_groups=[security_group],
-        parameter_group=parameter_group,
-        port=s.port,
-        publicly_accessible=False,
-        iam_authentication=True,
-        auto_minor_version_upgrade=True,
-        copy_tags_to_snapshot=True,
-        deletion_protection=True,
-        monitoring_interval=s.monitoring_interval,
-        monitoring_role=s.monitoring_role,
-        cloudwatch_logs_exports=list(s.log_exports) or None,
-        enable_performance_insights=s.performance_insights or None,
-        performance_insight_encryption_key=s.key if s.performance_insights else None,
-        preferred_maintenance_window=s.maintenance_window,
-        storage_type=rds.StorageType.GP3,
-        removal_policy=s.removal_policy,
-        ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
-    )
-
-
-class _InstanceParameterGroup(rds.ParameterGroup):
-    """TLS required for every connection, plus what makes the exported logs useful."""
-
-    def __init__(self, scope: Construct, construct_id: str, *, settings: InstanceSettings,
-                 description: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, kind: str, identifier: str,
+                 settings: InstanceSettings, vpc: ec2.IVpc, key: kms.IKey) -> None:
+        db_identifier(type(self).__name__, "identifier", identifier)
+        super().__init__(scope, construct_id)
+        self.identifier = identifier
+        self.security_group = ec2.SecurityGroup(
+            self, "SecurityGroup", vpc=vpc, description=f"{kind} {identifier}",
+            allow_all_outbound=False)
         engine = settings.engine
-        super().__init__(
-            scope, construct_id, engine=engine.instance_engine, description=description,
-            parameters=engine.tls_parameters | engine.logging_parameters(settings.log_exports),
+        self.parameter_group = rds.ParameterGroup(
+            self, "ParameterGroup", engine=engine.instance_engine,
+            description=f"{identifier}: TLS required for every client connection",
+            parameters=engine.tls_parameters | engine.logging_parameters(settings.log_exports))
+        self.log_groups = InstanceLogGroups(
+            self, "LogGroups", instance_identifier=identifier, log_types=settings.log_exports,
+            key=key, retention_days=settings.log_retention_days)
+
+    def _instance_props(self, s: InstanceSettings, *, vpc: ec2.IVpc,
+                        subnets: ec2.SubnetSelection, key: kms.IKey,
+                        monitoring_role: iam.IRole | None) -> dict[str, object]:
+        return dict(
+            option_group=s.engine.audit_option_group(self, "AuditOptionGroup", s.log_exports),
+            instance_identifier=self.identifier,
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[self.security_group],
+            parameter_group=self.parameter_group,
+            port=s.port,
+            multi_az=s.multi_az,
+            max_allocated_storage=s.max_allocated_storage_gib,
+            publicly_accessible=False,
+            iam_authentication=True,
+            auto_minor_version_upgrade=True,
+            copy_tags_to_snapshot=True,
+            deletion_protection=True,
+            monitoring_interval=s.monitoring_interval,
+            monitoring_role=monitoring_role,
+            cloudwatch_logs_exports=list(s.log_exports) or None,
+            enable_performance_insights=s.performance_insights or None,
+            performance_insight_encryption_key=key if s.performance_insights else None,
+            preferred_maintenance_window=s.maintenance_window,
+            storage_type=rds.StorageType.GP3,
+            removal_policy=s.removal_policy,
+            ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
         )
 
 
-class PrimaryDatabase(Construct):
+class PrimaryDatabase(_Instance):
     """The writer: encrypted with the CMK, backed up, multi-AZ, private, TLS-only.
 
-    Deletion protection is always on; the removal policy is SNAPSHOT by default (RETAIN in prod)
-    so that deleting the stack never deletes data.
+    Deletion protection is always on; the removal policy is SNAPSHOT by default (RETAIN on
+    request) so that deleting the stack never deletes data.
+
+    Props:
+    - `settings`: what every instance shares (`InstanceSettings`).
+    - `vpc`, `subnets`: where it runs; subnets default to the VPC's isolated ones.
+    - `key`: encrypts storage, Performance Insights and the log groups.
+    - `monitoring_role`: the role of enhanced monitoring; default: a role of its own.
+    - `identifier`: the DB instance identifier (create-only).
+    - `instance_type`: e.g. `ec2.InstanceType("r6g.large")`.
+    - `credentials`: the master user, from a secret (`DatabaseCredentials`).
+    - `database_name`: the database created on the instance.
+    - `allocated_storage_gib`: default 50, at least 20 and below
+      `settings.max_allocated_storage_gib`.
+    - `backup_window`: 'hh24:mi-hh24:mi' in UTC; default: one RDS picks.
     """
 
     def __init__(
@@ -108,27 +168,22 @@ class PrimaryDatabase(Construct):
         construct_id: str,
         *,
         settings: InstanceSettings,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection = ISOLATED_SUBNETS,
+        key: kms.IKey,
+        monitoring_role: iam.IRole | None = None,
         identifier: str,
         instance_type: ec2.InstanceType,
         credentials: rds.Credentials,
         database_name: str,
-        multi_az: bool = True,
         allocated_storage_gib: int = 50,
-        max_allocated_storage_gib: int = 200,
-        backup_retention: Duration = Duration.days(14),
         backup_window: str | None = None,
     ) -> None:
-        super().__init__(scope, construct_id)
+        check_allocated_storage("PrimaryDatabase", "allocated_storage_gib",
+                                allocated_storage_gib, settings)
+        super().__init__(scope, construct_id, kind="Primary database", identifier=identifier,
+                         settings=settings, vpc=vpc, key=key)
         s = settings
-        self.identifier = identifier
-        self.security_group = _instance_security_group(
-            self, "SecurityGroup", s.vpc, f"Primary database {identifier}")
-        self.parameter_group = _InstanceParameterGroup(
-            self, "ParameterGroup", settings=s,
-            description=f"{identifier}: TLS required for every client connection")
-        self.log_groups = InstanceLogGroups(
-            self, "LogGroups", instance_identifier=identifier, log_types=s.log_exports,
-            key=s.key, retention_days=s.log_retention_days)
         self.instance = rds.DatabaseInstance(
             self,
             "Instance",
@@ -137,37 +192,37 @@ class PrimaryDatabase(Construct):
             credentials=credentials,
             database_name=database_name,
             storage_encrypted=True,
-            storage_encryption_key=s.key,
-            multi_az=multi_az,
+            storage_encryption_key=key,
             allocated_storage=allocated_storage_gib,
-            max_allocated_storage=max_allocated_storage_gib,
-            backup_retention=backup_retention,
+            backup_retention=s.backup_retention,
             preferred_backup_window=backup_window,
             delete_automated_backups=False,
-            **_common_props(self, s, identifier=identifier, parameter_group=self.parameter_group,
-                            security_group=self.security_group),
+            **self._instance_props(s, vpc=vpc, subnets=subnets, key=key,
+                                   monitoring_role=monitoring_role),
         )
         self.instance.node.add_dependency(self.log_groups)
 
 
-@dataclass(frozen=True, kw_only=True)
-class CrossRegionSource:
-    """Where a cross-region replica's source lives: its ARN and region."""
-
-    arn: str
-    region: str
-
-
-class ReadReplica(Construct):
+class ReadReplica(_Instance):
     """A read replica with its own security group, parameter group and monitoring.
 
     Multi-AZ by default, so a reader survives the loss of an AZ as the primary does.
 
     Same region: storage encryption is inherited from the source (CloudFormation refuses
-    `StorageEncrypted` on a same-region replica). Cross region (`cross_region`): the replica is
-    encrypted with `settings.key`, a key of its own region, and names its source by ARN with
+    `StorageEncrypted` on a same-region replica). Cross region (`source_region`): the replica
+    is encrypted with `key`, a key of its own region, and names its source by ARN with
     `SourceRegion`; CDK's replica construct sets neither correctly (aws/aws-cdk#28998), so both
-    are set on its L1 resource here. PostgreSQL replicas keep no automated backups (unsupported).
+    are set on its L1 resource here. PostgreSQL replicas keep no automated backups
+    (unsupported).
+
+    Props:
+    - `settings`, `vpc`, `subnets`, `key`, `monitoring_role`, `identifier`, `instance_type`: as
+      for `PrimaryDatabase` (`key` encrypts Performance Insights and the log groups, and the
+      storage of a cross-region replica).
+    - `source`: the instance replicated; for a cross-region replica, an imported instance
+      whose `instance_identifier` is the source's identifier in `source_region`.
+    - `source_region`: default None (the source is in this stack's region); otherwise the
+      region of the source, which must differ from this stack's region.
     """
 
     def __init__(
@@ -176,42 +231,39 @@ class ReadReplica(Construct):
         construct_id: str,
         *,
         settings: InstanceSettings,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection = ISOLATED_SUBNETS,
+        key: kms.IKey,
+        monitoring_role: iam.IRole | None = None,
         source: rds.IDatabaseInstance,
         identifier: str,
         instance_type: ec2.InstanceType,
-        max_allocated_storage_gib: int | None = None,
-        backup_retention: Duration | None = None,
-        multi_az: bool = True,
-        cross_region: CrossRegionSource | None = None,
+        source_region: str | None = None,
     ) -> None:
-        super().__init__(scope, construct_id)
+        if source_region is not None:
+            other_region("ReadReplica", "source_region", source_region, scope,
+                         "or None for a replica in the source's region")
+        super().__init__(scope, construct_id, kind="Read replica", identifier=identifier,
+                         settings=settings, vpc=vpc, key=key)
         s = settings
-        self.identifier = identifier
-        self.security_group = _instance_security_group(
-            self, "SecurityGroup", s.vpc, f"Read replica {identifier}")
-        self.parameter_group = _InstanceParameterGroup(
-            self, "ParameterGroup", settings=s,
-            description=f"{identifier}: TLS required for every client connection")
-        self.log_groups = InstanceLogGroups(
-            self, "LogGroups", instance_identifier=identifier, log_types=s.log_exports,
-            key=s.key, retention_days=s.log_retention_days)
         self.instance = rds.DatabaseInstanceReadReplica(
             self,
             "Instance",
             source_database_instance=source,
             instance_type=instance_type,
-            max_allocated_storage=max_allocated_storage_gib,
-            multi_az=multi_az,
-            backup_retention=backup_retention if s.engine.replicas_keep_backups else None,
-            storage_encryption_key=s.key if cross_region else None,
-            **_common_props(self, s, identifier=identifier, parameter_group=self.parameter_group,
-                            security_group=self.security_group),
+            backup_retention=s.backup_retention if s.engine.replicas_keep_backups else None,
+            storage_encryption_key=key if source_region else None,
+            **self._instance_props(s, vpc=vpc, subnets=subnets, key=key,
+                                   monitoring_role=monitoring_role),
         )
         self.instance.node.add_dependency(self.log_groups)
-        if cross_region is not None:
+        if source_region is not None:
+            stack = Stack.of(self)
             l1 = self.instance.node.default_child
             assert isinstance(l1, rds.CfnDBInstance)
             # Typed L1 properties, not raw overrides, so every policy view sees them.
-            l1.source_db_instance_identifier = cross_region.arn
-            l1.source_region = cross_region.region
+            l1.source_db_instance_identifier = (
+                f"arn:{stack.partition}:rds:{source_region}:{stack.account}:db:"
+                f"{source.instance_identifier}")
+            l1.source_region = source_region
             l1.storage_encrypted = None  # implied by KmsKeyId (cfn-lint E3020 refuses it)

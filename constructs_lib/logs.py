@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import RemovalPolicy, Token
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from cloud_assembly.baseline import MIN_LOG_RETENTION_DAYS
+from cloud_assembly.rds import LOG_RETENTION_DAYS
+from constructs_lib.validation import db_identifier, invalid, log_retention_days
 
 
 class InstanceLogGroups(Construct):
@@ -17,6 +22,14 @@ class InstanceLogGroups(Construct):
     first (the instance depends on this construct) is the only way to choose their key and
     retention without a custom resource. The groups are retained with the stack: logs are
     evidence.
+
+    Props:
+    - `instance_identifier`: the DB instance whose logs these are (names the groups).
+    - `log_types`: the exported logs, one group each (e.g. audit, error, slowquery).
+    - `key`: the KMS key CloudWatch Logs encrypts them with; its policy must let the regional
+      CloudWatch Logs service use it (`DatabaseKey` does).
+    - `retention_days`: default `MIN_LOG_RETENTION_DAYS` (365); one of
+      `cloud_assembly.rds.LOG_RETENTION_DAYS`, never less than the default.
     """
 
     def __init__(
@@ -27,8 +40,11 @@ class InstanceLogGroups(Construct):
         instance_identifier: str,
         log_types: Sequence[str],
         key: kms.IKey,
-        retention_days: int,
+        retention_days: int = MIN_LOG_RETENTION_DAYS,
     ) -> None:
+        db_identifier("InstanceLogGroups", "instance_identifier", instance_identifier)
+        retention = retention_period(
+            log_retention_days("InstanceLogGroups", "retention_days", retention_days))
         super().__init__(scope, construct_id)
         self.groups = {
             log: logs.LogGroup(
@@ -36,24 +52,27 @@ class InstanceLogGroups(Construct):
                 log,
                 log_group_name=f"/aws/rds/instance/{instance_identifier}/{log}",
                 encryption_key=key,
-                retention=retention_period(retention_days),
+                retention=retention,
                 removal_policy=RemovalPolicy.RETAIN,
             )
             for log in log_types
         }
 
 
-_RETENTION = {
-    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
-    30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS",
-    180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS",
-    731: "TWO_YEARS", 1096: "THREE_YEARS", 1827: "FIVE_YEARS", 2192: "SIX_YEARS",
-    2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS", 3653: "TEN_YEARS",
-}
+@cache
+def _retention_by_days() -> dict[int, logs.RetentionDays]:
+    """CDK's member for each retention in `LOG_RETENTION_DAYS`, found by its number of days.
+
+    In Python a jsii enum member's value is its name; aws-cdk-lib itself sees the number, which
+    `Token.as_number` hands back.
+    """
+    cdk_days = {int(Token.as_number(member)): member for member in logs.RetentionDays}
+    return {days: cdk_days[days] for days in LOG_RETENTION_DAYS}
 
 
 def retention_period(days: int) -> logs.RetentionDays:
-    """CDK's enum member for a retention of `days` days."""
-    if days not in _RETENTION:
-        raise ValueError(f"log_retention_days={days}: allowed are {sorted(_RETENTION)}")
-    return getattr(logs.RetentionDays, _RETENTION[days])
+    """CDK's enum member for a retention of `days` days (any value CloudWatch Logs accepts)."""
+    if days not in LOG_RETENTION_DAYS:
+        raise invalid("retention_period", "days", days,
+                      f"one of {', '.join(map(str, LOG_RETENTION_DAYS))}")
+    return _retention_by_days()[days]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import math
 from collections.abc import Sequence
 
 from aws_cdk import RemovalPolicy, Stack
@@ -11,17 +13,31 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cloud_assembly.baseline import MIN_LOG_RETENTION_DAYS
 from constructs_lib.encryption import restrict_grants_to_aws_services
+from constructs_lib.logs import retention_period
+from constructs_lib.validation import invalid, log_retention_days
+
+_SUBNET_PREFIX = 24  # one /24 database subnet per AZ
 
 
 class IsolatedNetwork(Construct):
     """A VPC with only isolated subnets (no internet or NAT gateway) in at least two AZs.
 
     - Flow logs of all traffic go to a CloudWatch log group encrypted with `flow_log_key`
-      (default: a new key with rotation on) and kept `flow_log_retention`.
+      and kept `flow_log_retention_days`.
     - The default security group is stripped of its rules (CDK's RestrictDefaultSecurityGroup).
     - A Secrets Manager interface endpoint lets the secret-rotation Lambda reach the service
       without an internet route.
+
+    Props:
+    - `cidr`: the VPC's literal IPv4 range, /16 or smaller with room for a /24 subnet per AZ
+      (the endpoint's ingress rule names it, so policy rules can read the peer).
+    - `availability_zones`: default none: `max_azs` AZs of the region; otherwise at least two.
+    - `max_azs`: default 2; at least 2. Used only without `availability_zones`.
+    - `flow_log_key`: default: a new key with rotation on, retained.
+    - `flow_log_retention_days`: default `MIN_LOG_RETENTION_DAYS` (365); one of
+      `cloud_assembly.rds.LOG_RETENTION_DAYS`, never less than the default.
     """
 
     def __init__(
@@ -33,8 +49,11 @@ class IsolatedNetwork(Construct):
         availability_zones: Sequence[str] = (),
         max_azs: int = 2,
         flow_log_key: kms.IKey | None = None,
-        flow_log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        flow_log_retention_days: int = MIN_LOG_RETENTION_DAYS,
     ) -> None:
+        _validate(cidr, availability_zones, max_azs)
+        flow_log_retention = retention_period(log_retention_days(
+            "IsolatedNetwork", "flow_log_retention_days", flow_log_retention_days))
         super().__init__(scope, construct_id)
         self.vpc = ec2.Vpc(
             self,
@@ -122,6 +141,24 @@ class IsolatedNetwork(Construct):
     @property
     def database_subnets(self) -> ec2.SubnetSelection:
         return ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+
+
+def _validate(cidr: str, availability_zones: Sequence[str], max_azs: int) -> None:
+    owner = "IsolatedNetwork"
+    if availability_zones and len(set(availability_zones)) < 2:
+        raise invalid(owner, "availability_zones", tuple(availability_zones),
+                      "at least two distinct AZs, or none for `max_azs` AZs of the region")
+    if not availability_zones and max_azs < 2:
+        raise invalid(owner, "max_azs", max_azs, "at least 2: a database spans two AZs")
+    azs = len(set(availability_zones)) or max_azs
+    most = _SUBNET_PREFIX - math.ceil(math.log2(azs))
+    try:
+        network = ipaddress.IPv4Network(cidr)
+    except ValueError:
+        network = None
+    if network is None or not 16 <= network.prefixlen <= most:
+        raise invalid(owner, "cidr", cidr, f"a literal IPv4 network from /16 to /{most}, with "
+                      f"room for a /{_SUBNET_PREFIX} subnet in each of {azs} AZs")
 
 
 __all__ = ["IsolatedNetwork"]

@@ -10,9 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
+
+
+class Reachable(Protocol):
+    """A database instance construct: its identifier and the security group in front of it."""
+
+    @property
+    def identifier(self) -> str: ...
+
+    @property
+    def security_group(self) -> ec2.ISecurityGroup: ...
 
 
 @dataclass(frozen=True)
@@ -38,4 +49,23 @@ def egress_only_to(scope: Construct, construct_id: str, *, vpc: ec2.IVpc, descri
             description=rule.description)
         for rule in rules
     ]
+    return group
+
+
+def admit(members: Sequence[Reachable], peer: ec2.ISecurityGroup, port: int,
+          description: str) -> None:
+    """Each member's security group lets `peer` in on `port`."""
+    for member in members:
+        member.security_group.add_ingress_rule(peer, ec2.Port.tcp(port), description)
+
+
+def clients_security_group(scope: Construct, construct_id: str, *, vpc: ec2.IVpc,
+                           members: Sequence[Reachable], port: int,
+                           description: str) -> ec2.SecurityGroup:
+    """The group to give the application: egress to each member on `port` only, and each
+    member admits it ("Application clients")."""
+    group = egress_only_to(scope, construct_id, vpc=vpc, description=description,
+                           rules=[EgressTo(m.security_group, port, f"To {m.identifier}")
+                                  for m in members])
+    admit(members, group, port, "Application clients")
     return group

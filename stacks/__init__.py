@@ -15,7 +15,6 @@ from stacks.dr_stacks import DrFoundationStack, DrReplicaStack
 from stacks.network_stack import NetworkStack
 
 
-
 @dataclass(frozen=True)
 class DisasterRecoveryStacks:
     network: NetworkStack

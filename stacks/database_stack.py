@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, Stack
 from constructs import Construct
 
 from config import DatabaseConfig
 from constructs_lib.encryption import DatabaseKey
 from constructs_lib.network import IsolatedNetwork
 from constructs_lib.redundant_database import DisasterRecoveryTarget, RedundantDatabase
+from stacks.props import (alarm_thresholds, instance_settings, instance_type,
+                          writer_endpoint_parameter_name)
 
 
 class DatabaseStack(Stack):
@@ -31,11 +33,23 @@ class DatabaseStack(Stack):
         self.database = RedundantDatabase(
             self,
             "Database",
-            config=config,
+            settings=instance_settings(config),
             vpc=network.vpc,
             subnets=network.database_subnets,
             key=self.key.key,
             endpoint_security_group=network.endpoint_security_group,
+            primary_identifier=config.instance_identifier("primary"),
+            replica_identifiers=[config.instance_identifier(f"replica-{n}")
+                                 for n in range(1, config.replica_count + 1)],
+            instance_type=instance_type(config.instance_class),
+            replica_instance_type=instance_type(config.replica_instance_class),
+            database_name=config.database_name,
+            master_username=config.master_username,
+            allocated_storage_gib=config.allocated_storage_gib,
+            backup_window=config.backup_window,
+            secret_rotation=Duration.days(config.secret_rotation_days),
+            writer_endpoint_parameter_name=writer_endpoint_parameter_name(config),
+            alarm_thresholds=alarm_thresholds(config),
             disaster_recovery=disaster_recovery,
         )
         db = self.database

@@ -8,7 +8,6 @@ from aws_cdk import Stack
 from constructs import Construct
 
 from config import DatabaseConfig
-from constructs_lib.logs import retention_period
 from constructs_lib.network import IsolatedNetwork
 
 
@@ -27,5 +26,5 @@ class NetworkStack(Stack):
             "Network",
             cidr=config.dr_vpc_cidr if dr else config.vpc_cidr,
             availability_zones=config.dr_availability_zones if dr else config.availability_zones,
-            flow_log_retention=retention_period(config.log_retention_days),
+            flow_log_retention_days=config.log_retention_days,
         )

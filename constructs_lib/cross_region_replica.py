@@ -1,0 +1,91 @@
+"""A read replica of a database in another region, with what it needs to serve there."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_rds as rds
+from constructs import Construct
+
+from constructs_lib.alarms import AlarmThresholds, alarm_topic, replica_lag_alarm
+from constructs_lib.instances import ISOLATED_SUBNETS, InstanceSettings, ReadReplica
+from constructs_lib.instances import monitoring_role
+from constructs_lib.security import clients_security_group
+from constructs_lib.validation import db_identifier, other_region
+from constructs_lib.writer_endpoint import check_parameter_name, writer_endpoint_parameter
+
+
+class CrossRegionReplica:
+    """A cross-region read replica of `source_identifier` in `source_region`, encrypted with
+    `key` (a key of this region), with the same pieces as `RedundantDatabase`'s replicas: its
+    subnet group, security group, parameter group, monitoring and deletion protection; a
+    clients security group, a replica-lag alarm to an encrypted topic, and a writer-endpoint
+    parameter in this region (which a regional failover repoints to the promoted replica).
+
+    A composition, not a node of its own: its constructs are children of `scope`, with the ids
+    `MonitoringRole`, `Source` (the imported source), `Replica`, `ClientsSecurityGroup`,
+    `AlarmTopic`, `ReplicaLag` and `WriterEndpoint`. So a stack composes it without a nesting
+    level, and the logical ids of its deployed resources stay those of the stack's own
+    constructs (a new level would rename, hence replace, the replica).
+
+    Props:
+    - `settings`: what the replica shares with the source's instances (`InstanceSettings`).
+    - `vpc`, `subnets`: where it runs in this region; subnets default to the isolated ones.
+    - `key`: a key of this region: storage, Performance Insights, logs, alarm topic.
+    - `source_identifier`, `source_region`: the source instance and its region (not this
+      stack's).
+    - `identifier`: the replica's DB instance identifier (create-only).
+    - `instance_type`: the replica's class.
+    - `writer_endpoint_parameter_name`: the SSM parameter in this region holding the writer's
+      host:port; `writer_endpoint`: its value, the current writer as this region sees it.
+    - `alarm_thresholds`: default `AlarmThresholds()`; its `replica_lag_seconds` applies.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        *,
+        settings: InstanceSettings,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection = ISOLATED_SUBNETS,
+        key: kms.IKey,
+        source_identifier: str,
+        source_region: str,
+        identifier: str,
+        instance_type: ec2.InstanceType,
+        writer_endpoint_parameter_name: str,
+        writer_endpoint: str,
+        alarm_thresholds: AlarmThresholds = AlarmThresholds(),
+    ) -> None:
+        owner = "CrossRegionReplica"
+        db_identifier(owner, "source_identifier", source_identifier)
+        db_identifier(owner, "identifier", identifier)
+        other_region(owner, "source_region", source_region, scope,
+                     "the source is in another region")
+        check_parameter_name(owner, "writer_endpoint_parameter_name",
+                             writer_endpoint_parameter_name)
+        self.monitoring_role = monitoring_role(scope, "MonitoringRole")
+        # The source as CDK sees it (engine, port); the replica names it by ARN in its region.
+        self.source = rds.DatabaseInstance.from_database_instance_attributes(
+            scope, "Source", instance_identifier=source_identifier,
+            instance_endpoint_address=f"{source_identifier}.invalid", port=settings.port,
+            security_groups=[], engine=settings.engine.instance_engine)
+        self.replica = ReadReplica(
+            scope, "Replica", settings=settings, vpc=vpc, subnets=subnets, key=key,
+            monitoring_role=self.monitoring_role, source=self.source, identifier=identifier,
+            instance_type=instance_type, source_region=source_region)
+        # Applications in this region attach this group to reach the replica (and, after a
+        # regional failover, the new writer).
+        self.clients_security_group = clients_security_group(
+            scope, "ClientsSecurityGroup", vpc=vpc, members=[self.replica], port=settings.port,
+            description="Attach to the application in the DR region: allowed into the replica")
+        self.topic = alarm_topic(scope, "AlarmTopic", key=key)
+        self.lag_alarm = replica_lag_alarm(
+            scope, "ReplicaLag", replica=self.replica.instance, label="DR replica",
+            threshold_seconds=alarm_thresholds.replica_lag_seconds, topic=self.topic,
+            impact="the regional RPO is growing")
+        self.writer_endpoint = writer_endpoint_parameter(
+            scope, "WriterEndpoint", parameter_name=writer_endpoint_parameter_name,
+            endpoint=writer_endpoint,
+            description="host:port of the current writer, as seen from the DR region; repointed "
+                        "to the DR replica by `failover --region-dr`")
