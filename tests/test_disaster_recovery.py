@@ -13,7 +13,7 @@ import pytest
 import config
 from config.schema import ConfigError, validate
 from stacks import stack_name
-from tests.helpers import by_path, one, primary, resources
+from tests.helpers import by_path, one, primary, replicas, resources
 
 PROD = config.ENVIRONMENTS["prod"]
 Templates = dict[str, dict[str, dict[str, Any]]]
@@ -149,3 +149,33 @@ def test_fails_on_dr_azs_without_dr_region() -> None:
     with pytest.raises(ConfigError, match="dr_availability_zones=.*needs a dr_region"):
         validate(dataclasses.replace(config.ENVIRONMENTS["dev"],
                                      dr_availability_zones=("us-west-2a", "us-west-2b")))
+
+
+def test_dr_replica_is_built_like_the_in_region_replicas(templates: Templates) -> None:
+    """The DR replica and the in-region replicas come from the same pieces (instance settings,
+    lag alarm, clients group): only what makes it cross-region differs."""
+    dr = _t(templates, "DrReplica")
+    db = _t(templates, "Database")
+    dr_props = one(dr, "AWS::RDS::DBInstance")[1]["Properties"]
+    in_region = next(iter(replicas(db).values()))["Properties"]
+    assert set(dr_props) - set(in_region) == {"SourceRegion", "KmsKeyId"}
+    assert set(in_region) - set(dr_props) == set()
+    references = {"SourceDBInstanceIdentifier", "DBInstanceIdentifier", "DBParameterGroupName",
+                  "DBSubnetGroupName", "VPCSecurityGroups", "MonitoringRoleArn",
+                  "PerformanceInsightsKMSKeyId", "OptionGroupName"}
+    assert {k: v for k, v in dr_props.items() if k in in_region and k not in references} == \
+        {k: v for k, v in in_region.items() if k not in references}
+
+    def lag(template: dict[str, Any]) -> dict[str, Any]:
+        alarm = next(a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()
+                     if a["Properties"]["MetricName"] == "ReplicaLag")
+        return {k: v for k, v in alarm.items() if k not in ("AlarmActions", "OKActions",
+                                                            "Dimensions", "AlarmDescription")}
+
+    assert lag(dr) == lag(db)
+    dr_clients = by_path(dr, "/ClientsSecurityGroup/Resource")[1]["Properties"]
+    db_clients = by_path(db, "/Database/ClientsSecurityGroup/Resource")[1]["Properties"]
+    assert [(e["IpProtocol"], e["FromPort"], e["ToPort"]) for e in
+            dr_clients["SecurityGroupEgress"]] == [("tcp", PROD.port, PROD.port)]
+    assert {(e["IpProtocol"], e["FromPort"]) for e in db_clients["SecurityGroupEgress"]} == \
+        {("tcp", PROD.port)}
