@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+import ops.promotion
 from ops.aws import Clients
 from ops.promotion import TAG_FROM, TAG_PHASE, TAG_RPO, LagSample
 from ops.regional import estimate_rpo
@@ -403,8 +404,6 @@ def test_primary_region_down_fails_over_and_a_rerun_finishes_once_it_is_back(
 
 
 def test_rerun_after_a_crash_between_the_dr_and_the_primary_parameter(env: Deployed) -> None:
-    import ops.promotion
-
     env.db(env.primary).status = "failed"
     calls = []
 
@@ -461,6 +460,31 @@ def test_secret_unreachable_is_a_warning(env: Deployed) -> None:
             f"({env.secret_arn.replace(REGION, DR_REGION)}): applications there read the "
             "credentials from it and the endpoint from SSM") in warning
     assert env.tags(dr(env))[TAG_PHASE] == "primary-region-pending"
+
+
+def test_rerun_after_a_missed_secret_plans_only_the_secret(env: Deployed) -> None:
+    """The primary region answered for its parameter but not for the secret: the re-run's plan
+    says the parameters are done and the secret is still to repoint."""
+    assert env.dr is not None
+    env.db(env.primary).status = "failed"
+    env.probe = unreachable(env.clients, "secretsmanager")
+    assert env.run(*REGIONAL)[0] == 0
+    env.probe = None
+
+    code, out, _ = env.run(*REGIONAL, "--dry-run")
+
+    assert code == 0
+    steps = [line for line in out.splitlines() if line.startswith("    ")]
+    assert steps[3:6] == [
+        f"    4. SSM parameter {env.dr.parameter} in {DR_REGION} already names {dr(env)}, "
+        "skipped",
+        f"    5. SSM parameter {env.parameter} in {REGION} already names {dr(env)}, skipped",
+        f"    6. best effort: set host/port of secret {env.secret_arn} in {REGION} to "
+        f"{env.endpoint(dr(env))} (now {env.endpoint(env.primary)}; other fields kept, value "
+        "never shown)",
+    ]
+    assert env.run(*REGIONAL)[0] == 0
+    assert_regional_failover(env)
 
 
 def test_rerun_after_a_timeout_resumes_without_promoting_again(
@@ -532,10 +556,14 @@ def test_primary_region_that_refuses_is_not_assumed_down(env: Deployed) -> None:
 def test_in_region_failover_also_repoints_the_dr_parameter(env: Deployed) -> None:
     env.delete(env.primary)
 
+    dr_before = env.dr_parameter_value()
+
     code, out, _ = env.run("failover")
 
     assert code == 0
     assert env.dr is not None
+    assert (f"    6. best effort: set SSM parameter {env.dr.parameter} in {DR_REGION} to "
+            f"{env.endpoint(env.replicas[0])} (now {dr_before})") in out.splitlines()
     assert env.dr_parameter_value() == env.parameter_value() == env.endpoint(env.replicas[0])
     assert f"==> repoint SSM parameter ({DR_REGION}): {env.dr.parameter} = " in out
     # The DR replica still follows the old primary: only a redeploy rebuilds it. A known
@@ -562,6 +590,9 @@ def test_in_region_failover_with_the_dr_region_unreachable_warns(env: Deployed) 
     code, out, _ = env.run("failover")
 
     assert code == 0
+    assert (f"    6. best effort: set SSM parameter <the DrReplica stack's WriterEndpointParameter "
+            f"output> in {DR_REGION} to {env.endpoint(env.replicas[0])} (unreadable now: "
+            f"{DR_REGION} does not answer (Could not connect to the endpoint URL") in out
     [warning] = lines(out, "WARN")
     assert warning.startswith(f"WARN  SSM parameter <the DrReplica stack's "
                               f"WriterEndpointParameter output> in {DR_REGION} not repointed: "
