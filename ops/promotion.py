@@ -1,9 +1,10 @@
-"""The promotion engine shared by both failovers: one plan, one executor, one printer.
+"""The promotion engine of both failovers: one plan type, one executor, one printer.
 
 The in-region failover (`ops.failover`) and the regional one (`ops.regional`, `failover
 --region-dr`) differ only in how they decide: which instance is the writer, which replica replaces
 it, when to refuse. Each builds a `PromotionPlan` with `plan_promotion`; from there this module
-does the same for both, and says what differs from the plan's regions (`cross_region`):
+does the same for both, and what it says differs only where the promotion crosses regions
+(`PromotionPlan.cross_region`: split brain, rotation, which regions to name):
 
   (1) journal the failover in the target's tags          `write_journal`
   (2) promote the target, unless already requested/done  `promote`
@@ -17,8 +18,7 @@ complete, `redundantdb:failover-from` (the old writer), `redundantdb:failover-st
 the plan adds (`JournalTag`, e.g. the regional RPO estimate). A builder that finds a journal in
 progress resumes that failover (no new choice, no health gate); the promotion is skipped when it
 was requested or the target has no source left, and each repoint writes only when the value
-differs. A completed failover leaves the target as a healthy writer, which the builders refuse to
-fail over again without a reason.
+differs. A completed failover leaves the target as the writer, refused like any healthy writer.
 
 Repoints are required or best effort. A required one (in the target's region) that fails stops
 the run: exit 1, and the same command resumes. A best-effort one (a region that may not answer)

@@ -225,8 +225,6 @@ def build_regional_plan(dr_clients: Clients, primary_clients: Clients, *, config
                         clock: Clock) -> PromotionPlan:
     """Read the live state of both regions and decide; `Refusal` when failing over is unsafe or
     pointless. `primary_clients`: probe clients (the primary region may not answer)."""
-    if config.dr_region is None:
-        raise no_dr_configured(config)
     account = require_account(dr_clients.sts, config)
     dr = load_dr_outputs(dr_clients.cloudformation, stack_name=dr_stack)
     dr_instance = describe_instance(dr_clients.rds, dr.replica_identifier)
