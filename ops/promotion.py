@@ -427,7 +427,7 @@ def promote_and_wait(rds: Any, plan: PromotionPlan, *, options: FailoverOptions,
                      out: TextIO) -> Endpoint:
     """Journal, promote (unless done), wait until standalone and available; returns the
     promoted instance's endpoint."""
-    step(f"journal: {TAG_PHASE}={plan.resumed_phase or PHASE_STARTED} on {plan.target}", out)
+    _step(f"journal: {TAG_PHASE}={plan.resumed_phase or PHASE_STARTED} on {plan.target}", out)
     if plan.resumed_phase is None:
         write_journal(rds, plan, phase=PHASE_STARTED, clock=clock, extra=plan.journal)
     try:
@@ -436,10 +436,10 @@ def promote_and_wait(rds: Any, plan: PromotionPlan, *, options: FailoverOptions,
         # Nothing changed: drop the journal so a re-run may choose again (e.g. another replica).
         clear_journal(rds, plan)
         raise
-    step(f"promote {plan.target}: {outcome}", out)
+    _step(f"promote {plan.target}: {outcome}", out)
     if plan.resumed_phase in (None, *IN_PROGRESS):
         write_journal(rds, plan, phase=PHASE_PROMOTE_REQUESTED, clock=clock)
-    step(f"wait for {plan.target} (timeout {options.timeout_seconds:.0f}s, poll "
+    _step(f"wait for {plan.target} (timeout {options.timeout_seconds:.0f}s, poll "
          f"{options.poll_seconds:.0f}s)", out)
     instance = wait_until_promoted(rds, plan, options=options, clock=clock, out=out)
     address, port = endpoint_of(instance) or ("", 0)
@@ -473,7 +473,7 @@ def repoint(plan: PromotionPlan, place: Repoint, endpoint: Endpoint, out: TextIO
     else:
         tag = f" ({place.region})" if plan.shows_region(place) else ""
         try:
-            step(f"repoint {place.kind}{tag}: {place.apply(endpoint, plan.target)}", out)
+            _step(f"repoint {place.kind}{tag}: {place.apply(endpoint, plan.target)}", out)
             return True
         except (BotoCoreError, ClientError, OpsError) as error:
             if not place.best_effort:
@@ -487,7 +487,7 @@ def repoint(plan: PromotionPlan, place: Repoint, endpoint: Endpoint, out: TextIO
     return False
 
 
-def step(text: str, out: TextIO) -> None:
+def _step(text: str, out: TextIO) -> None:
     print(f"==> {text}", file=out, flush=True)
 
 
@@ -504,11 +504,11 @@ def execute(rds: Any, plan: PromotionPlan, *, options: FailoverOptions, clock: C
     phase = PHASE_PRIMARY_REGION_PENDING if pending else PHASE_COMPLETE
     write_journal(rds, plan, phase=phase, clock=clock)
     if pending:
-        step(f"failover done in {plan.region}: {plan.target} is the writer at {endpoint}; "
+        _step(f"failover done in {plan.region}: {plan.target} is the writer at {endpoint}; "
              f"pending in {_regions(pending)}: {', '.join(r.label for r in pending)} (journal "
              f"{TAG_PHASE}={phase})", out)
     else:
-        step(f"failover complete: {plan.target} is the writer at {endpoint}", out)
+        _step(f"failover complete: {plan.target} is the writer at {endpoint}", out)
     return pending
 
 
