@@ -15,18 +15,18 @@ from constructs_lib.validation import db_identifier, other_region
 from constructs_lib.writer_endpoint import check_parameter_name, writer_endpoint_parameter
 
 
-class CrossRegionReplica:
+class CrossRegionReplica(Construct):
     """A cross-region read replica of `source_identifier` in `source_region`, encrypted with
     `key` (a key of this region), with the same pieces as `RedundantDatabase`'s replicas: its
     subnet group, security group, parameter group, monitoring and deletion protection; a
     clients security group, a replica-lag alarm to an encrypted topic, and a writer-endpoint
     parameter in this region (which a regional failover repoints to the promoted replica).
 
-    A composition, not a node of its own: its constructs are children of `scope`, with the ids
-    `MonitoringRole`, `Source` (the imported source), `Replica`, `ClientsSecurityGroup`,
-    `AlarmTopic`, `ReplicaLag` and `WriterEndpoint`. So a stack composes it without a nesting
-    level, and the logical ids of its deployed resources stay those of the stack's own
-    constructs (a new level would rename, hence replace, the replica).
+    Its children have the ids `MonitoringRole`, `Source` (the imported source), `Replica`,
+    `ClientsSecurityGroup`, `AlarmTopic`, `ReplicaLag` and `WriterEndpoint`. Given the id
+    `Default`, which CDK leaves out of logical ids, it adds no level to them: a stack that
+    created these constructs itself can compose it without renaming (hence replacing) the
+    replica.
 
     Props:
     - `settings`: what the replica shares with the source's instances (`InstanceSettings`).
@@ -44,6 +44,7 @@ class CrossRegionReplica:
     def __init__(
         self,
         scope: Construct,
+        construct_id: str,
         *,
         settings: InstanceSettings,
         vpc: ec2.IVpc,
@@ -64,28 +65,29 @@ class CrossRegionReplica:
                      "the source is in another region")
         check_parameter_name(owner, "writer_endpoint_parameter_name",
                              writer_endpoint_parameter_name)
-        self.monitoring_role = monitoring_role(scope, "MonitoringRole")
+        super().__init__(scope, construct_id)
+        self.monitoring_role = monitoring_role(self, "MonitoringRole")
         # The source as CDK sees it (engine, port); the replica names it by ARN in its region.
         self.source = rds.DatabaseInstance.from_database_instance_attributes(
-            scope, "Source", instance_identifier=source_identifier,
+            self, "Source", instance_identifier=source_identifier,
             instance_endpoint_address=f"{source_identifier}.invalid", port=settings.port,
             security_groups=[], engine=settings.engine.instance_engine)
         self.replica = ReadReplica(
-            scope, "Replica", settings=settings, vpc=vpc, subnets=subnets, key=key,
+            self, "Replica", settings=settings, vpc=vpc, subnets=subnets, key=key,
             monitoring_role=self.monitoring_role, source=self.source, identifier=identifier,
             instance_type=instance_type, source_region=source_region)
         # Applications in this region attach this group to reach the replica (and, after a
         # regional failover, the new writer).
         self.clients_security_group = clients_security_group(
-            scope, "ClientsSecurityGroup", vpc=vpc, members=[self.replica], port=settings.port,
+            self, "ClientsSecurityGroup", vpc=vpc, members=[self.replica], port=settings.port,
             description="Attach to the application in the DR region: allowed into the replica")
-        self.topic = alarm_topic(scope, "AlarmTopic", key=key)
+        self.topic = alarm_topic(self, "AlarmTopic", key=key)
         self.lag_alarm = replica_lag_alarm(
-            scope, "ReplicaLag", replica=self.replica.instance, label="DR replica",
+            self, "ReplicaLag", replica=self.replica.instance, label="DR replica",
             threshold_seconds=alarm_thresholds.replica_lag_seconds, topic=self.topic,
             impact="the regional RPO is growing")
         self.writer_endpoint = writer_endpoint_parameter(
-            scope, "WriterEndpoint", parameter_name=writer_endpoint_parameter_name,
+            self, "WriterEndpoint", parameter_name=writer_endpoint_parameter_name,
             endpoint=writer_endpoint,
             description="host:port of the current writer, as seen from the DR region; repointed "
                         "to the DR replica by `failover --region-dr`")

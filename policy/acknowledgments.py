@@ -129,7 +129,7 @@ def acknowledgments_for(stacks: EnvironmentStacks) -> list[Acknowledgment]:
                          encryption=_REPLICA_INHERITS_ENCRYPTION,
                          backup_plan=_REPLICA_NOT_IN_BACKUP_PLAN)
     if stacks.dr is not None:
-        dr = stacks.dr.replica.node.path
+        dr = stacks.dr.replica.dr.node.path
         acks.append(Acknowledgment(_MONITORING_ROLE_FINDING, f"{dr}/MonitoringRole/Resource",
                                    _MONITORING_ROLE))
         acks += _replica(f"{dr}/Replica/Instance/Resource", encryption=_DR_REPLICA_ENCRYPTION,

@@ -53,8 +53,10 @@ class DrReplicaStack(Stack):
             self, "Key", alias=f"alias/{cfg.resource_prefix}-dr-replica",
             description=f"{cfg.resource_prefix}: DR replica storage, logs, alarms")
         key = self.key.key
+        # `Default`: CDK leaves it out of logical ids, so the replica keeps the logical id it
+        # was first deployed with.
         self.dr = CrossRegionReplica(
-            self, settings=instance_settings(cfg), vpc=network.vpc,
+            self, "Default", settings=instance_settings(cfg), vpc=network.vpc,
             subnets=network.database_subnets, key=key,
             source_identifier=cfg.instance_identifier("primary"), source_region=source_region,
             identifier=cfg.instance_identifier("dr-replica"),

@@ -695,7 +695,7 @@ def _cross_region(stack: cdk.Stack, vpc: ec2.IVpc, key: kms.IKey,
         writer_endpoint_parameter_name="/app/writer-endpoint",
         writer_endpoint="app-primary.example:3307",
         alarm_thresholds=AlarmThresholds(replica_lag_seconds=120))
-    return CrossRegionReplica(stack, **(args | props))
+    return CrossRegionReplica(stack, "Default", **(args | props))
 
 
 @pytest.fixture(scope="module")
@@ -705,12 +705,15 @@ def cross_region() -> tuple[cdk.Stack, Template]:
     return stack, Template.from_stack(stack)
 
 
-def test_cross_region_replica_builds_into_its_scope(
+def test_cross_region_replica_adds_no_level_to_logical_ids(
         cross_region: tuple[cdk.Stack, Template]) -> None:
     stack = cross_region[0]
+    replica = stack.node.find_child("Default")
     for child in ("MonitoringRole", "Source", "Replica", "ClientsSecurityGroup", "AlarmTopic",
                   "ReplicaLag", "WriterEndpoint"):
-        assert stack.node.try_find_child(child) is not None, child
+        assert replica.node.try_find_child(child) is not None, child
+    instance = replica.node.find_child("Replica").node.find_child("Instance").node.default_child
+    assert stack.get_logical_id(instance).startswith("ReplicaInstance")
 
 
 def test_cross_region_replica_template(cross_region: tuple[cdk.Stack, Template]) -> None:
