@@ -25,6 +25,9 @@ CREATE_ONLY: tuple[str, ...] = (
 
 #: Automated backup retention RDS accepts, in days (0 turns automated backups off).
 BACKUP_RETENTION_LIMITS = (0, 35)
+#: Engines whose read replicas keep automated backups of their own (RDS refuses
+#: `BackupRetentionPeriod` on a PostgreSQL read replica).
+REPLICA_BACKUP_ENGINES: tuple[str, ...] = ("mysql", "mariadb")
 
 
 def is_replica(properties: Mapping[str, Any]) -> bool:

@@ -25,6 +25,7 @@ class Resource:
     deletion_policy: str | None = None
     update_replace_policy: str | None = None
     path: str = ""  # construct path (aws:cdk:path), the logical id when unknown
+    condition: str | None = None  # the condition it is created under; None: always
 
     def prop(self, name: str, default: Any = None) -> Any:
         return self.properties.get(name, default)
@@ -35,7 +36,8 @@ class Resource:
                    properties=body.get("Properties") or {},
                    deletion_policy=body.get("DeletionPolicy"),
                    update_replace_policy=body.get("UpdateReplacePolicy"),
-                   path=(body.get("Metadata") or {}).get("aws:cdk:path", logical_id))
+                   path=(body.get("Metadata") or {}).get("aws:cdk:path", logical_id),
+                   condition=body.get("Condition"))
 
 
 @dataclass(eq=False)

@@ -3,13 +3,19 @@ acknowledgments of the register. Called by `app.build_app` for every synth."""
 
 from __future__ import annotations
 
+import re
+
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
 from constructs import IConstruct, Node
 
-from policy.acknowledgments import DISABLED_CONTROL_TOWER_RULES, acknowledgments_for
-from policy.model import PolicySettings
+from cloud_assembly import rds
+from config import DatabaseConfig
+from policy.acknowledgments import (DISABLED_CONTROL_TOWER_RULES, Acknowledgment,
+                                    acknowledgments_for)
+from policy.model import AlarmPromise, InstancePromise, PolicySettings
 from policy.plugin import RedundancyPolicy
+from policy.rules.escape_hatch import RULE_ID as CROSS_VIEW_RULE
 from policy.views import is_a
 from stacks import EnvironmentStacks
 
@@ -17,7 +23,24 @@ _ATTRIBUTE = "_redundancy_policy"  # the plugin registered on an App, set on its
 
 
 class AcknowledgmentError(ValueError):
-    """An acknowledgment names a construct that does not exist or is not one resource."""
+    """An acknowledgment names a construct that does not exist or is not one resource, or a
+    finding of our own rules that is not one intended difference of one property."""
+
+
+# Our own findings are never acknowledged, except one escape hatch kept on purpose: one
+# property (or attribute) of one construct that the template sets differently from the tree.
+_ACKNOWLEDGEABLE_OWN = re.compile(
+    rf"^Redundancy::{re.escape(CROSS_VIEW_RULE)}\[(Property|Attribute)::[^\[\]]+\]$")
+
+
+def check_finding(ack: Acknowledgment) -> None:
+    """Refuse an acknowledgment of a Redundancy finding other than one granular cross-view
+    finding."""
+    if ack.finding.startswith("Redundancy") and not _ACKNOWLEDGEABLE_OWN.match(ack.finding):
+        raise AcknowledgmentError(
+            f"acknowledgment {ack.finding!r} at {ack.path}: Redundancy rules are never "
+            f"acknowledged, except one property an escape hatch changes on purpose: "
+            f"'Redundancy::{CROSS_VIEW_RULE}[Property::<name>]'")
 
 
 def _find(app: cdk.App, path: str,
@@ -46,6 +69,37 @@ def _find(app: cdk.App, path: str,
     return node
 
 
+def policy_settings(cfg: DatabaseConfig) -> PolicySettings:
+    """What the rules hold one environment's stacks to: its config, as plain data."""
+    def instance(role: str, *, replica: bool) -> InstancePromise:
+        keeps_backups = not replica or cfg.engine in rds.REPLICA_BACKUP_ENGINES
+        return InstancePromise(
+            identifier=cfg.instance_identifier(role), replica=replica, port=cfg.port,
+            multi_az=cfg.multi_az, monitoring_interval=cfg.monitoring_interval_seconds,
+            log_exports=tuple(cfg.log_exports),
+            backup_retention_days=cfg.backup_retention_days if keeps_backups else None,
+            performance_insights=cfg.performance_insights_supported)
+
+    roles = [f"replica-{n}" for n in range(1, cfg.replica_count + 1)]
+    roles += ["dr-replica"] if cfg.dr_region is not None else []
+    a = cfg.alarms
+    free_storage_bytes = cfg.allocated_storage_gib * 2**30 * a.free_storage_percent // 100
+    return PolicySettings(
+        environment=cfg.name,
+        min_backup_retention_days=cfg.backup_retention_days,
+        dr_region=cfg.dr_region,
+        instances=(instance("primary", replica=False),
+                   *(instance(role, replica=True) for role in roles)),
+        replica_count=cfg.replica_count,
+        log_retention_days=cfg.log_retention_days,
+        secret_rotation_days=cfg.secret_rotation_days,
+        alarms=(AlarmPromise("CPUUtilization", a.cpu_percent, above=True),
+                AlarmPromise("FreeStorageSpace", free_storage_bytes, above=False),
+                AlarmPromise("DatabaseConnections", a.connections, above=True),
+                AlarmPromise("ReplicaLag", a.replica_lag_seconds, above=True)),
+    )
+
+
 def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
                control_tower: bool = False) -> RedundancyPolicy:
     """Register the packs once per App and this environment's stacks and acknowledgments.
@@ -72,13 +126,12 @@ def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
                 disabled_rules=sorted(DISABLED_CONTROL_TOWER_RULES)))
         cdk.Validations.of(app).add_plugins(*packs)
         setattr(app, _ATTRIBUTE, plugin)
-    settings = PolicySettings(environment=stacks.config.name,
-                              min_backup_retention_days=stacks.config.backup_retention_days,
-                              dr_region=stacks.config.dr_region)
+    settings = policy_settings(stacks.config)
     for stack in stacks.all:
         plugin.register_stack(stack.node.path, settings)
     by_path: dict[str, list[cdk.Acknowledgment]] = {}
     for ack in acknowledgments_for(stacks):
+        check_finding(ack)
         by_path.setdefault(ack.path, []).append(cdk.Acknowledgment(id=ack.finding,
                                                                    reason=ack.reason))
     found: dict[str, tuple[IConstruct, Node]] = {}

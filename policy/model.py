@@ -29,23 +29,58 @@ class Compliance(enum.Enum):
 class Result:
     compliance: Compliance
     detail: str = ""
+    # A granular finding of the rule, cdk-nag style: the violation is reported (and can only be
+    # acknowledged) as `<rule id>[<finding>]`, e.g. `Property::MultiAZ`.
+    finding: str = ""
 
 
 COMPLIANT = Result(Compliance.COMPLIANT)
 NOT_APPLICABLE = Result(Compliance.NOT_APPLICABLE)
 
 
-def non_compliant(detail: str) -> Result:
-    return Result(Compliance.NON_COMPLIANT, detail)
+def non_compliant(detail: str, finding: str = "") -> Result:
+    return Result(Compliance.NON_COMPLIANT, detail, finding)
+
+
+@dataclass(frozen=True)
+class InstancePromise:
+    """What the environment's config promises for one DB instance, found by its identifier."""
+
+    identifier: str  # DBInstanceIdentifier
+    replica: bool  # a read replica (same region or cross-region)
+    port: int
+    multi_az: bool  # True: must be multi-AZ (False promises nothing)
+    monitoring_interval: int  # enhanced monitoring, seconds: at least this frequent, never off
+    log_exports: tuple[str, ...]  # exported to CloudWatch Logs, at least these
+    backup_retention_days: int | None  # at least this; None where RDS keeps none
+    performance_insights: bool  # True: must be on (False promises nothing)
+
+
+@dataclass(frozen=True)
+class AlarmPromise:
+    """A configured alarm threshold: the alarm on `metric` fires at least this early."""
+
+    metric: str  # the AWS/RDS metric name, e.g. CPUUtilization
+    threshold: float
+    above: bool  # fires above the threshold (else below it)
 
 
 @dataclass(frozen=True)
 class PolicySettings:
-    """Per-stack parameters of the rules, taken from the environment's config."""
+    """Per-stack parameters of the rules, taken from the environment's config as plain data.
+    A promise left empty (None, ()) is not checked."""
 
     environment: str = "?"
     min_backup_retention_days: int = MIN_BACKUP_RETENTION_DAYS
     dr_region: str | None = None  # backups must reach this region when set
+    instances: tuple[InstancePromise, ...] = ()  # every DB instance the config declares
+    replica_count: int | None = None  # same-region read replicas of the primary, at least
+    log_retention_days: int | None = None  # every log group keeps events at least this long
+    secret_rotation_days: int | None = None  # the secret rotates at least this often
+    alarms: tuple[AlarmPromise, ...] = ()
+
+    def instance(self, identifier: object) -> InstancePromise | None:
+        return next((i for i in self.instances if i.identifier == identifier), None)
 
 
 @dataclass(eq=False)
@@ -54,6 +89,9 @@ class StackView(Stack):
     stacks (`cloud_assembly.link_stacks`), with its environment's settings."""
 
     settings: PolicySettings = field(default_factory=PolicySettings)
+    # On the template view: the same stack as the construct tree sees it, which the cross-view
+    # check compares with (None on the construct view itself).
+    constructs: StackView | None = field(default=None, repr=False)
 
 
 def is_replica(resource: Resource) -> bool:
@@ -66,7 +104,9 @@ def is_primary(resource: Resource) -> bool:
     return resource.type == rds.DB_INSTANCE and not rds.is_replica(resource.properties)
 
 
-Check = Callable[[Resource, StackView], Result]
+# A check returns one result, or one per granular finding (a rule that reports each differing
+# property on its own returns them all, or one COMPLIANT result).
+Check = Callable[[Resource, StackView], Result | tuple[Result, ...]]
 
 
 @dataclass(frozen=True)
@@ -80,11 +120,21 @@ class Rule:
     id: str
     info: str
     explanation: str
-    resource_types: tuple[str, ...]
+    resource_types: tuple[str, ...]  # () for every type
     check: Check
     reads_removal_policies: bool = False
 
+    def results(self, resource: Resource, stack: StackView) -> tuple[Result, ...]:
+        """The check's results on `resource`: one, or one per granular finding."""
+        if self.resource_types and resource.type not in self.resource_types:
+            return (NOT_APPLICABLE,)
+        found = self.check(resource, stack)
+        return found if isinstance(found, tuple) else (found,)
+
     def evaluate(self, resource: Resource, stack: StackView) -> Result:
-        if resource.type not in self.resource_types:
-            return NOT_APPLICABLE
-        return self.check(resource, stack)
+        """The check's verdict on `resource` as one result (granular findings joined)."""
+        found = self.results(resource, stack)
+        failed = [r for r in found if r.compliance is Compliance.NON_COMPLIANT]
+        if len(found) == 1 or not failed:
+            return found[0]
+        return non_compliant("; ".join(r.detail for r in failed))

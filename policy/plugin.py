@@ -3,9 +3,12 @@
 CDK calls `validate` after the cloud assembly is written. The plugin evaluates every rule
 twice: on the construct tree (L1 properties, as cdk-nag sees them) and on the synthesized
 templates (what CloudFormation will actually receive, escape hatches included); both views are
-read from the assembly (policy.views). A finding from either view fails the synthesis; its
-message names the rule, the environment, the view(s) and the detail, and CDK maps it to the
-construct path.
+read from the assembly (policy.views). Then it compares the two views
+(`Redundancy-TemplateMatchesConstructs`, evaluated once, in the template view): any property
+an escape hatch changed is a finding of its own, so every verdict of the cdk-nag packs, which
+read the construct tree, holds for the template. A finding fails the synthesis; its message
+names the rule, the environment, the view(s) and the detail, and CDK maps it to the construct
+path.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from constructs import IConstruct
 from cloud_assembly import link_stacks
 from cloud_assembly.template import Resource
 from policy.model import Compliance, PolicySettings, Result, Rule, StackView
-from policy.rules import ALL_RULES
+from policy.rules import ALL_RULES, CROSS_VIEW_RULES, PER_VIEW_RULES
 from policy.views import (SynthesizedStack, construct_view_via_jsii, construct_views,
                           synthesized_stacks, template_view)
 
@@ -42,17 +45,24 @@ class Evaluation:
     def compliance(self) -> Compliance:
         return self.result.compliance
 
+    @property
+    def finding_id(self) -> str:
+        """The rule id, with the granular finding cdk-nag style (`Rule[Property::MultiAZ]`):
+        what the violation is reported and acknowledged as."""
+        return f"{self.rule.id}[{self.result.finding}]" if self.result.finding else self.rule.id
+
 
 def evaluate(app: Mapping[str, StackView], view_name: str,
-             rules: Iterable[Rule] = ALL_RULES) -> list[Evaluation]:
+             rules: Iterable[Rule] = PER_VIEW_RULES) -> list[Evaluation]:
     rules = tuple(rules)
     out = []
     for stack in app.values():
         for resource in stack.resources.values():
             for rule in rules:
-                if resource.type in rule.resource_types:
-                    out.append(Evaluation(rule, stack.name, stack.settings.environment,
-                                          resource, view_name, rule.evaluate(resource, stack)))
+                if not rule.resource_types or resource.type in rule.resource_types:
+                    out += [Evaluation(rule, stack.name, stack.settings.environment, resource,
+                                       view_name, result)
+                            for result in rule.results(resource, stack)]
     return out
 
 
@@ -92,7 +102,10 @@ class RedundancyPolicy:
             nodes = self._stacks(context.app_construct)
             views = [construct_view_via_jsii(nodes[stack.path], stack) for stack in stacks]
         tree = link_stacks(views)
-        self.evaluations = evaluate(tree, "construct tree") + evaluate(final, "template")
+        for name, stack in final.items():
+            stack.constructs = tree.get(name)
+        self.evaluations = (evaluate(tree, "construct tree") + evaluate(final, "template")
+                            + evaluate(final, "template", CROSS_VIEW_RULES))
         return cdk.PolicyValidationPluginReport(
             success=not any(e.compliance is Compliance.NON_COMPLIANT for e in self.evaluations),
             violations=_violations(self.evaluations,
@@ -102,11 +115,12 @@ class RedundancyPolicy:
 
 def _violations(evaluations: list[Evaluation],
                 template_paths: dict[str, str]) -> list[cdk.PolicyViolation]:
-    """One violation per rule, one violating resource per (stack, logical id), each view named."""
+    """One violation per finding id (a rule, or one granular finding of it), one violating
+    resource per (stack, logical id), each view named."""
     failed: dict[tuple[str, str, str], list[Evaluation]] = {}
     for e in evaluations:
         if e.compliance is Compliance.NON_COMPLIANT:
-            failed.setdefault((e.rule.id, e.stack, e.resource.logical_id), []).append(e)
+            failed.setdefault((e.finding_id, e.stack, e.resource.logical_id), []).append(e)
     by_rule: dict[str, list[list[Evaluation]]] = {}
     for (rule_id, _, _), group in failed.items():
         by_rule.setdefault(rule_id, []).append(group)

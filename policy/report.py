@@ -2,7 +2,8 @@
 
 Sources: the Redundancy plugin's evaluations (every rule on every resource, in both views,
 passes included) and CDK's `validation-report.json` (cdk-nag and CloudFormation validation
-findings, and each acknowledged finding with its reason).
+findings, and each acknowledged finding with its reason, the Redundancy plugin's included: an
+evaluation CDK's acknowledgments settled shows as acknowledged, not failed).
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ def read_validation_report(path: Path) -> list[Finding]:
     report = json.loads(path.read_text())
     findings = []
     for plugin in report.get("pluginReports", []):
-        if plugin["pluginName"] == "Redundancy":
-            continue  # reported from the evaluations, passes included
-        for key in ("violations", "suppressedViolations"):
+        # The Redundancy plugin's own violations are reported from its evaluations (passes
+        # included); only its acknowledged ones are read here.
+        keys = (("suppressedViolations",) if plugin["pluginName"] == "Redundancy"
+                else ("violations", "suppressedViolations"))
+        for key in keys:
             for violation in plugin.get(key, []):
                 for construct in violation.get("violatingConstructs", []):
                     cfn = construct.get("cloudFormationResource", {})
@@ -58,25 +61,34 @@ def read_validation_report(path: Path) -> list[Finding]:
     return findings
 
 
-def _status(e: Evaluation) -> str:
+def _acknowledged(findings: list[Finding]) -> dict[tuple[str, str], str]:
+    """{(finding id, construct path): reason} of the Redundancy findings CDK acknowledged."""
+    return {(f.rule, f.path): f.acknowledged_reason for f in findings
+            if f.plugin == "Redundancy" and f.acknowledged_reason}
+
+
+def _status(e: Evaluation, acknowledged: dict[tuple[str, str], str]) -> str:
+    if e.compliance is Compliance.NON_COMPLIANT and (e.finding_id, e.resource.path) in acknowledged:
+        return "acknowledged"
     return {Compliance.COMPLIANT: "pass", Compliance.NON_COMPLIANT: "FAIL",
             Compliance.NOT_APPLICABLE: "n/a"}[e.compliance]
 
 
 def markdown(env: str, evaluations: list[Evaluation], findings: list[Finding]) -> str:
-    failed = [e for e in evaluations if e.compliance is Compliance.NON_COMPLIANT]
+    acknowledged = _acknowledged(findings)
+    counts = Counter(_status(e, acknowledged) for e in evaluations)
     open_findings = [f for f in findings if f.acknowledged_reason is None
                      and f.severity == "error"]
-    verdict = "PASS" if not failed and not open_findings else "FAIL"
-    counts = Counter(_status(e) for e in evaluations)
+    verdict = "PASS" if not counts["FAIL"] and not open_findings else "FAIL"
     lines = [
         f"# Compliance report: env `{env}` — {verdict}",
         "",
         f"Redundancy rules v{VERSION}: {counts['pass']} passed, {counts['FAIL']} failed, "
-        f"{counts['n/a']} not applicable (each rule on each resource, construct tree and "
-        "template). cdk-nag packs and CloudFormation validation: "
-        f"{len(open_findings)} open error(s), "
-        f"{sum(1 for f in findings if f.acknowledged_reason)} acknowledged.",
+        f"{counts['acknowledged']} acknowledged, {counts['n/a']} not applicable (each rule on "
+        "each resource, construct tree and template). cdk-nag packs and CloudFormation "
+        f"validation: {len(open_findings)} open error(s), "
+        f"{sum(1 for f in findings if f.acknowledged_reason and f.plugin != 'Redundancy')} "
+        "acknowledged.",
         "",
         "## Redundancy rules",
         "",
@@ -85,12 +97,13 @@ def markdown(env: str, evaluations: list[Evaluation], findings: list[Finding]) -
     ]
     rows: dict[tuple[str, str], dict[str, Evaluation]] = {}
     for e in evaluations:
-        rows.setdefault((e.rule.id, e.resource.path), {})[e.view] = e
-    for (rule_id, path), views in sorted(rows.items()):
+        rows.setdefault((e.finding_id, e.resource.path), {})[e.view] = e
+    for (finding_id, path), views in sorted(rows.items()):
         tree, template = views.get("construct tree"), views.get("template")
         detail = next((v.result.detail for v in (template, tree) if v and v.result.detail), "")
-        lines.append(f"| {rule_id} | `{path}` | {_status(tree) if tree else '-'} | "
-                     f"{_status(template) if template else '-'} | {detail} |")
+        lines.append(f"| {finding_id} | `{path}` | "
+                     f"{_status(tree, acknowledged) if tree else '-'} | "
+                     f"{_status(template, acknowledged) if template else '-'} | {detail} |")
     lines += ["", "## Open findings (cdk-nag, CloudFormation validation)", ""]
     others = [f for f in findings if f.acknowledged_reason is None]
     if others:
@@ -124,15 +137,21 @@ def sarif(env: str, evaluations: list[Evaluation], findings: list[Finding],
     redundancy_results = []
     kinds = {Compliance.COMPLIANT: "pass", Compliance.NON_COMPLIANT: "fail",
              Compliance.NOT_APPLICABLE: "notApplicable"}
+    acknowledged = _acknowledged(findings)
     for e in evaluations:
         failed = e.compliance is Compliance.NON_COMPLIANT
+        reason = acknowledged.get((e.finding_id, e.resource.path)) if failed else None
+        finding = f" [{e.result.finding}]" if e.result.finding else ""
         redundancy_results.append({
             "ruleId": e.rule.id,
             "kind": kinds[e.compliance],
             "level": "error" if failed else "none",
-            "message": {"text": f"[env={env}] [{e.view}] {e.rule.info} {e.result.detail}".strip()},
+            "message": {"text": f"[env={env}] [{e.view}]{finding} {e.rule.info} "
+                                f"{e.result.detail}".strip()},
             "locations": [_location(template_names.get(e.stack), e.resource.logical_id,
                                     e.resource.path)],
+            **({"suppressions": [{"kind": "external", "status": "accepted",
+                                  "justification": reason}]} if reason else {}),
         })
     runs = [{
         "tool": {"driver": {
@@ -145,7 +164,7 @@ def sarif(env: str, evaluations: list[Evaluation], findings: list[Finding],
         "originalUriBaseIds": {"CDK_OUT": {"uri": "cdk.out/"}},
         "results": redundancy_results,
     }]
-    for plugin in sorted({f.plugin for f in findings}):
+    for plugin in sorted({f.plugin for f in findings if f.plugin != "Redundancy"}):
         mine = [f for f in findings if f.plugin == plugin]
         rules = sorted({f.rule for f in mine})
         runs.append({

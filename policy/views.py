@@ -1,12 +1,14 @@
 """The two views of an app the Redundancy rules run on, built from what `app.synth()` wrote.
 
 - The **template view**: each stack's final template, escape hatches included.
-- The **construct view**: each L1's own properties and removal policies, as cdk-nag reads them,
-  without raw overrides. CDK writes every L1's resolved properties to the assembly's `tree.json`
-  (`aws:cdk:cloudformation:props`, in jsii's camelCase), so the view is read from disk and only
-  the removal policies of the types whose rules read them are asked of Node: each question is a
-  round trip of ~0.5 ms, and asking everything (`construct_view_via_jsii`, the reference
-  implementation) cost ~50 ms per database stack.
+- The **construct view**: every L1's own properties and removal policies, as cdk-nag reads
+  them, without raw overrides. CDK writes every L1's resolved properties to the assembly's
+  `tree.json` (`aws:cdk:cloudformation:props`, in jsii's camelCase), so the view is read from
+  disk. Node is asked only what the tree lacks (each question is a round trip of ~0.5 ms, and
+  asking everything, as `construct_view_via_jsii`, the reference implementation, does, cost
+  ~50 ms per database stack): the removal policies of POLICY_TYPES and those the cross-view
+  check compares (a type that holds data, not retained by the template), the condition of a resource the template puts under one, and the type and properties of a
+  raw `CfnResource` (CDK's custom-resource providers), which the tree does not record.
 
 The keys of the tree's properties are respelt as CloudFormation spells them by matching the
 template's keys at the same place, ignoring case; where a key has no counterpart (a raw
@@ -30,18 +32,11 @@ from cloud_assembly.manifest import TreeNode, assembly_with_tree
 from cloud_assembly.template import Resource
 from policy.model import PolicySettings, StackView
 from policy.rules import ALL_RULES
+from policy.rules.escape_hatch import policies_compared
 
-# The construct view holds the types the rules read or follow references through.
-RELEVANT_TYPES = frozenset({
-    "AWS::RDS::DBInstance", "AWS::RDS::DBSubnetGroup", "AWS::RDS::DBParameterGroup",
-    "AWS::KMS::Key", "AWS::SecretsManager::Secret", "AWS::SecretsManager::RotationSchedule",
-    "AWS::SecretsManager::SecretTargetAttachment", "AWS::Backup::BackupPlan",
-    "AWS::Backup::BackupSelection", "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress",
-    "AWS::EC2::Subnet", "AWS::EC2::SubnetRouteTableAssociation", "AWS::EC2::Route",
-    "AWS::EC2::RouteTable",
-})
-# Removal policies live in the L1's cfnOptions, not in the tree: asked only where a rule reads
-# them. Elsewhere the construct view leaves them unset, which a rule would read as Delete.
+# Removal policies live in the L1's cfnOptions, not in the tree: asked where a rule reads them
+# (POLICY_TYPES) and where the cross-view check compares them (`policies_compared`).
+# Elsewhere the construct view leaves them unset, which a rule would read as Delete.
 POLICY_TYPES = frozenset(t for rule in ALL_RULES if rule.reads_removal_policies
                          for t in rule.resource_types)
 
@@ -108,7 +103,20 @@ def _policy(value: Any) -> str | None:
     return removal.FROM_CDK.get(name, name)
 
 
+def _condition(value: Any) -> str | None:
+    """The condition Node resolved (`{"Condition": name}`) as the template names it."""
+    return value.get("Condition") if isinstance(value, dict) else value
+
+
 _TYPE_OF_CLASS: dict[type, str] = {}  # L1 class -> its CloudFormation type, asked once per class
+
+
+def _renders_type(node: cdk.CfnResource, resource_type: str) -> bool:
+    """True when `node`'s class is the generated L1 of `resource_type` (`CfnDBInstance` for
+    `AWS::RDS::DBInstance`), told by the class's jsii name without a round trip. A False is
+    no verdict: ask `_resource_type`."""
+    name = getattr(type(node), "__jsii_type__", "").rsplit(".", 1)[-1]
+    return name == "Cfn" + resource_type.rsplit("::", 1)[-1]
 
 
 def _resource_type(node: cdk.CfnResource) -> str:
@@ -166,12 +174,14 @@ class _Pending:
     stack: SynthesizedStack
     logical_id: str | None
     properties: dict[str, Any] | None  # None: render with Node
+    options: bool  # ask its removal policies and condition
 
 
 def construct_views(app: IConstruct, stacks: list[SynthesizedStack]) -> list[StackView] | None:
-    """The construct view of `stacks`, read from the tree CDK wrote. Node is asked, per stack in
-    one `resolve`, only the removal policies of POLICY_TYPES and any logical id the template's
-    metadata lacks. None when the tree is missing or does not match the app."""
+    """The construct view of `stacks`, every resource, read from the tree CDK wrote. Node is
+    asked, per stack in one `resolve`, only what the tree lacks (see the module doc) and any
+    logical id the template's metadata lacks. None when the tree is missing or does not match
+    the app."""
     if not stacks:
         return []
     assembly = assembly_with_tree(stacks[0].template_path)
@@ -184,7 +194,7 @@ def construct_views(app: IConstruct, stacks: list[SynthesizedStack]) -> list[Sta
         if is_a(node, cdk.Stack):
             stack_nodes[entry.path] = node
         elif (entry.type is not None and is_a(node, cdk.CfnResource)
-              and _resource_type(node) != entry.type):
+              and not _renders_type(node, entry.type) and _resource_type(node) != entry.type):
             return None  # the tree is not this app's
     by_path = {stack.path: stack for stack in stacks}
     logical_ids = {stack.path: stack.logical_ids for stack in stacks}
@@ -198,14 +208,17 @@ def construct_views(app: IConstruct, stacks: list[SynthesizedStack]) -> list[Sta
             continue
         logical_id = logical_ids[stack.path].get(entry.path)
         rendered = template_resources[stack.path].get(logical_id) or {}
-        resource_type = entry.type or rendered.get("Type") or _resource_type(node)
-        if resource_type not in RELEVANT_TYPES:
-            continue
+        resource_type = entry.type or _resource_type(node)
         properties = None
         if entry.props is not None:
             converted, exact = spelt_like(entry.props, rendered.get("Properties") or {})
             properties = converted if exact else None
-        pending.append(_Pending(node, entry, resource_type, stack, logical_id, properties))
+        options = (resource_type in POLICY_TYPES or "Condition" in rendered
+                   or logical_id is None
+                   or policies_compared(resource_type, rendered.get("DeletionPolicy"),
+                                        rendered.get("UpdateReplacePolicy")))
+        pending.append(_Pending(node, entry, resource_type, stack, logical_id, properties,
+                                options))
     resources: dict[str, dict[str, Resource]] = {stack.path: {} for stack in stacks}
     for stack in stacks:
         mine = [p for p in pending if p.stack is stack]
@@ -215,13 +228,13 @@ def construct_views(app: IConstruct, stacks: list[SynthesizedStack]) -> list[Sta
             properties = item.properties
             if properties is None:
                 bag = item.entry.props if item.entry.props is not None else answer["props"]
-                properties = item.node._render_properties(bag or {}) or {}
+                properties = _rendered(item.node, bag)
             options = answer.get("options") or {}
             resources[stack.path][logical_id] = Resource(
                 logical_id=logical_id, type=item.type, properties=properties,
                 deletion_policy=_policy(options.get("deletionPolicy")),
                 update_replace_policy=_policy(options.get("updateReplacePolicy")),
-                path=item.entry.path)
+                path=item.entry.path, condition=_condition(options.get("condition")))
     # A CfnOutput has no escape hatch: its template entry is its construct's value.
     return [StackView(name=stack.name, resources=resources[stack.path], settings=stack.settings,
                       outputs=stack.template.get("Outputs", {}), region=stack.region)
@@ -251,13 +264,21 @@ def _owner(path: str, stacks: dict[str, Any]) -> str | None:
     return None
 
 
+def _rendered(node: cdk.CfnResource, bag: dict[str, Any] | None) -> dict[str, Any]:
+    """An L1's resolved property bag as the template spells it. A raw CfnResource's bag is
+    spelt so already (its `_render_properties` returns it as is): no round trip for it."""
+    if type(node) is cdk.CfnResource:
+        return bag or {}
+    return node._render_properties(bag or {}) or {}
+
+
 def _ask_node(stack: cdk.Stack, items: list[_Pending]) -> list[dict[str, Any]]:
-    """One `resolve` for what `items` need from Node: removal policies of POLICY_TYPES, logical
+    """One `resolve` for what `items` need from Node: removal policies and conditions, logical
     ids missing from the metadata, and the property bag of a raw CfnResource."""
     questions = []
     for index, item in enumerate(items):
         question: dict[str, Any] = {"index": index}  # never empty: resolve drops empty values
-        if item.type in POLICY_TYPES:
+        if item.options:
             question["options"] = item.node.cfn_options
         if item.logical_id is None:
             question["id"] = item.node.logical_id
@@ -292,9 +313,7 @@ def construct_view_via_jsii(stack: cdk.Stack, synthesized: SynthesizedStack) -> 
     output_nodes: list[cdk.CfnOutput] = []
     for node in _own_constructs(stack):
         if isinstance(node, cdk.CfnResource):
-            resource_type = _resource_type(node)
-            if resource_type in RELEVANT_TYPES:
-                nodes.append((node, resource_type))
+            nodes.append((node, _resource_type(node)))
         elif isinstance(node, cdk.CfnOutput):
             output_nodes.append(node)
     resolved = stack.resolve({
@@ -310,10 +329,11 @@ def construct_view_via_jsii(stack: cdk.Stack, synthesized: SynthesizedStack) -> 
         resources[entry["id"]] = Resource(
             logical_id=entry["id"],
             type=resource_type,
-            properties=node._render_properties(entry.get("props") or {}) or {},
+            properties=_rendered(node, entry.get("props")),
             deletion_policy=_policy(options.get("deletionPolicy")),
             update_replace_policy=_policy(options.get("updateReplacePolicy")),
             path=entry["path"],
+            condition=_condition(options.get("condition")),
         )
     # As the template renders them: rules follow Fn::ImportValue to an output by its export.
     outputs = {entry["id"]: {"Value": entry.get("value"),

@@ -9,9 +9,9 @@ import pytest
 
 from cloud_assembly import link_stacks
 from cloud_assembly.template import Resource
-from policy.model import Compliance, PolicySettings, Rule, StackView
-from policy.rules import ALL_RULES, RULE_IDS, backups, credentials, disaster_recovery
-from policy.rules import encryption, network, redundancy, retention
+from policy.model import AlarmPromise, Compliance, InstancePromise, PolicySettings, Rule, StackView
+from policy.rules import ALL_RULES, RULE_IDS, backups, configured, credentials, disaster_recovery
+from policy.rules import encryption, escape_hatch, network, redundancy, retention
 
 C, N, NA = Compliance.COMPLIANT, Compliance.NON_COMPLIANT, Compliance.NOT_APPLICABLE
 KEY = {"Fn::GetAtt": ["Key", "Arn"]}
@@ -105,6 +105,9 @@ def test_pack_lists_exact_rule_ids() -> None:
         "Redundancy-NotPublic", "Redundancy-IsolatedSubnets", "Redundancy-TlsEnforced",
         "Redundancy-NoWorldIngress", "Redundancy-ExplicitEgress",
         "Redundancy-CrossRegionBackupCopy", "Redundancy-AutomatedBackupReplication",
+        "Redundancy-InstanceAsConfigured", "Redundancy-LogRetentionAsConfigured",
+        "Redundancy-RotationAsConfigured", "Redundancy-AlarmAsConfigured",
+        "Redundancy-TemplateMatchesConstructs",
     )
 
 
@@ -358,7 +361,9 @@ def test_disaster_recovery_rule(rule: Rule, which: str, kwargs: dict, unused: di
 
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
 def test_every_rule_has_all_three_outcomes_in_the_cases(rule: Rule) -> None:
-    outcomes = {c[4] for c in CASES if c[0] is rule} | {c[4] for c in DR_CASES if c[0] is rule}
+    outcomes = ({c[4] for c in CASES if c[0] is rule} | {c[4] for c in DR_CASES if c[0] is rule}
+                | {c[3] for c in CONFIGURED_CASES if c[0] is rule}
+                | ({c[2] for c in CROSS_VIEW_CASES} if rule is escape_hatch.RULES[0] else set()))
     assert {C, N} <= outcomes
     assert NA in outcomes or rule.evaluate(NOT_APPLICABLE_TO, stack()).compliance is NA
 
@@ -371,3 +376,225 @@ def test_other_resource_types_are_not_applicable(rule: Rule) -> None:
 def test_password_value_never_in_the_finding() -> None:
     _, detail = check(credentials.NO_PLAINTEXT_PASSWORD, primary(MasterUserPassword="s3cr3t!"))
     assert "s3cr3t" not in detail
+
+
+# --- configured values are promises -----------------------------------------------------------
+
+def _promise(identifier: str, *, replica: bool = False, **overrides: Any) -> InstancePromise:
+    fields: dict[str, Any] = dict(
+        identifier=identifier, replica=replica, port=3307, multi_az=True, monitoring_interval=15,
+        log_exports=("audit", "error"), backup_retention_days=14, performance_insights=True)
+    return InstancePromise(**(fields | overrides))
+
+
+PROMISED = PolicySettings(
+    "test", 14, None,
+    instances=(_promise("p"), _promise("r1", replica=True),
+               _promise("r2", replica=True, backup_retention_days=None)),
+    replica_count=2, log_retention_days=365, secret_rotation_days=30,
+    alarms=(AlarmPromise("CPUUtilization", 80, above=True),
+            AlarmPromise("FreeStorageSpace", 2**31, above=False)))
+SOURCE = {"Fn::Join": [":", ["arn", {"Ref": "Primary"}]]}
+AS_CONFIGURED = dict(MonitoringInterval=15, EnableCloudwatchLogsExports=["audit", "error"],
+                     BackupRetentionPeriod=14, MultiAZ=True, Port="3307",
+                     EnablePerformanceInsights=True)
+
+
+def configured_primary(**overrides: Any) -> Resource:
+    return primary(**(AS_CONFIGURED | {"DBInstanceIdentifier": "p"} | overrides))
+
+
+def configured_replica(identifier: str, **overrides: Any) -> Resource:
+    props = AS_CONFIGURED | {"DBInstanceIdentifier": identifier,
+                             "SourceDBInstanceIdentifier": SOURCE} | overrides
+    return res(f"Replica{identifier}", "AWS::RDS::DBInstance", "Snapshot",
+               **{k: v for k, v in props.items() if v is not None})
+
+
+REPLICAS = [configured_replica("r1"), configured_replica("r2", BackupRetentionPeriod=None)]
+
+
+def log_group(days: Any = 365) -> Resource:
+    return res("Logs", "AWS::Logs::LogGroup", "Retain",
+               **({"RetentionInDays": days} if days is not None else {}))
+
+
+def schedule(rules: Any) -> Resource:
+    return res("Rotation", "AWS::SecretsManager::RotationSchedule", RotationRules=rules)
+
+
+def alarm(metric: str, threshold: Any, operator: str = "GreaterThanThreshold",
+          namespace: str = "AWS/RDS") -> Resource:
+    return res("Alarm", "AWS::CloudWatch::Alarm", Namespace=namespace, MetricName=metric,
+               Threshold=threshold, ComparisonOperator=operator)
+
+
+I, LR, RO, AL = (configured.INSTANCE_AS_CONFIGURED, configured.LOG_RETENTION_AS_CONFIGURED,
+                 configured.ROTATION_AS_CONFIGURED, configured.ALARM_AS_CONFIGURED)
+CONFIGURED_CASES: list[tuple[Rule, Resource, list[Resource], Compliance, list[str], str]] = [
+    # (rule, target, other resources, expected, finding ids, detail fragment)
+    (I, configured_primary(), REPLICAS, C, [], ""),
+    (I, REPLICAS[0], [configured_primary(), REPLICAS[1]], C, [], ""),
+    (I, REPLICAS[1], [configured_primary(), REPLICAS[0]], C, [], ""),  # no backups: promised none
+    (I, configured_primary(MonitoringInterval=60), REPLICAS, N,
+     ["Property::MonitoringInterval"], "every 60 s; configured every 15 s"),
+    (I, configured_primary(MonitoringInterval=0), REPLICAS, N,
+     ["Property::MonitoringInterval"], "enhanced monitoring is off"),
+    (I, configured_primary(EnableCloudwatchLogsExports=["error"]), REPLICAS, N,
+     ["LogExport::audit"], "lacks the configured 'audit'"),
+    (I, configured_replica("r1", BackupRetentionPeriod=7), [configured_primary()], N,
+     ["Property::BackupRetentionPeriod"], "7; configured 14 days"),
+    (I, configured_primary(MultiAZ=False), REPLICAS, N, ["Property::MultiAZ"],
+     "configured multi-AZ"),
+    (I, configured_primary(Port="3306"), REPLICAS, N, ["Property::Port"], "configured 3307"),
+    (I, configured_primary(EnablePerformanceInsights=None), REPLICAS, N,
+     ["Property::EnablePerformanceInsights"], "configured on"),
+    (I, configured_primary(), REPLICAS[:1], N, ["Instance::r2", "ReplicaCount"],
+     "1 read replica(s) of this primary in its stack; configured 2"),
+    (I, configured_primary(DBInstanceIdentifier="other"), REPLICAS, N,
+     ["Property::DBInstanceIdentifier"], "no instance the config declares (p, r1, r2)"),
+    (I, configured_replica("r1", SourceDBInstanceIdentifier=None), [configured_primary()], N,
+     ["Property::SourceDBInstanceIdentifier"], "the config declares a read replica"),
+    (LR, log_group(365), [], C, [], ""),
+    (LR, log_group(None), [], C, [], ""),  # never expires
+    (LR, log_group(30), [], N, ["Property::RetentionInDays"], "30; configured 365 days"),
+    (RO, schedule({"ScheduleExpression": "rate(30 days)"}), [], C, [], ""),
+    (RO, schedule({"AutomaticallyAfterDays": 7}), [], C, [], ""),
+    (RO, schedule({"ScheduleExpression": "rate(24 hours)"}), [], C, [], ""),
+    (RO, schedule({"ScheduleExpression": "rate(90 days)"}), [], N, ["Property::RotationRules"],
+     "every 90 days; configured every 30 days"),
+    (RO, schedule({"ScheduleExpression": "cron(0 0 1 * ? *)"}), [], N,
+     ["Property::RotationRules"], "no literal interval"),
+    (RO, schedule(None), [], N, ["Property::RotationRules"], "no literal interval"),
+    (AL, alarm("CPUUtilization", 80), [], C, [], ""),
+    (AL, alarm("CPUUtilization", 95), [], N, ["Property::Threshold"], "95; configured 80"),
+    (AL, alarm("CPUUtilization", 50, "LessThanThreshold"), [], N,
+     ["Property::ComparisonOperator"], "fires above its threshold"),
+    (AL, alarm("FreeStorageSpace", 2**32, "LessThanThreshold"), [], C, [], ""),
+    (AL, alarm("FreeStorageSpace", 2**30, "LessThanThreshold"), [], N, ["Property::Threshold"],
+     "fires below"),
+    (AL, alarm("ReadIOPS", 1), [], NA, [], ""),  # no threshold configured for it
+    (AL, alarm("CPUUtilization", 95, namespace="Custom"), [], NA, [], ""),
+]
+
+
+@pytest.mark.parametrize(("rule", "target", "others", "expected", "findings", "detail"),
+                         CONFIGURED_CASES,
+                         ids=[f"{c[0].id}-{n}-{c[3].value}" for n, c in
+                              enumerate(CONFIGURED_CASES)])
+def test_configured_value(rule: Rule, target: Resource, others: list[Resource],
+                          expected: Compliance, findings: list[str], detail: str) -> None:
+    view = StackView("S", {r.logical_id: r for r in (target, *others)}, settings=PROMISED)
+    link_stacks([view])
+    results = rule.results(target, view)
+    assert {r.compliance for r in results} == {expected}, results
+    assert sorted(r.finding for r in results if r.finding) == sorted(findings)
+    assert detail in rule.evaluate(target, view).detail
+
+
+@pytest.mark.parametrize("rule", configured.RULES, ids=lambda r: r.id)
+def test_an_empty_promise_is_not_checked(rule: Rule) -> None:
+    """Hand-built stacks and other apps' settings promise nothing: nothing to hold them to."""
+    for target in (configured_primary(MonitoringInterval=0), log_group(1),
+                   schedule({"ScheduleExpression": "rate(365 days)"}), alarm("CPUUtilization", 99)):
+        if target.type in rule.resource_types:
+            assert rule.evaluate(target, stack(target)).compliance is NA
+
+
+# --- the template matches the construct tree --------------------------------------------------
+
+def _views(construct: Resource, template: Resource) -> StackView:
+    """A template view holding `template`, whose construct view holds `construct`."""
+    tree = StackView("S", {construct.logical_id: construct})
+    final = StackView("S", {template.logical_id: template}, constructs=tree)
+    link_stacks([final])
+    return final
+
+
+def _instance(deletion: str | None = "Snapshot", **props: Any) -> Resource:
+    return Resource("Db", "AWS::RDS::DBInstance",
+                    {"MultiAZ": True, "Port": "3307", "MasterUserPassword": SECRET_REF,
+                     "DBParameterGroupName": {"Ref": "Params"}} | props,
+                    deletion, deletion, path="S/Db/Resource")
+
+
+def _group(parameters: dict[str, str]) -> Resource:
+    return Resource("Params", "AWS::RDS::DBParameterGroup",
+                    {"Family": "postgres16", "Parameters": parameters}, path="S/Params")
+
+
+CROSS_VIEW_CASES: list[tuple[Resource, Resource, Compliance, list[str], str]] = [
+    # (construct view, template view, expected, finding ids, detail fragment)
+    (_instance(), _instance(), C, [], ""),
+    (_instance(), _instance(MultiAZ=False), N, ["Property::MultiAZ"],
+     "MultiAZ is true in the construct tree, false in the template"),
+    (_instance(), _instance(MultiAZ=False, Port="3306"), N,
+     ["Property::MultiAZ", "Property::Port"], '"3306" in the template'),
+    (_instance(), _instance(EnableIAMDatabaseAuthentication=False), N,
+     ["Property::EnableIAMDatabaseAuthentication"], "absent in the construct tree"),
+    (_instance(CopyTagsToSnapshot=True), _instance(), N, ["Property::CopyTagsToSnapshot"],
+     "true in the construct tree, absent in the template"),
+    (_instance(), _instance(DBParameterGroupName="default.postgres16"), N,
+     ["Property::DBParameterGroupName"], '{"Ref": "Params"} in the construct tree'),
+    (_group({"rds.force_ssl": "1", "log_min_duration_statement": "500"}),
+     _group({"rds.force_ssl": "0", "log_min_duration_statement": "500"}), N,
+     ["Property::Parameters.rds.force_ssl"], '"1" in the construct tree, "0" in the template'),
+    (_instance(), _instance(MasterUserPassword="hunter2hunter2"), N,
+     ["Property::MasterUserPassword"], "differs between the construct tree and the template"),
+    (_instance(), _instance(deletion="Delete"), N,
+     ["Attribute::DeletionPolicy", "Attribute::UpdateReplacePolicy"],
+     "DeletionPolicy is \"Snapshot\" in the construct tree, \"Delete\" in the template"),
+    (_instance(deletion=None), _instance(deletion="Retain"), C, [], ""),  # Retain: not weaker
+    (Resource("Logs", "AWS::Logs::LogGroup", {}, "Retain", "Retain"),
+     Resource("Logs", "AWS::Logs::LogGroup", {}), N,
+     ["Attribute::DeletionPolicy", "Attribute::UpdateReplacePolicy"], "Retain"),
+    (Resource("Role", "AWS::IAM::Role", {}, "Retain", "Retain"),
+     Resource("Role", "AWS::IAM::Role", {}), C, [], ""),  # holds no data
+    (Resource("Db", "AWS::RDS::DBInstance", {}), Resource("Db", "AWS::RDS::DBCluster", {}), N,
+     ["Attribute::Type"], '"AWS::RDS::DBCluster" in the template'),
+    (Resource("Db", "AWS::RDS::DBInstance", {}),
+     Resource("Db", "AWS::RDS::DBInstance", {}, condition="Never"), N,
+     ["Attribute::Condition"], '"Never" in the template'),
+    (Resource("Other", "AWS::RDS::DBInstance", {}), _instance(), N, ["Attribute::Resource"],
+     "no construct of the tree renders it"),
+]
+
+
+@pytest.mark.parametrize(("construct", "template", "expected", "findings", "detail"),
+                         CROSS_VIEW_CASES, ids=[f"{n}-{c[2].value}" for n, c in
+                                                enumerate(CROSS_VIEW_CASES)])
+def test_template_matches_constructs(construct: Resource, template: Resource,
+                                     expected: Compliance, findings: list[str],
+                                     detail: str) -> None:
+    rule = escape_hatch.TEMPLATE_MATCHES_CONSTRUCTS
+    view = _views(construct, template)
+    results = rule.results(template, view)
+    assert {r.compliance for r in results} == {expected}, results
+    assert [r.finding for r in results if r.finding] == findings
+    assert detail in rule.evaluate(template, view).detail
+
+
+def test_template_matches_constructs_is_not_applicable_without_a_construct_view() -> None:
+    rule = escape_hatch.TEMPLATE_MATCHES_CONSTRUCTS
+    assert rule.evaluate(_instance(), stack(_instance())).compliance is NA
+
+
+def test_a_secret_value_is_never_in_a_cross_view_finding() -> None:
+    for name in ("MasterUserPassword", "GenerateSecretString.SecretStringTemplate", "AuthToken"):
+        construct = Resource("X", "AWS::Custom::Thing", {})
+        template = Resource("X", "AWS::Custom::Thing", {name.split(".")[0]: "s3cr3t-value"})
+        result = escape_hatch.TEMPLATE_MATCHES_CONSTRUCTS.evaluate(
+            template, _views(construct, template))
+        assert result.compliance is N and "s3cr3t" not in result.detail
+
+
+@pytest.mark.parametrize(("mine", "theirs", "paths"), [
+    ({"A": 1}, {"A": 1}, []),
+    ({"A": {"B": 1, "C": 2}}, {"A": {"B": 1, "C": 3}}, ["A.C"]),
+    ({"A": [{"B": 1}, {"B": 2}]}, {"A": [{"B": 1}, {"B": 5}]}, ["A.1.B"]),
+    ({"A": [1, 2]}, {"A": [1, 2, 3]}, ["A"]),  # a list that grew differs as a whole
+    ({"A": {"Fn::GetAtt": ["K", "Arn"]}}, {"A": {"Fn::GetAtt": ["L", "Arn"]}}, ["A"]),
+    ({"A": 1}, {"B": 1}, ["A", "B"]),
+], ids=["equal", "nested map", "list item", "list length", "intrinsic", "key renamed"])
+def test_differences_name_the_deepest_path(mine: Any, theirs: Any, paths: list[str]) -> None:
+    assert [path for path, _, _ in escape_hatch.differences(mine, theirs)] == paths

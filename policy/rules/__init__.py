@@ -3,15 +3,18 @@
 from policy.model import Rule
 from policy.rules import (
     backups,
+    configured,
     credentials,
     disaster_recovery,
     encryption,
+    escape_hatch,
     network,
     redundancy,
     retention,
 )
 
-ALL_RULES: tuple[Rule, ...] = (
+# Evaluated on each view, the construct tree and the template.
+PER_VIEW_RULES: tuple[Rule, ...] = (
     *backups.RULES,
     *encryption.RULES,
     *redundancy.RULES,
@@ -19,6 +22,11 @@ ALL_RULES: tuple[Rule, ...] = (
     *credentials.RULES,
     *network.RULES,
     *disaster_recovery.RULES,
+    *configured.RULES,
 )
+# Evaluated once, on the template view, against the construct view.
+CROSS_VIEW_RULES: tuple[Rule, ...] = escape_hatch.RULES
+
+ALL_RULES: tuple[Rule, ...] = (*PER_VIEW_RULES, *CROSS_VIEW_RULES)
 
 RULE_IDS: tuple[str, ...] = tuple(rule.id for rule in ALL_RULES)
