@@ -128,7 +128,13 @@ class Rule:
         """The check's results on `resource`: one, or one per granular finding."""
         if self.resource_types and resource.type not in self.resource_types:
             return (NOT_APPLICABLE,)
-        found = self.check(resource, stack)
+        try:
+            found = self.check(resource, stack)
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as error:
+            # A template no construct would render (an override's malformed value): the rule
+            # cannot vouch for it, so it fails closed instead of stopping the whole gate.
+            return (non_compliant(f"cannot be checked: a property has an unexpected shape "
+                                  f"({type(error).__name__}: {error})"),)
         return found if isinstance(found, tuple) else (found,)
 
     def evaluate(self, resource: Resource, stack: StackView) -> Result:

@@ -579,13 +579,29 @@ def test_template_matches_constructs_is_not_applicable_without_a_construct_view(
     assert rule.evaluate(_instance(), stack(_instance())).compliance is NA
 
 
-def test_a_secret_value_is_never_in_a_cross_view_finding() -> None:
-    for name in ("MasterUserPassword", "GenerateSecretString.SecretStringTemplate", "AuthToken"):
-        construct = Resource("X", "AWS::Custom::Thing", {})
-        template = Resource("X", "AWS::Custom::Thing", {name.split(".")[0]: "s3cr3t-value"})
-        result = escape_hatch.TEMPLATE_MATCHES_CONSTRUCTS.evaluate(
-            template, _views(construct, template))
-        assert result.compliance is N and "s3cr3t" not in result.detail
+@pytest.mark.parametrize("changed", [
+    {"MasterUserPassword": "s3cr3t-value"}, {"AuthToken": "s3cr3t-value"},
+    {"SecretString": "s3cr3t-value"}, {"Credentials": {"Password": "s3cr3t-value"}},
+    {"Users": [{"Name": "a", "Password": "s3cr3t-value"}]},
+], ids=["password", "token", "secret string", "nested", "in a list"])
+def test_a_secret_value_is_never_in_a_cross_view_finding(changed: dict[str, Any]) -> None:
+    construct = Resource("X", "AWS::Custom::Thing", {})
+    template = Resource("X", "AWS::Custom::Thing", changed)
+    result = escape_hatch.TEMPLATE_MATCHES_CONSTRUCTS.evaluate(template,
+                                                               _views(construct, template))
+    assert result.compliance is N and "s3cr3t" not in result.detail
+    assert "differs" in result.detail
+
+
+def test_a_property_only_named_like_a_secret_is_shown() -> None:
+    construct = Resource("X", "AWS::SecretsManager::Secret",
+                         {"GenerateSecretString": {"PasswordLength": 30}})
+    template = Resource("X", "AWS::SecretsManager::Secret",
+                        {"GenerateSecretString": {"PasswordLength": 8}})
+    result = escape_hatch.TEMPLATE_MATCHES_CONSTRUCTS.evaluate(template,
+                                                               _views(construct, template))
+    assert result.detail == ("GenerateSecretString.PasswordLength is 30 in the construct tree, "
+                             "8 in the template")
 
 
 @pytest.mark.parametrize(("mine", "theirs", "paths"), [
@@ -598,3 +614,13 @@ def test_a_secret_value_is_never_in_a_cross_view_finding() -> None:
 ], ids=["equal", "nested map", "list item", "list length", "intrinsic", "key renamed"])
 def test_differences_name_the_deepest_path(mine: Any, theirs: Any, paths: list[str]) -> None:
     assert [path for path, _, _ in escape_hatch.differences(mine, theirs)] == paths
+
+
+def test_a_property_of_an_unexpected_shape_fails_closed() -> None:
+    """An override can give a property a shape no construct renders (CDK merges
+    `SecurityGroupIngress.0.CidrIp` into a map): the rule cannot vouch for it."""
+    group = res("Sg", "AWS::EC2::SecurityGroup",
+                SecurityGroupIngress={"0": {"CidrIp": "0.0.0.0/0"}})
+    result = network.NO_WORLD_INGRESS.evaluate(group, stack(group))
+    assert result.compliance is N
+    assert result.detail.startswith("cannot be checked: a property has an unexpected shape")

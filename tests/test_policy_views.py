@@ -183,3 +183,33 @@ def test_the_gate_follows_exports_under_cdks_default_strong_references(
     assert all(e.compliance.value == "compliant" for e in isolated)
     if tree_metadata:
         assert_same_views(*both_views(app))
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_the_construct_view_holds_every_resource_of_the_template(
+        environments: dict[str, Synthesized], env: str) -> None:
+    """The cross-view check compares every resource, not only those the rules read."""
+    fast, _ = both_views(environments[env].app)
+    for view in fast or []:
+        assert sorted(view.resources) == sorted(environments[env].templates[view.name]
+                                                ["Resources"])
+
+
+def test_a_removal_policy_the_cross_view_check_compares_is_asked_of_node(tmp_path: Path) -> None:
+    """A log group is no rule's type, but it holds data: where the template no longer retains
+    it, the construct view knows its own policy (Node's answer), so the difference shows."""
+    app, stacks = build_app("dev", outdir=str(tmp_path))
+    group = stacks.network.network.flow_log_group.node.default_child
+    group.add_override("DeletionPolicy", "Delete")
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    fast, reference = both_views(app)
+    logical_id = stacks.network.resolve(group.logical_id)
+    network = stacks.network.stack_name
+    seen = next(v for v in fast or [] if v.name == network).resources[logical_id]
+    truth = next(v for v in reference if v.name == network).resources[logical_id]
+    assert (seen.deletion_policy, seen.update_replace_policy) == ("Retain", "Retain")
+    assert (truth.deletion_policy, truth.update_replace_policy) == ("Retain", "Retain")
+    failed = {e.finding_id for e in policy_of(app).evaluations
+              if e.compliance.value == "non_compliant"}
+    assert failed == {"Redundancy-TemplateMatchesConstructs[Attribute::DeletionPolicy]"}

@@ -30,8 +30,10 @@ STATEFUL_TYPES = frozenset({
     "AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::EFS::FileSystem", "AWS::EC2::Volume",
 })
 RULE_ID = "Redundancy-TemplateMatchesConstructs"
-# Values never shown in a finding: the property may hold a secret ("differs" instead).
-_SECRET = re.compile(r"password|passphrase|secretstring|token|credential|privatekey", re.I)
+# Names of properties that may hold a secret (`MasterUserPassword`, `SecretString`,
+# `AuthToken`...): a finding on one, or on a value holding one, says "differs", never a value.
+_SECRET = re.compile(r"(password|passphrase|secretstring|token|secretaccesskey|privatekey)$",
+                     re.I)
 _SHOWN = 120  # characters of a value shown in a finding
 _ABSENT = object()
 
@@ -67,8 +69,25 @@ def shown(value: Any) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN - 3] + "..."
 
 
+def _holds_secret(name: str, *values: Any) -> bool:
+    """`name` (a property path) or a key inside `values` names a property that may hold a
+    secret."""
+    if _SECRET.search(name.rsplit(".", 1)[-1]):
+        return True
+    todo = list(values)
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            if any(_SECRET.search(str(key)) for key in value):
+                return True
+            todo.extend(value.values())
+        elif isinstance(value, list):
+            todo.extend(value)
+    return False
+
+
 def _finding(kind: str, name: str, mine: Any, theirs: Any) -> Result:
-    if _SECRET.search(name):
+    if _holds_secret(name, mine, theirs):
         detail = f"{name} differs between the construct tree and the template (value not shown)"
     else:
         detail = f"{name} is {shown(mine)} in the construct tree, {shown(theirs)} in the template"
