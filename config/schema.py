@@ -7,17 +7,22 @@ bad value and what is allowed, so `python app.py` can print one line and exit 1.
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import re
+import types
 from dataclasses import dataclass, field
-from typing import Literal, NoReturn
+from typing import Any, Literal, NoReturn, Union, get_args, get_origin, get_type_hints
 
-# The floors and CloudWatch Logs retentions the constructs and the gate read too.
-from cloud_assembly.baseline import MIN_BACKUP_RETENTION_DAYS, MIN_LOG_RETENTION_DAYS
+# The floors, network layout and CloudWatch Logs retentions the constructs and the gate read too.
+from cloud_assembly.baseline import (DATABASE_SUBNET_PREFIX, MIN_AVAILABILITY_ZONES,
+                                     MIN_BACKUP_RETENTION_DAYS, MIN_LOG_RETENTION_DAYS,
+                                     vpc_prefixes)
 from cloud_assembly.rds import LOG_RETENTION_DAYS
 
 Engine = Literal["mysql", "postgres", "mariadb"]
 
-ENGINES: tuple[str, ...] = ("mysql", "postgres", "mariadb")
+ENGINES: tuple[str, ...] = get_args(Engine)
 ENGINE_DEFAULT_PORTS: dict[str, int] = {"mysql": 3306, "mariadb": 3306, "postgres": 5432}
 ENGINE_LOG_TYPES: dict[str, tuple[str, ...]] = {
     "mysql": ("audit", "error", "general", "slowquery"),
@@ -43,6 +48,8 @@ AWS_REGIONS: tuple[str, ...] = (
 _INSTANCE_CLASS = re.compile(r"^db\.(?P<family>[a-z][a-z0-9-]*)\.(?P<size>[a-z0-9]+)$")
 _VERSION = re.compile(r"^\d+\.\d+(\.\d+)?$")
 _ACCOUNT = re.compile(r"^\d{12}$")
+# It names stacks and prefixes DB instance identifiers (at most 63 characters).
+_ENV_NAME = re.compile(r"^[a-z](?!.*--)[a-z0-9-]{0,19}(?<!-)$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -182,13 +189,98 @@ def supported_engine_versions(engine: str) -> tuple[str, ...]:
     )
 
 
+_TYPE_NAMES: dict[Any, str] = {bool: "True or False", int: "an integer", float: "a number",
+                               str: "a string", type(None): "None"}
+_PLURALS: dict[Any, str] = {bool: "booleans", int: "integers", str: "strings"}
+
+
+def _variadic_item(args: tuple[Any, ...]) -> Any:
+    """The item type of `tuple[X, ...]`, else None."""
+    return args[0] if len(args) == 2 and args[1] is Ellipsis else None
+
+
+def _describe(hint: Any) -> str:
+    """What a value of the annotated type looks like, for an error message."""
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Literal:
+        return f"one of {', '.join(map(str, args))}"
+    if origin in (Union, types.UnionType):
+        return " or ".join(_describe(arg) for arg in args)
+    if origin is tuple:
+        item = _variadic_item(args)
+        if item is None:
+            return f"a tuple of ({', '.join(_describe(arg) for arg in args)})"
+        return f"a tuple of {_PLURALS.get(item) or getattr(item, '__name__', item)}"
+    name = str(getattr(hint, "__name__", hint))
+    return _TYPE_NAMES.get(hint) or f"{'an' if name[:1] in 'AEIOU' else 'a'} {name}"
+
+
+def _conforms(value: Any, hint: Any) -> bool:
+    """`value` is of the annotated type (a dataclass only shallowly: its fields are checked
+    one by one by `_check_types`)."""
+    origin, args = get_origin(hint), get_args(hint)
+    if hint is Any:
+        return True
+    if origin is Literal:
+        return any(type(value) is type(arg) and value == arg for arg in args)
+    if origin in (Union, types.UnionType):
+        return any(_conforms(value, arg) for arg in args)
+    if origin is tuple:
+        item = _variadic_item(args)
+        if not isinstance(value, tuple):
+            return False
+        if item is not None:
+            return all(_conforms(v, item) for v in value)
+        return len(value) == len(args) and all(map(_conforms, value, args))
+    if hint in (int, float):  # bool is an int to Python, never to the config
+        return isinstance(value, hint) and not isinstance(value, bool)
+    return isinstance(value, origin or hint)
+
+
+def _check_types(env: str, obj: Any, prefix: str = "") -> None:
+    """Every field of the dataclass `obj` holds a value of its annotated type; nested
+    dataclasses (also inside tuples) field by field, named `outer.inner` / `outer[i].inner`."""
+    hints = get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        name, value = f"{prefix}{f.name}", getattr(obj, f.name)
+        if not _conforms(value, hints[f.name]):
+            _fail(env, name, value, _describe(hints[f.name]))
+        if dataclasses.is_dataclass(value):
+            _check_types(env, value, f"{name}.")
+        elif isinstance(value, tuple):
+            for i, item in enumerate(value):
+                if dataclasses.is_dataclass(item):
+                    _check_types(env, item, f"{name}[{i}].")
+
+
+def _check_vpc(env: str, name: str, cidr: str, availability_zones: tuple[str, ...]) -> None:
+    """`cidr` is a network the isolated network can divide into a database subnet per AZ."""
+    azs = len(set(availability_zones)) or MIN_AVAILABILITY_ZONES
+    prefixes = vpc_prefixes(azs)
+    try:
+        network = ipaddress.IPv4Network(cidr)
+    except ValueError:
+        network = None
+    if network is None or network.prefixlen not in prefixes:
+        _fail(env, name, cidr, f"an IPv4 network (no host bits set) from /{prefixes[0]} to "
+              f"/{prefixes[-1]}: room for a /{DATABASE_SUBNET_PREFIX} database subnet in each "
+              f"of {azs} AZs")
+
+
 def validate(cfg: DatabaseConfig) -> DatabaseConfig:
-    """Raise `ConfigError` on the first value that is not allowed; return `cfg` otherwise."""
+    """Raise `ConfigError` on the first value that is not allowed; return `cfg` otherwise.
+
+    Every field is first checked against its annotation (type, and for a `Literal` its
+    values), then for its sense, so no value reaches a construct that it could make fail."""
     env = cfg.name
 
     def fail(name: str, allowed: str) -> NoReturn:
         _fail(env, name, getattr(cfg, name), allowed)
 
+    _check_types(env, cfg)
+    if not _ENV_NAME.match(cfg.name):
+        fail("name", "a lowercase letter, then up to 19 lowercase letters, digits or single "
+             "hyphens (it names the stacks and the DB instances), not ending in a hyphen")
     if cfg.account is not None and not _ACCOUNT.match(cfg.account):
         fail("account", "an AWS account id is 12 digits, or None for an env-agnostic synth")
     if cfg.region is not None and not _REGION.match(cfg.region):
@@ -203,8 +295,7 @@ def validate(cfg: DatabaseConfig) -> DatabaseConfig:
             if not (az.startswith(region) and re.fullmatch(r"[a-z]", az[len(region):])):
                 _fail(env, "availability_zones", az, f"an AZ of region {region}, e.g. "
                       f"'{region}a'")
-    if cfg.engine not in ENGINES:
-        fail("engine", f"one of {', '.join(ENGINES)}")
+    _check_vpc(env, "vpc_cidr", cfg.vpc_cidr, cfg.availability_zones)
     if not _VERSION.match(cfg.engine_version):
         fail("engine_version", "a full engine version such as '8.0.43' or '16.10'")
     known = supported_engine_versions(cfg.engine)
@@ -262,6 +353,8 @@ def validate(cfg: DatabaseConfig) -> DatabaseConfig:
     allowed_logs = ENGINE_LOG_TYPES[cfg.engine]
     if not cfg.log_exports:
         fail("log_exports", f"at least one of {', '.join(allowed_logs)}")
+    if len(set(cfg.log_exports)) < len(cfg.log_exports):
+        fail("log_exports", "each log type once")
     for log in cfg.log_exports:
         if log not in allowed_logs:
             _fail(env, "log_exports", log, f"{cfg.engine} exports {', '.join(allowed_logs)}")
@@ -317,12 +410,11 @@ def _validate_dr(cfg: DatabaseConfig) -> None:
         if not (az.startswith(dr_region) and re.fullmatch(r"[a-z]", az[len(dr_region):])):
             _fail(env, "dr_availability_zones", az,
                   f"an AZ of region {dr_region}, e.g. '{dr_region}a'")
+    _check_vpc(env, "dr_vpc_cidr", cfg.dr_vpc_cidr, cfg.dr_availability_zones)
     if _cidr_overlap(cfg.vpc_cidr, cfg.dr_vpc_cidr):
         _fail(env, "dr_vpc_cidr", cfg.dr_vpc_cidr,
               f"must not overlap vpc_cidr {cfg.vpc_cidr} (the VPCs may be peered for failover)")
 
 
 def _cidr_overlap(a: str, b: str) -> bool:
-    import ipaddress
-
     return ipaddress.ip_network(a).overlaps(ipaddress.ip_network(b))

@@ -110,6 +110,42 @@ def test_fails_on_unknown_environment_listing_the_known_ones() -> None:
          "env 'prod': retain_on_delete/termination_protection=(False, True): both True in prod"),
         (dataclasses.replace(config.ENVIRONMENTS["prod"], multi_az=False),
          "env 'prod': multi_az=False: prod runs a multi-AZ primary"),
+        # Types, from the annotations, before any sense check
+        (_dev(replica_count="2"), "replica_count='2': an integer"),
+        (_dev(replica_count=True), "replica_count=True: an integer"),
+        (_dev(multi_az="yes"), "multi_az='yes': True or False"),
+        (_dev(log_exports="audit"), "log_exports='audit': a tuple of strings"),
+        (_dev(log_exports=["postgresql"]), "log_exports=['postgresql']: a tuple of strings"),
+        (_mysql(availability_zones=["us-east-1a", "us-east-1b"]),
+         "availability_zones=['us-east-1a', 'us-east-1b']: a tuple of strings"),
+        (_mysql(availability_zones="us-east-1a"),
+         "availability_zones='us-east-1a': a tuple of strings"),
+        (_dev(region=1), "region=1: a string or None"),
+        (_dev(engine="MySQL"), "engine='MySQL': one of mysql, postgres, mariadb"),
+        (_dev(port=5433.0), "port=5433.0: an integer"),
+        (_dev(alarms=None), "alarms=None: an AlarmThresholds"),
+        (_dev(alarms=AlarmThresholds(cpu_percent="80")), "alarms.cpu_percent='80': an integer"),
+        (_dev(alarms=AlarmThresholds(connections=500.5)), "alarms.connections=500.5: an integer"),
+        # Sense
+        (_dev(name="Dev_1"), "env 'Dev_1': name='Dev_1': a lowercase letter, then up to 19"),
+        (_dev(name="dev-"), "name='dev-': a lowercase letter"),
+        (_dev(log_exports=("postgresql", "postgresql")),
+         "log_exports=('postgresql', 'postgresql'): each log type once"),
+        (_dev(vpc_cidr="10.20.0.0"), "vpc_cidr='10.20.0.0': an IPv4 network (no host bits set) "
+                                     "from /16 to /23: room for a /24 database subnet in each "
+                                     "of 2 AZs"),
+        (_dev(vpc_cidr="10.20.0.0/24"), "vpc_cidr='10.20.0.0/24': an IPv4 network"),
+        (_dev(vpc_cidr="10.0.0.0/8"), "vpc_cidr='10.0.0.0/8': an IPv4 network"),
+        (_dev(vpc_cidr="10.20.0.1/16"), "vpc_cidr='10.20.0.1/16': an IPv4 network (no host bits"),
+        (_dev(vpc_cidr="fd00::/56"), "vpc_cidr='fd00::/56': an IPv4 network"),
+        (_dev(vpc_cidr="ten"), "vpc_cidr='ten': an IPv4 network"),
+        (dataclasses.replace(config.ENVIRONMENTS["prod"], vpc_cidr="10.30.0.0/23"),
+         "vpc_cidr='10.30.0.0/23': an IPv4 network (no host bits set) from /16 to /22: room for "
+         "a /24 database subnet in each of 3 AZs"),
+        (dataclasses.replace(config.ENVIRONMENTS["prod"], dr_vpc_cidr="10.130.0.0/33"),
+         "dr_vpc_cidr='10.130.0.0/33': an IPv4 network (no host bits set) from /16 to /22"),
+        (_mysql(dr_vpc_cidr="10.110.0.0/24"),
+         "dr_vpc_cidr='10.110.0.0/24': an IPv4 network (no host bits set) from /16 to /23"),
     ],
     ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None,
 )
@@ -120,6 +156,31 @@ def test_fails_on_bad_value(cfg: config.DatabaseConfig, message: str) -> None:
     assert text.startswith(f"config error in env '{cfg.name}': ")
     assert message in text
     assert "\n" not in text
+
+
+_FIELDS = [f.name for f in dataclasses.fields(config.DatabaseConfig)]
+_ALARM_FIELDS = [f.name for f in dataclasses.fields(AlarmThresholds)]
+# No field is annotated with any of these types.
+_NO_FIELD_TAKES = (["x"], {"x": 1}, 2.5, b"x")
+
+
+@pytest.mark.parametrize("value", _NO_FIELD_TAKES, ids=lambda v: type(v).__name__)
+@pytest.mark.parametrize("name", _FIELDS)
+def test_fails_on_a_value_of_the_wrong_type_in_any_field(name: str, value: object) -> None:
+    for env in config.ENVIRONMENTS:
+        with pytest.raises(ConfigError) as error:
+            validate(dataclasses.replace(config.ENVIRONMENTS[env], **{name: value}))
+        assert (error.value.field_name, error.value.value) == (name, value)
+        assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("value", _NO_FIELD_TAKES, ids=lambda v: type(v).__name__)
+@pytest.mark.parametrize("name", _ALARM_FIELDS)
+def test_fails_on_a_value_of_the_wrong_type_in_any_alarm_field(name: str, value: object) -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(_dev(alarms=AlarmThresholds(**{name: value})))  # type: ignore[arg-type]
+    assert (error.value.field_name, error.value.value) == (f"alarms.{name}", value)
+    assert error.value.allowed == "an integer"
 
 
 def test_error_carries_field_and_value() -> None:
