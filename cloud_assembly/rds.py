@@ -61,7 +61,9 @@ class TlsParameter:
         return str(value).lower() in self.accepted
 
 
-_MYSQL_TLS = TlsParameter("require_secure_transport", "ON", frozenset({"on", "1", "true"}))
+# RDS accepts ON and 1 for require_secure_transport; independent scanners (checkov's
+# CKV2_AWS_69) read only 1, so 1 is what the constructs write.
+_MYSQL_TLS = TlsParameter("require_secure_transport", "1", frozenset({"on", "1", "true"}))
 _POSTGRES_TLS = TlsParameter("rds.force_ssl", "1", frozenset({"1", "on"}))
 TLS_PARAMETERS: Mapping[str, TlsParameter] = {
     "mysql": _MYSQL_TLS, "mariadb": _MYSQL_TLS, "postgres": _POSTGRES_TLS}

@@ -136,8 +136,9 @@ class RedundantDatabase(Construct):
 
         # Who may connect: the application's security group and the rotation function. Their
         # egress goes to the database instances only (rotation also to the Secrets Manager
-        # endpoint, which admits HTTPS from the VPC range). Rotation reaches the replicas too:
-        # after a failover the secret names a promoted replica, and rotation must keep working.
+        # endpoint, whose network admits the groups it is given). Rotation reaches the replicas
+        # too: after a failover the secret names a promoted replica, and rotation must keep
+        # working.
         instances = [self.primary, *self.replicas]
         self.clients_security_group = clients_security_group(
             self, "ClientsSecurityGroup", vpc=vpc, members=instances, port=port,

@@ -1,16 +1,29 @@
-"""The one register of acknowledged policy findings.
+"""The one register of acknowledged policy findings, for every scanner that reads the templates.
 
 Each entry names the exact finding id, the one construct it applies to (a full construct path,
 never a stack or a wildcard) and a reason a reviewer can check, usually by naming the project
-rule that proves the property another way. `tests/test_acknowledgments.py` fails on an entry that
-matches no finding, a path that is not a single CfnResource, or an empty or vague reason.
+rule that proves the property another way:
+
+- `acknowledgments_for`: findings of the gate's cdk-nag packs (CDK acknowledgments);
+- `scanner_skips_for`: checks of the scanners platform teams run over the templates (checkov,
+  cfn-guard with the AWS Guard Rules Registry) that do not apply to one resource. The gate
+  writes them into that resource's template metadata, where each scanner reads suppressions
+  (`scanner_metadata`);
+- `DISABLED_CONTROL_TOWER_RULES`: AWS Control Tower controls the gate turns off as a whole.
+
+`tests/test_acknowledgments.py` fails on an entry that matches no finding, a path that is not a
+single CfnResource, or an empty or vague reason; `tests/test_scanners.py` runs checkov and fails
+on a finding the register does not explain and on an entry checkov no longer reports.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from stacks import EnvironmentStacks
+from stacks.network_stack import NetworkStack
 
 NAG_PACKS = ("AwsSolutions", "HIPAA.Security", "NIST.800.53.R5", "PCI.DSS.321")
 
@@ -24,6 +37,17 @@ class Acknowledgment:
     @property
     def rule(self) -> str:
         return self.finding.split("::", 1)[1]
+
+
+@dataclass(frozen=True)
+class ScannerSkip:
+    """A template scanner's check that does not apply to one resource: checkov's id and the
+    same check in the AWS Guard Rules Registry (what cfn-guard users run)."""
+
+    checkov: str  # e.g. "CKV_AWS_16"
+    guard: str  # e.g. "RDS_STORAGE_ENCRYPTED"
+    path: str  # full construct path of one CfnResource
+    reason: str
 
 
 _REPLICA_INHERITS_ENCRYPTION = (
@@ -67,6 +91,18 @@ _CUSTOM_RESOURCE_LAMBDA = (
     "ec2:RevokeSecurityGroupIngress/Egress on this VPC's default group through the public EC2 "
     "API; inside the isolated VPC it would need an EC2 interface endpoint for no gain."
 )
+_CUSTOM_RESOURCE_CONCURRENCY = (
+    "aws-cdk-lib's RestrictDefaultSecurityGroup provider runs only when CloudFormation creates, "
+    "updates or deletes this VPC's default-group restriction, one event at a time. Reserved "
+    "concurrency would take capacity from the account's unreserved pool (Lambda refuses to let "
+    "it fall below 100) to cap a function that never runs twice at once."
+)
+_CUSTOM_RESOURCE_DLQ = (
+    "CloudFormation invokes aws-cdk-lib's RestrictDefaultSecurityGroup provider for its custom "
+    "resource, and the handler reports every failure back to CloudFormation, which fails and "
+    "rolls back the stack operation: the failure is in the stack's events; a dead-letter queue "
+    "would hold a second copy of an event already reported."
+)
 _GENERAL_LOG = (
     "The MySQL general log records every statement with its data values (PII in logs, heavy "
     "I/O). Access and changes are recorded by the exported audit log (MARIADB_AUDIT_PLUGIN with "
@@ -94,6 +130,19 @@ DISABLED_CONTROL_TOWER_RULES: dict[str, str] = {
 
 _MONITORING_ROLE_FINDING = ("AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::"
                             "aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]")
+
+
+def _replicas(stacks: EnvironmentStacks) -> list[tuple[str, str, str]]:
+    """(construct path, why its encryption holds, why it is not in the backup plan) of every
+    read replica's DB instance."""
+    base = f"{stacks.database.node.path}/Database"
+    replicas = [(f"{base}/Replica{n}/Instance/Resource", _REPLICA_INHERITS_ENCRYPTION,
+                 _REPLICA_NOT_IN_BACKUP_PLAN)
+                for n in range(1, stacks.config.replica_count + 1)]
+    if stacks.dr is not None:
+        replicas.append((f"{stacks.dr.replica.dr.node.path}/Replica/Instance/Resource",
+                         _DR_REPLICA_ENCRYPTION, _DR_REPLICA_NOT_IN_BACKUP_PLAN))
+    return replicas
 
 
 def _replica(path: str, *, encryption: str, backup_plan: str) -> list[Acknowledgment]:
@@ -124,14 +173,42 @@ def acknowledgments_for(stacks: EnvironmentStacks) -> list[Acknowledgment]:
             acks.append(Acknowledgment(
                 f"{pack}::{pack}-RDSLoggingEnabled[LogExport::general]",
                 f"{base}/Primary/Instance/Resource", _GENERAL_LOG))
-    for n in range(1, cfg.replica_count + 1):
-        acks += _replica(f"{base}/Replica{n}/Instance/Resource",
-                         encryption=_REPLICA_INHERITS_ENCRYPTION,
-                         backup_plan=_REPLICA_NOT_IN_BACKUP_PLAN)
+    for path, encryption, backup_plan in _replicas(stacks):
+        acks += _replica(path, encryption=encryption, backup_plan=backup_plan)
     if stacks.dr is not None:
-        dr = stacks.dr.replica.dr.node.path
-        acks.append(Acknowledgment(_MONITORING_ROLE_FINDING, f"{dr}/MonitoringRole/Resource",
+        acks.append(Acknowledgment(_MONITORING_ROLE_FINDING,
+                                   f"{stacks.dr.replica.dr.node.path}/MonitoringRole/Resource",
                                    _MONITORING_ROLE))
-        acks += _replica(f"{dr}/Replica/Instance/Resource", encryption=_DR_REPLICA_ENCRYPTION,
-                         backup_plan=_DR_REPLICA_NOT_IN_BACKUP_PLAN)
     return acks
+
+
+# aws-cdk-lib's provider of the RestrictDefaultSecurityGroup custom resource, one per network
+# stack; and the checks it fails, which a CDK-owned function does not need (see each reason).
+_DEFAULT_SG_PROVIDER = "Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler"
+_PROVIDER_CHECKS = (("CKV_AWS_115", "LAMBDA_CONCURRENCY_CHECK", _CUSTOM_RESOURCE_CONCURRENCY),
+                    ("CKV_AWS_116", "LAMBDA_DLQ_CHECK", _CUSTOM_RESOURCE_DLQ),
+                    ("CKV_AWS_117", "LAMBDA_INSIDE_VPC", _CUSTOM_RESOURCE_LAMBDA))
+
+
+def scanner_skips_for(stacks: EnvironmentStacks) -> list[ScannerSkip]:
+    """The template scanners' checks that do not apply, one per (check, construct)."""
+    skips = [ScannerSkip(checkov, guard, f"{stack.node.path}/{_DEFAULT_SG_PROVIDER}", reason)
+             for stack in stacks.all if isinstance(stack, NetworkStack)
+             for checkov, guard, reason in _PROVIDER_CHECKS]
+    # CloudFormation rejects StorageEncrypted on a read replica (cfn-lint E3020).
+    skips += [ScannerSkip("CKV_AWS_16", "RDS_STORAGE_ENCRYPTED", path, encryption)
+              for path, encryption, _ in _replicas(stacks)]
+    return skips
+
+
+def scanner_metadata(skips: Iterable[ScannerSkip]) -> dict[str, dict[str, Any]]:
+    """{construct path: template metadata} that tells each scanner what to skip there:
+    checkov reads `Metadata.checkov.skip` ([{"id", "comment"}]), cfn-guard's registry rules
+    `Metadata.guard.SuppressedRules` (rule names)."""
+    out: dict[str, dict[str, Any]] = {}
+    for skip in skips:
+        metadata = out.setdefault(skip.path, {"checkov": {"skip": []},
+                                              "guard": {"SuppressedRules": []}})
+        metadata["checkov"]["skip"].append({"id": skip.checkov, "comment": skip.reason})
+        metadata["guard"]["SuppressedRules"].append(skip.guard)
+    return out

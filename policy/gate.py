@@ -4,6 +4,7 @@ acknowledgments of the register. Called by `app.build_app` for every synth."""
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
@@ -12,7 +13,7 @@ from constructs import IConstruct, Node
 from cloud_assembly import rds
 from config import DatabaseConfig
 from policy.acknowledgments import (DISABLED_CONTROL_TOWER_RULES, Acknowledgment,
-                                    acknowledgments_for)
+                                    acknowledgments_for, scanner_metadata, scanner_skips_for)
 from policy.model import AlarmPromise, InstancePromise, PolicySettings
 from policy.plugin import RedundancyPolicy
 from policy.rules.escape_hatch import RULE_ID as CROSS_VIEW_RULE
@@ -137,6 +138,11 @@ def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
     found: dict[str, tuple[IConstruct, Node]] = {}
     for path, acks in by_path.items():  # one call per construct: each call is a round trip
         cdk.Validations.of(_find(app, path, found)).acknowledge(*acks)
+    # The scanners platform teams run over the templates read their suppressions there.
+    for path, metadata in scanner_metadata(scanner_skips_for(stacks)).items():
+        resource = cast(cdk.CfnResource, _find(app, path, found))
+        for key, value in metadata.items():
+            resource.add_metadata(key, value)
     return plugin
 
 

@@ -83,6 +83,18 @@ def build_stacks(scope: App | Stage, config: DatabaseConfig) -> EnvironmentStack
         replica.add_stack_dependency(dr_foundation, "the DR region is prepared first")
         dr = DisasterRecoveryStacks(network=dr_network, foundation=dr_foundation,
                                     replica=replica)
+    # Each network's Secrets Manager endpoint serves the credentials secret (in the DR region,
+    # its replica) to the groups that read it, and nothing else.
+    db = database.database
+    network.network.admit_to_endpoints(db.rotation_security_group,
+                                       description="Secret rotation function")
+    network.network.admit_to_endpoints(db.clients_security_group,
+                                       description="Application clients")
+    network.network.allow_secret(db.credentials.secret)
+    if dr is not None:
+        dr.network.network.admit_to_endpoints(dr.replica.dr.clients_security_group,
+                                              description="Application clients in the DR region")
+        dr.network.network.allow_secret(db.credentials.secret)
     result = EnvironmentStacks(config=config, network=network, database=database, dr=dr)
     for stack in result.all:
         Tags.of(stack).add("project", APP_NAME)

@@ -17,7 +17,10 @@ from app import build_app
 from policy.acknowledgments import (
     DISABLED_CONTROL_TOWER_RULES,
     Acknowledgment,
+    ScannerSkip,
     acknowledgments_for,
+    scanner_metadata,
+    scanner_skips_for,
 )
 from policy.gate import AcknowledgmentError, _find, check_finding
 from policy.rules import RULE_IDS
@@ -70,6 +73,52 @@ def test_entries_are_narrow_and_explained(env: str) -> None:
         # Our own rules are never acknowledged, but for one property an escape hatch changes
         # on purpose (Redundancy-TemplateMatchesConstructs[Property::<name>]).
         check_finding(ack)
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_scanner_skips_are_narrow_exact_and_explained(env: str) -> None:
+    """One check of one resource each, with ids as the scanners spell them (whether checkov
+    still reports each one: tests/test_scanners.py)."""
+    app, stacks = build_app(env, gate=False)
+    skips = scanner_skips_for(stacks)
+    assert len({(s.checkov, s.path) for s in skips}) == len(skips), "duplicate entry"
+    twins: dict[str, str] = {}
+    for skip in skips:
+        assert re.fullmatch(r"CKV2?_AWS_\d+", skip.checkov), skip.checkov
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]+", skip.guard), skip.guard
+        assert twins.setdefault(skip.checkov, skip.guard) == skip.guard, "one twin per check"
+        assert "*" not in skip.path
+        assert isinstance(_find(app, skip.path), cdk.CfnResource), f"{skip.path}: not one resource"
+        assert len(skip.reason) >= 80, f"{skip.checkov}: reason too short to be checked"
+        assert not VAGUE.search(skip.reason), f"{skip.checkov}: vague reason"
+
+
+def test_scanner_metadata_is_written_as_each_scanner_reads_it() -> None:
+    skips = [ScannerSkip("CKV_AWS_16", "RDS_STORAGE_ENCRYPTED", "S/Replica", "why 16"),
+             ScannerSkip("CKV_AWS_115", "LAMBDA_CONCURRENCY_CHECK", "S/Handler", "why 115"),
+             ScannerSkip("CKV_AWS_116", "LAMBDA_DLQ_CHECK", "S/Handler", "why 116")]
+    assert scanner_metadata(skips) == {
+        "S/Replica": {"checkov": {"skip": [{"id": "CKV_AWS_16", "comment": "why 16"}]},
+                      "guard": {"SuppressedRules": ["RDS_STORAGE_ENCRYPTED"]}},
+        "S/Handler": {"checkov": {"skip": [{"id": "CKV_AWS_115", "comment": "why 115"},
+                                           {"id": "CKV_AWS_116", "comment": "why 116"}]},
+                      "guard": {"SuppressedRules": ["LAMBDA_CONCURRENCY_CHECK",
+                                                    "LAMBDA_DLQ_CHECK"]}},
+    }
+
+
+@pytest.mark.parametrize("env", ENVS)
+def test_templates_carry_the_register_and_nothing_else(env: str, templates: Any) -> None:
+    """Scanner suppressions come from the register through the gate, never by hand."""
+    _, stacks = build_app(env, gate=False)
+    expected = scanner_metadata(scanner_skips_for(stacks))
+    found = {body["Metadata"]["aws:cdk:path"]: {k: body["Metadata"][k]
+                                                for k in ("checkov", "guard")
+                                                if k in body["Metadata"]}
+             for template in templates[env].values()
+             for body in template["Resources"].values()
+             if {"checkov", "guard"} & set(body.get("Metadata") or {})}
+    assert found == expected
 
 
 def test_disabled_control_tower_rules_are_explained() -> None:

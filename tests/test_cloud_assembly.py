@@ -214,9 +214,9 @@ def test_the_identifier_at_the_end_of_a_source_arn(value: Any, identifier: str |
 
 
 @pytest.mark.parametrize(("family", "name", "value"), [
-    ("mysql8.0", "require_secure_transport", "ON"),
-    ("mysql", "require_secure_transport", "ON"),
-    ("mariadb10.11", "require_secure_transport", "ON"),
+    ("mysql8.0", "require_secure_transport", "1"),
+    ("mysql", "require_secure_transport", "1"),
+    ("mariadb10.11", "require_secure_transport", "1"),
     ("postgres16", "rds.force_ssl", "1"),
 ])
 def test_the_tls_parameter_of_each_engine_family(family: str, name: str, value: str) -> None:

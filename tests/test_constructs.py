@@ -8,7 +8,7 @@ import ast
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
@@ -16,6 +16,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Match, Template
 
 from cloud_assembly.baseline import MIN_BACKUP_RETENTION_DAYS, MIN_LOG_RETENTION_DAYS
@@ -274,13 +275,61 @@ def test_network_flow_logs_to_an_encrypted_group_kept_a_year(network: Template) 
     network.resource_count_is("AWS::IAM::Policy", 0)  # the delivery role has no inline policy
 
 
-def test_network_secrets_manager_endpoint_admits_https_from_the_vpc_only(
+def test_network_secrets_manager_endpoint_admits_no_one_and_serves_no_secret_by_itself(
         network: Template) -> None:
     network.has_resource_properties("AWS::EC2::VPCEndpoint", {
-        "ServiceName": "com.amazonaws.eu-west-1.secretsmanager", "PrivateDnsEnabled": True})
+        "ServiceName": "com.amazonaws.eu-west-1.secretsmanager", "PrivateDnsEnabled": True,
+        "PolicyDocument": {"Statement": [{
+            "Action": "secretsmanager:GetRandomPassword", "Effect": "Allow",
+            "Principal": {"AWS": "*"}, "Resource": "*"}], "Version": "2012-10-17"}})
     network.has_resource_properties("AWS::EC2::SecurityGroup", {
-        "SecurityGroupIngress": [Match.object_like({
-            "CidrIp": "10.50.0.0/16", "FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"})]})
+        "GroupDescription": Match.string_like_regexp("Interface endpoints"),
+        "SecurityGroupIngress": Match.absent()})
+    network.resource_count_is("AWS::EC2::SecurityGroupIngress", 0)
+
+
+def test_network_endpoint_admits_groups_from_the_stacks_deployed_after_it() -> None:
+    app = cdk.App(analytics_reporting=False, builtin_cloud_formation_validation=False)
+    first, later = cdk.Stack(app, "Network", env=ENV), cdk.Stack(app, "Users", env=ENV)
+    network = IsolatedNetwork(first, "Network", cidr="10.50.0.0/16",
+                              availability_zones=("eu-west-1a", "eu-west-1b"))
+    group = ec2.SecurityGroup(later, "Clients", vpc=network.vpc)
+    secret = DatabaseCredentials(later, "Credentials", username="dbadmin",
+                                 key=kms.Key(later, "Key")).secret
+    network.admit_to_endpoints(group, description="Application clients")
+    network.allow_secret(secret)
+    users, net = Template.from_stack(later), Template.from_stack(first)
+    users.has_resource_properties("AWS::EC2::SecurityGroupIngress", {
+        "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "Description": "Application clients",
+        "SourceSecurityGroupId": {"Fn::GetAtt": [Match.string_like_regexp("Clients"),
+                                                 "GroupId"]}})
+    net.resource_count_is("AWS::EC2::SecurityGroupIngress", 0)
+    secret_id = later.resolve(cast(cdk.CfnResource, secret.node.default_child).logical_id)
+    net.has_resource_properties("AWS::EC2::VPCEndpoint", {"PolicyDocument": {"Statement": [
+        Match.object_like({"Action": "secretsmanager:GetRandomPassword"}),
+        Match.object_like({"Action": "secretsmanager:*", "Resource": {"Fn::Join": ["", [
+            "arn:", {"Ref": "AWS::Partition"},
+            f":secretsmanager:eu-west-1:111122223333:secret:{secret_id}-*"]]}})]}})
+    # The network deploys first: it never depends on the stacks that use it.
+    assert "Users" not in {d.id for d in app.synth().get_stack_by_name("Network").dependencies}
+
+
+def test_network_endpoint_names_a_named_secret_by_its_name() -> None:
+    stack = _stack(ENV)
+    network = IsolatedNetwork(stack, "Network", cidr="10.50.0.0/16")
+    network.allow_secret(secretsmanager.Secret(stack, "Named", secret_name="app/db"))
+    (endpoint,) = Template.from_stack(stack).find_resources("AWS::EC2::VPCEndpoint").values()
+    resource = endpoint["Properties"]["PolicyDocument"]["Statement"][1]["Resource"]
+    assert resource["Fn::Join"][1][-1].endswith(":secret:app/db-??????")
+
+
+def test_fails_to_allow_a_secret_whose_name_is_not_known_at_synth() -> None:
+    stack = _stack(ENV)
+    network = IsolatedNetwork(stack, "Network", cidr="10.50.0.0/16")
+    secret = secretsmanager.Secret(stack, "Tokened", secret_name=cdk.Fn.ref("AWS::StackName"))
+    with pytest.raises(ValueError, match=r"IsolatedNetwork: allow_secret=\{'Ref': "
+                                         r"'AWS::StackName'\}: a secret with a literal Name"):
+        network.allow_secret(secret)
 
 
 @pytest.mark.parametrize(("props", "message"), [

@@ -72,7 +72,7 @@ def test_cross_region_replica(templates: Templates) -> None:
                             ("DBParameterGroupName", "AWS::RDS::DBParameterGroup")):
         assert t["Resources"][props[ref_prop]["Ref"]]["Type"] == type_
     group = t["Resources"][props["DBParameterGroupName"]["Ref"]]["Properties"]
-    assert group["Parameters"]["require_secure_transport"] == "ON"
+    assert group["Parameters"]["require_secure_transport"] == "1"
     sg = props["VPCSecurityGroups"][0]["Fn::GetAtt"][0]
     assert t["Resources"][sg]["Type"] == "AWS::EC2::SecurityGroup"
 

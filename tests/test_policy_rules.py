@@ -231,7 +231,7 @@ CASES: list[tuple[Rule, Resource, list[Resource], int, Compliance, str]] = [
         Parameters={"require_secure_transport": "1"})), 14, C, ""),
     (network.TLS_ENFORCED, primary(), full(primary(), Params=res(
         "Params", "AWS::RDS::DBParameterGroup", Family="mariadb10.11",
-        Parameters={"rds.force_ssl": "1"})), 14, N, "require_secure_transport=unset; must be ON"),
+        Parameters={"rds.force_ssl": "1"})), 14, N, "require_secure_transport=unset; must be 1"),
     (network.TLS_ENFORCED, primary(), full(primary(), Params=res(
         "Params", "AWS::RDS::DBParameterGroup", Family="sqlserver-ee-16.00",
         Parameters={"require_secure_transport": "ON"})), 14, N,

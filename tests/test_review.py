@@ -105,7 +105,7 @@ def test_report_states_the_facts_a_reviewer_checks(clean_reviews: dict[str, Revi
                   "Changes against the test baseline"):
         assert f"### {title}" in text
     primary = cfg.instance_identifier("primary")
-    tls = "rds.force_ssl=1" if cfg.engine == "postgres" else "require_secure_transport=ON"
+    tls = "rds.force_ssl=1" if cfg.engine == "postgres" else "require_secure_transport=1"
     assert f"| {primary} | {tls} | rds-ca-rsa2048-g1 |" in text
     assert f"| {primary} | automated (RDS) | {cfg.backup_retention_days} days | " \
            f"{cfg.backup_window} | kept |" in text

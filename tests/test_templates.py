@@ -3,11 +3,13 @@ the product, on MySQL (local, prod) and PostgreSQL (dev)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 import config
+from cloud_assembly.template import Stack, link_stacks, literal_string
 from stacks import stack_name
 from tests.helpers import by_path, one, primary, refs, replicas, resources
 
@@ -114,7 +116,7 @@ class TestPrimary:
         if cfg.engine == "postgres":
             assert params["rds.force_ssl"] == "1"
         else:
-            assert params["require_secure_transport"] == "ON"
+            assert params["require_secure_transport"] == "1"  # as every scanner reads it
             assert params["slow_query_log"] == "1"
 
     def test_in_isolated_subnets(self, templates: Templates, env: str) -> None:
@@ -328,6 +330,79 @@ class TestNetwork:
             assert refs(props["SourceSecurityGroupId"]) <= {clients, rotation}
 
 
+def _endpoint_users(env: str) -> list[tuple[str, str | None, str, tuple[str, ...]]]:
+    """(network stack, its region, the stack of the groups its Secrets Manager endpoint
+    admits, those groups' construct-path suffixes) of each network of `env`."""
+    cfg = config.ENVIRONMENTS[env]
+    users = [(stack_name(cfg, "Network"), cfg.region, stack_name(cfg, "Database"),
+              ("/Database/RotationSecurityGroup/Resource",
+               "/Database/ClientsSecurityGroup/Resource"))]
+    if cfg.dr_region is not None:
+        users.append((stack_name(cfg, "DrNetwork"), cfg.dr_region, stack_name(cfg, "DrReplica"),
+                      ("/ClientsSecurityGroup/Resource",)))
+    return users
+
+
+@pytest.mark.parametrize("env", ENVS)
+class TestSecretsManagerEndpoint:
+    """Each network's endpoint serves the credentials secret to the groups that read it: the
+    rotation function and the application clients (in the DR region, its clients, which read
+    the secret's replica there, also after a regional failover)."""
+
+    def test_admits_only_the_groups_that_read_the_secret(self, templates: Templates,
+                                                         env: str) -> None:
+        app = link_stacks(Stack.from_template(name, t) for name, t in templates[env].items())
+        for network, _, users, group_paths in _endpoint_users(env):
+            (endpoint_group,) = [g for g in app[network].of_type("AWS::EC2::SecurityGroup")
+                                 if g.path.endswith("/Network/EndpointSecurityGroup/Resource")]
+            assert not endpoint_group.prop("SecurityGroupIngress"), "no CIDR, no VPC range"
+            admitted = set()
+            for stack in app.values():
+                for rule in stack.of_type("AWS::EC2::SecurityGroupIngress"):
+                    if stack.target(rule.prop("GroupId")) is not endpoint_group:
+                        continue
+                    assert stack.name == users, "the rule lives beside the group it admits"
+                    assert (rule.prop("IpProtocol"), rule.prop("FromPort"),
+                            rule.prop("ToPort")) == ("tcp", 443, 443)
+                    assert "CidrIp" not in rule.properties
+                    admitted.add(stack.target(rule.prop("SourceSecurityGroupId")).path)
+            expected = {by_path(templates[env][users], p)[1]["Metadata"]["aws:cdk:path"]
+                        for p in group_paths}
+            assert admitted == expected
+
+    def test_rotation_reaches_the_endpoint(self, templates: Templates, env: str) -> None:
+        app = link_stacks(Stack.from_template(name, t) for name, t in templates[env].items())
+        database = app[stack_name(config.ENVIRONMENTS[env], "Database")]
+        (rotation,) = [g for g in database.of_type("AWS::EC2::SecurityGroup")
+                       if g.path.endswith("/Database/RotationSecurityGroup/Resource")]
+        https = [database.target(rule["DestinationSecurityGroupId"]).path
+                 for rule in rotation.prop("SecurityGroupEgress") if rule["FromPort"] == 443]
+        assert [path.rsplit("/", 2)[-2] for path in https] == ["EndpointSecurityGroup"]
+
+    def test_policy_allows_only_this_apps_secret(self, templates: Templates, env: str) -> None:
+        secret = by_path(_db(templates, env), "/Database/Credentials/Secret/Resource")[0]
+        for network, region, _, _ in _endpoint_users(env):
+            endpoint = one(templates[env][network], "AWS::EC2::VPCEndpoint")[1]["Properties"]
+            statements = endpoint["PolicyDocument"]["Statement"]
+            assert all(s["Effect"] == "Allow" and s["Principal"] == {"AWS": "*"}
+                       for s in statements)
+            # Rotation asks for a password without naming a secret; everything else names it.
+            assert [(s["Action"], s["Resource"]) for s in statements[:1]] == [
+                ("secretsmanager:GetRandomPassword", "*")]
+            (arn,) = [literal_string(s["Resource"]) for s in statements[1:]
+                      if s["Action"] == "secretsmanager:*"]
+            assert len(statements) == 2
+            assert arn is not None and arn.endswith(f":secret:{secret}-*")
+            if region is not None:  # the secret, or its replica in the DR region
+                assert f":secretsmanager:{region}:" in arn
+
+    def test_networks_never_name_the_stacks_deployed_after_them(self, templates: Templates,
+                                                                env: str) -> None:
+        for network, _, _, _ in _endpoint_users(env):
+            text = json.dumps(templates[env][network])
+            assert "Fn::GetStackOutput" not in text and "Fn::ImportValue" not in text
+
+
 @pytest.mark.parametrize("env", ENVS)
 def test_outputs_without_exports(templates: Templates, env: str) -> None:
     cfg = config.ENVIRONMENTS[env]
@@ -344,8 +419,6 @@ def test_outputs_without_exports(templates: Templates, env: str) -> None:
 
 def test_termination_protection_in_prod_only(cdk_out: dict[str, Any],
                                              templates: Templates) -> None:
-    import json
-
     for env in ENVS:
         manifest = json.loads((cdk_out[env] / "manifest.json").read_text())
         db = manifest["artifacts"][stack_name(config.ENVIRONMENTS[env], "Database")]
