@@ -3,6 +3,7 @@ non-compliant cases and a not-applicable case, on hand-written resources (no syn
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -180,6 +181,19 @@ CASES: list[tuple[Rule, Resource, list[Resource], int, Compliance, str]] = [
     (retention.DATABASE_POLICIES, primary(deletion="Retain"), [], 14, C, ""),
     (retention.DATABASE_POLICIES, primary(deletion="Delete"), [], 14, N, "DeletionPolicy=Delete"),
     (retention.DATABASE_POLICIES, primary(deletion=None), [], 14, N, "Delete (default)"),
+    (retention.DATABASE_POLICIES, dataclasses.replace(primary(), update_replace_policy="Delete"),
+     [], 14, N, "UpdateReplacePolicy=Delete"),
+    # A replica: CloudFormation ignores its DeletionPolicy, applies its UpdateReplacePolicy
+    (retention.DATABASE_POLICIES, replica(), [], 14, C, ""),
+    (retention.DATABASE_POLICIES, dataclasses.replace(replica(), deletion_policy=None), [], 14,
+     C, ""),
+    (retention.DATABASE_POLICIES, dataclasses.replace(
+        replica(), deletion_policy="Delete", update_replace_policy="Retain"),
+     [], 14, C, ""),
+    (retention.DATABASE_POLICIES, dataclasses.replace(replica(), update_replace_policy="Delete"),
+     [], 14, N, "UpdateReplacePolicy=Delete; must be Snapshot or Retain"),
+    (retention.DATABASE_POLICIES, dataclasses.replace(replica(), update_replace_policy=None),
+     [], 14, N, "UpdateReplacePolicy=Delete (default)"),
     (retention.KEY_AND_SECRET_RETAINED, support()["Key"], [], 14, C, ""),
     (retention.KEY_AND_SECRET_RETAINED, res("Key", "AWS::KMS::Key", "Delete"), [], 14, N,
      "must be Retain"),

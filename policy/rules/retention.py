@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cloud_assembly import removal
 from cloud_assembly.template import Resource, truthy
-from policy.model import COMPLIANT, Result, Rule, StackView, non_compliant
+from policy.model import COMPLIANT, Result, Rule, StackView, is_replica, non_compliant
 
 
 def _deletion_protection(resource: Resource, stack: StackView) -> Result:
@@ -25,8 +25,10 @@ DELETION_PROTECTION = Rule(
 
 
 def _database_policies(resource: Resource, stack: StackView) -> Result:
-    for attribute, value in (("DeletionPolicy", resource.deletion_policy),
-                             ("UpdateReplacePolicy", resource.update_replace_policy)):
+    attributes = [("UpdateReplacePolicy", resource.update_replace_policy)]
+    if not is_replica(resource):  # CloudFormation ignores a read replica's DeletionPolicy
+        attributes.insert(0, ("DeletionPolicy", resource.deletion_policy))
+    for attribute, value in attributes:
         if not removal.keeps_data(value):
             return non_compliant(f"{attribute}={value or 'Delete (default)'}; must be Snapshot "
                                  "or Retain")
@@ -35,10 +37,16 @@ def _database_policies(resource: Resource, stack: StackView) -> Result:
 
 DATABASE_POLICIES = Rule(
     id="Redundancy-DatabaseDeletionPolicy",
-    info="A database instance would be deleted without a final snapshot.",
-    explanation="CloudFormation's DeletionPolicy/UpdateReplacePolicy decide what happens to the "
-                "data when the resource leaves the stack or is replaced: Snapshot or Retain keeps "
-                "it, Delete (CDK's RemovalPolicy.DESTROY) loses it with its automated backups.",
+    info="A database instance would lose its data when it leaves the stack or is replaced.",
+    explanation="CloudFormation's DeletionPolicy (when the resource leaves the stack) and "
+                "UpdateReplacePolicy (when a create-only change replaces it) decide what "
+                "happens to the data: Snapshot or Retain keeps it, Delete (CDK's "
+                "RemovalPolicy.DESTROY) loses it with its automated backups. CloudFormation "
+                "ignores the DeletionPolicy of a read replica (\"Read replicas don't support "
+                "deletion policies\"), so a replica's is not checked: deletion protection "
+                "(Redundancy-DeletionProtection) keeps a replica, and its UpdateReplacePolicy, "
+                "which CloudFormation applies to any resource it replaces, keeps it on "
+                "replacement.",
     resource_types=("AWS::RDS::DBInstance",),
     check=_database_policies,
     reads_removal_policies=True,
