@@ -23,7 +23,7 @@ unexport PYTHONDONTWRITEBYTECODE
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install synth test lock clean review snapshot-update bench
+.PHONY: help install checkov synth test lock clean review snapshot-update bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -47,17 +47,39 @@ $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
 
 install: $(PY_STAMP) $(NODE_STAMP) ## Create the venv and install the pinned toolchain
 
+# checkov, the scanner platform teams run over our templates, in a venv of its own (its
+# dependencies conflict with the project's): `make test` holds the templates to the
+# acknowledgment register through it, and `make bench` times it.
+CHECKOV_VENV  := build/checkov-venv
+CHECKOV       := $(CURDIR)/$(CHECKOV_VENV)/bin/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@echo "==> checkov in $(CHECKOV_VENV) (never in $(VENV))"
+	rm -rf $(CHECKOV_VENV) && $(PYTHON_BOOT) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile -r requirements-checkov.txt
+	$(CHECKOV_VENV)/bin/python -m compileall -q -j 0 $(CHECKOV_VENV)/lib >/dev/null
+	@touch $@
+
+checkov: $(CHECKOV_STAMP) ## Install the pinned checkov (requirements-checkov.txt) that test and bench run
+
 synth: install ## Synthesize every environment through the gate (one process) into cdk.out/
 	@echo "==> cdk synth -c env=all -c controlTower=true"
 	$(CDK) synth --quiet -c env=all -c controlTower=true --output cdk.out
 
-test: install ## Run the whole test suite (two workers: this machine's two cores)
-	$(PY) -m pytest -n 2
+test: ## Run the whole test suite, checkov over every template included (two workers: two cores)
+	@# The project's venv and checkov's are independent: installed side by side (fresh clone)
+	@$(MAKE) --no-print-directory -j2 install checkov
+	CHECKOV=$(CHECKOV) $(PY) -m pytest -n 2
 
-lock: ## Re-resolve constraints.txt from requirements*.txt (needs the registry)
+lock: ## Re-resolve constraints.txt and requirements-checkov.txt (needs the registry)
 	rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet -r requirements-dev.txt
 	{ echo "# Full transitive lock for requirements*.txt (pip install -c constraints.txt). Regenerate with 'make lock'."; .lock-venv/bin/pip freeze; } > constraints.txt
+	rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet "$$(grep -m1 '^checkov==' requirements-checkov.txt)"
+	{ sed -n '/^#/p' requirements-checkov.txt; .lock-venv/bin/pip freeze; } > requirements-checkov.txt.new
+	mv requirements-checkov.txt.new requirements-checkov.txt
 	rm -rf .lock-venv
 
 clean: ## Remove build output (keeps the installed toolchain)
@@ -71,20 +93,9 @@ snapshot-update: install ## Rewrite the template snapshots after an intended cha
 	@echo "==> snapshots rewritten: 'make review' shows the change against the last commit and"
 	@echo "    whether it needs an entry in tests/data_loss_allowlist.toml"
 
-BENCH_VENV  := build/bench-venv
-BENCH_STAMP := $(BENCH_VENV)/.installed
-
-$(BENCH_STAMP): bench/requirements.txt
-	@echo "==> checkov for the benchmark only, in $(BENCH_VENV) (never in $(VENV))"
-	rm -rf $(BENCH_VENV) && $(PYTHON_BOOT) -m venv $(BENCH_VENV)
-	@if $(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check --no-compile -r bench/requirements.txt \
-	  && $(BENCH_VENV)/bin/python -m compileall -q -j 0 $(BENCH_VENV)/lib >/dev/null; \
-	then touch $@; else echo "==> checkov did not install: the benchmark reports it as not available"; fi
-
 bench: ## Time synth, the gate, its peers and make test; write bench/results.{json,md}
-	@# The project's venv and checkov's are independent: installed side by side (fresh clone)
-	@$(MAKE) --no-print-directory -j2 install $(BENCH_STAMP)
-	$(PY) -m bench
+	@$(MAKE) --no-print-directory -j2 install checkov
+	BENCH_CHECKOV=$(CHECKOV) $(PY) -m bench
 
 # ---- Embedded local AWS (moto server + fidelity extensions, local_aws/; docs/local-aws.md) ----
 LOCAL_AWS := $(PY) -m local_aws
