@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import jsonschema
 import pytest
 
 import policy.gate
@@ -34,6 +35,7 @@ from stacks import EnvironmentStacks
 from tests.conftest import ENVS, Synthesized
 
 ROOT = Path(__file__).resolve().parents[1]
+SARIF_SCHEMA = json.loads((ROOT / "policy" / "schemas" / "sarif-2.1.0-rtm.5.json").read_text())
 PASSWORD = "Literal-Passw0rd-In-Template"
 
 
@@ -366,9 +368,11 @@ def test_an_intended_override_passes_only_when_acknowledged(
     assert text.startswith("# Compliance report: env `local` — PASS")
     assert f"| {finding[0]} | `{finding[1]}` | - | acknowledged |" in text
     assert REASON in text
-    results = [r for r in json.loads(sarif.read_text())["runs"][0]["results"]
-               if r.get("suppressions")]
+    log = json.loads(sarif.read_text())
+    jsonschema.validate(log, SARIF_SCHEMA)
+    results = [r for r in log["runs"][0]["results"] if r.get("suppressions")]
     assert [r["suppressions"][0]["justification"] for r in results] == [REASON]
+    assert f"[Property::{MAINTENANCE}]" in results[0]["message"]["text"]
 
 
 def test_an_acknowledgment_covers_its_one_property_only(monkeypatch: pytest.MonkeyPatch,
