@@ -213,3 +213,36 @@ def test_a_removal_policy_the_cross_view_check_compares_is_asked_of_node(tmp_pat
     failed = {e.finding_id for e in policy_of(app).evaluations
               if e.compliance.value == "non_compliant"}
     assert failed == {"Redundancy-TemplateMatchesConstructs[Attribute::DeletionPolicy]"}
+
+
+@pytest.mark.parametrize("escape_hatch", [False, True], ids=["cfn_options", "raw override"])
+def test_a_condition_counts_only_where_the_construct_sets_it(escape_hatch: bool,
+                                                             tmp_path: Path) -> None:
+    """A resource under a condition may never be created: the construct view knows the
+    condition its L1 sets (asked of Node only for a resource the template puts under one), so
+    only one an escape hatch adds is a difference."""
+    from aws_cdk import aws_sns as sns
+
+    from policy.plugin import RedundancyPolicy
+
+    app = cdk.App(outdir=str(tmp_path), analytics_reporting=False,
+                  builtin_cloud_formation_validation=False)
+    stack = cdk.Stack(app, "S")
+    never = cdk.CfnCondition(stack, "Never", expression=cdk.Fn.condition_equals("a", "b"))
+    topic = sns.CfnTopic(stack, "Topic")
+    if escape_hatch:
+        topic.add_override("Condition", "Never")
+    else:
+        topic.cfn_options.condition = never
+    plugin = RedundancyPolicy()
+    plugin.register_stack("S", PolicySettings(environment="test"))
+    cdk.Validations.of(app).add_plugins(plugin)
+    if escape_hatch:
+        with pytest.raises(RuntimeError, match="ValidationFailed"):
+            app.synth()
+    else:
+        app.synth()
+    (seen,) = [e for e in plugin.evaluations if e.rule.id == "Redundancy-TemplateMatchesConstructs"]
+    assert seen.resource.condition == "Never"
+    assert seen.finding_id == ("Redundancy-TemplateMatchesConstructs[Attribute::Condition]"
+                               if escape_hatch else "Redundancy-TemplateMatchesConstructs")
