@@ -7,8 +7,9 @@
   disk. Node is asked only what the tree lacks (each question is a round trip of ~0.5 ms, and
   asking everything, as `construct_view_via_jsii`, the reference implementation, does, cost
   ~50 ms per database stack): the removal policies of POLICY_TYPES and those the cross-view
-  check compares (a type that holds data, not retained by the template), the condition of a resource the template puts under one, and the type and properties of a
-  raw `CfnResource` (CDK's custom-resource providers), which the tree does not record.
+  check compares (a type that holds data, not retained by the template), the condition of a
+  resource the template puts under one, and the type and properties of a raw `CfnResource`
+  (CDK's custom-resource providers), which the tree does not record.
 
 The keys of the tree's properties are respelt as CloudFormation spells them by matching the
 template's keys at the same place, ignoring case; where a key has no counterpart (a raw

@@ -62,7 +62,7 @@ def differences(mine: Any, theirs: Any, path: str = "") -> Iterator[tuple[str, A
         yield path, mine, theirs
 
 
-def shown(value: Any) -> str:
+def _shown(value: Any) -> str:
     if value is _ABSENT or value is None:
         return "absent"
     text = json.dumps(value, sort_keys=True, default=str)
@@ -90,7 +90,7 @@ def _finding(kind: str, name: str, mine: Any, theirs: Any) -> Result:
     if _holds_secret(name, mine, theirs):
         detail = f"{name} differs between the construct tree and the template (value not shown)"
     else:
-        detail = f"{name} is {shown(mine)} in the construct tree, {shown(theirs)} in the template"
+        detail = f"{name} is {_shown(mine)} in the construct tree, {_shown(theirs)} in the template"
     return non_compliant(detail, f"{kind}::{name}")
 
 
