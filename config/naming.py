@@ -8,3 +8,7 @@ APP_NAME = "RedundantDb"
 def stack_name(env: str, role: str, *, prefix: str = APP_NAME) -> str:
     """`<prefix>-<env>-<role>`, e.g. RedundantDb-prod-Database, RedundantDb-prod-DrReplica."""
     return f"{prefix}-{env}-{role}"
+
+#: The template parameter a promoted topology's stacks carry (stacks.require_deployed_environment):
+#: it resolves the writer-endpoint SSM parameter, which only a deployed environment has.
+DEPLOYED_ENVIRONMENT_PARAMETER = "DeployedEnvironment"

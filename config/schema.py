@@ -19,6 +19,7 @@ from cloud_assembly.baseline import (DATABASE_SUBNET_PREFIX, MIN_AVAILABILITY_ZO
                                      MIN_BACKUP_RETENTION_DAYS, MIN_LOG_RETENTION_DAYS,
                                      vpc_prefixes)
 from cloud_assembly.rds import LOG_RETENTION_DAYS
+from config.topology import Layout, Shape, Topology, layout
 
 Engine = Literal["mysql", "postgres", "mariadb"]
 
@@ -113,6 +114,9 @@ class DatabaseConfig:
     dr_region: str | None = None
     dr_availability_zones: tuple[str, ...] = ()
     dr_vpc_cidr: str = "10.140.0.0/16"
+    #: Which member is the writer: the promotions declared in config/topology.json (none: the
+    #: original topology). See config/topology.py.
+    topology: Topology = field(default_factory=Topology)
 
     @property
     def has_dr(self) -> bool:
@@ -135,6 +139,16 @@ class DatabaseConfig:
 
     def instance_identifier(self, role: str) -> str:
         return f"{self.resource_prefix}-{role}"
+
+    @property
+    def shape(self) -> Shape:
+        return Shape(env=self.name, prefix=self.resource_prefix, region=self.region,
+                     dr_region=self.dr_region, replica_count=self.replica_count)
+
+    @property
+    def layout(self) -> Layout:
+        """The members of the declared topology (`validate` has refused an impossible one)."""
+        return layout(self.shape, self.topology)
 
 
 def _fail(cfg_name: str, name: str, value: object, allowed: str) -> NoReturn:
@@ -373,6 +387,8 @@ def validate(cfg: DatabaseConfig) -> DatabaseConfig:
     if not 1 <= cfg.secret_rotation_days <= 365:
         fail("secret_rotation_days", "between 1 and 365 days")
     _validate_dr(cfg)
+    layout(cfg.shape, cfg.topology, fail=lambda name, value, allowed: _fail(env, name, value,
+                                                                            allowed))
     a = cfg.alarms
     for name, value, low, high in (
         ("alarms.replica_lag_seconds", a.replica_lag_seconds, 1, 86400),

@@ -1,0 +1,394 @@
+"""Which member of an environment is the writer: the declared topology and what it implies.
+
+An environment starts as its config describes it (generation 0): the primary
+`<env>-<engine>-primary` in the env's region, `replica_count` read replicas of it, and with a
+`dr_region` a cross-region replica there. A failover promotes a replica; the config then declares
+that promotion, so that `cdk deploy` reconciles the stacks instead of fighting it. The
+declarations live in `config/topology.json`, a reviewed file (the runbook writes it with
+`failover --record`), one entry per environment that was failed over:
+
+    {"prod": {"promotions": [{"writer": "prod-mysql-replica-1", "region": "eu-west-1"}],
+              "decommissioned": []}}
+
+Each promotion starts a new generation. What it implies (`layout`):
+
+- the promoted member becomes the writer where it is: same stack, same logical id, same
+  DB instance identifier (a same-region replica stays in the stack of its region, the
+  cross-region replica in the DR stack); the region of its stack becomes the primary region;
+- the members that followed the previous writer cannot follow the new one (RDS cannot re-parent
+  a replica): they are *replaced* by `replica_count` new replicas of the new writer and, with a
+  DR region, a new cross-region replica in the other region, all with new identifiers
+  (`<prefix>-g<N>-replica-<n>`, `<prefix>-g<N>-dr-replica`: a custom identifier cannot be
+  reused while the instance it names exists);
+- the previous writer is *retired*: it leaves the stack without being deleted (every DB instance
+  is deployed with DeletionPolicy Retain, and deletion protection stays on), fenced (its
+  security group admits no one), kept for forensics until someone decommissions it and lists it
+  under `decommissioned`.
+
+Validation names the field, the value and what is allowed (`ConfigError`): a writer that is not
+a member of the generation it is promoted in (a replica that was replaced, a retired writer,
+an unknown name), a region that does not hold that writer, a decommissioned member that is not a
+retired writer (its replicas would be orphaned). Nothing here imports aws_cdk: the runbooks and
+the emulator's deploy read it too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from config.naming import stack_name
+
+#: The reviewed file of declared topologies; `REDUNDANTDB_TOPOLOGY_FILE` points elsewhere
+#: (tests, a scratch checkout).
+TOPOLOGY_FILE = Path(__file__).resolve().parent / "topology.json"
+TOPOLOGY_FILE_VARIABLE = "REDUNDANTDB_TOPOLOGY_FILE"
+
+#: The stack that holds the members of the env's region, and the one of its DR region.
+DATABASE_STACK, DR_STACK = "Database", "DrReplica"
+#: Where a cross-region replica's storage key lives, per stack: the DR stack has a key of its
+#: own (`Key`), the database stack's key is `Key` too.
+_KEY_PATH = "Key/Key/Resource"
+#: Each generation has its own identifiers; the original ones have no generation mark.
+PRIMARY, REPLICA, DR_REPLICA = "primary", "replica", "dr-replica"
+
+
+class TopologyError(ValueError):
+    """The topology file cannot be read or written (not a config value: a file problem)."""
+
+
+def topology_file() -> Path:
+    override = os.environ.get(TOPOLOGY_FILE_VARIABLE)
+    return Path(override) if override else TOPOLOGY_FILE
+
+
+@dataclass(frozen=True, kw_only=True)
+class Promotion:
+    """One failover, as declared: `writer` (a DB instance identifier) became the writer;
+    `region` is where it is (None: the member's own region, e.g. an env-agnostic dev)."""
+
+    writer: str
+    region: str | None = None
+
+    def as_json(self) -> dict[str, str]:
+        return {"writer": self.writer, **({"region": self.region} if self.region else {})}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Topology:
+    """The declared history of an environment's writers: empty for the original topology."""
+
+    promotions: tuple[Promotion, ...] = ()
+    decommissioned: tuple[str, ...] = ()
+
+    @property
+    def generation(self) -> int:
+        return len(self.promotions)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"promotions": [p.as_json() for p in self.promotions],
+                "decommissioned": list(self.decommissioned)}
+
+    def promoted(self, promotion: Promotion) -> Topology:
+        return Topology(promotions=(*self.promotions, promotion),
+                        decommissioned=self.decommissioned)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Member:
+    """One DB instance of the environment's history."""
+
+    identifier: str
+    construct_id: str  # its construct under its stack's database composition
+    stack: str  # DATABASE_STACK or DR_STACK (a role: see `stack_name` for the name)
+    region: str | None  # None: the deploy-time region of an env-agnostic env
+    kind: str  # how it was created: PRIMARY, REPLICA (same region) or DR_REPLICA
+    generation: int  # the generation that created it
+    source: str | None = None  # the identifier it replicates from; None for a writer
+    key_stack: str = DATABASE_STACK  # the stack whose CMK encrypts its storage
+
+    @property
+    def promoted(self) -> bool:
+        """A writer that was created as a replica (no MasterUsername of its own)."""
+        return self.kind != PRIMARY
+
+    @property
+    def cross_region(self) -> bool:
+        return self.kind == DR_REPLICA
+
+
+@dataclass(frozen=True, kw_only=True)
+class Layout:
+    """The members of one generation of an environment, as the stacks render them."""
+
+    env: str
+    generation: int
+    writer: Member
+    replicas: tuple[Member, ...]  # same-region replicas of the writer
+    standby: Member | None  # the cross-region replica of the writer (with a DR region)
+    retired: tuple[Member, ...] = ()  # former writers kept outside the stacks
+    decommissioned: tuple[Member, ...] = ()  # retired writers deleted by hand since
+    replaced: tuple[Member, ...] = ()  # the previous generation's replicas this one replaces
+    writers: tuple[Member, ...] = ()  # every writer so far, the original primary first
+
+    @property
+    def promoted(self) -> bool:
+        return self.generation > 0
+
+    @property
+    def previous_writer(self) -> Member | None:
+        return self.writers[-2] if len(self.writers) > 1 else None
+
+    @property
+    def primary_region(self) -> str | None:
+        return self.writer.region
+
+    @property
+    def standby_region(self) -> str | None:
+        return self.standby.region if self.standby else None
+
+    @property
+    def writer_stack(self) -> str:
+        return self.writer.stack
+
+    @property
+    def standby_stack(self) -> str | None:
+        return self.standby.stack if self.standby else None
+
+    @property
+    def members(self) -> tuple[Member, ...]:
+        """The live members the stacks declare: writer, replicas, standby."""
+        return (self.writer, *self.replicas, *((self.standby,) if self.standby else ()))
+
+    def member(self, identifier: str) -> Member | None:
+        every = (*self.members, *self.retired, *self.decommissioned, *self.replaced)
+        return next((m for m in every if m.identifier == identifier), None)
+
+    def in_stack(self, stack: str) -> tuple[Member, ...]:
+        return tuple(m for m in self.members if m.stack == stack)
+
+    def retired_in(self, stack: str) -> tuple[Member, ...]:
+        return tuple(m for m in self.retired if m.stack == stack)
+
+    def stack_name(self, role: str) -> str:
+        return stack_name(self.env, role)
+
+    def key_path(self, member: Member) -> str:
+        """The construct path of the CMK that encrypts `member`'s storage."""
+        return f"{self.stack_name(member.key_stack)}/{_KEY_PATH}"
+
+    @property
+    def change(self) -> str:
+        """The config change this generation declares, for a reviewer or an operator."""
+        if not self.promoted:
+            return f"env {self.env}: the original topology (writer {self.writer.identifier})"
+        old = self.previous_writer
+        assert old is not None
+        where = f" in {self.writer.region}" if self.writer.region else ""
+        return (f"env {self.env}: generation {self.generation}: {self.writer.identifier}{where} "
+                f"is the writer; {old.identifier} retired")
+
+
+# --- the environment's shape, as the topology needs it ------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class Shape:
+    """What of an environment's config the topology depends on."""
+
+    env: str
+    prefix: str  # `<env>-<engine>`: the DB instance identifiers' prefix
+    region: str | None
+    dr_region: str | None
+    replica_count: int
+
+
+def _identifier(prefix: str, kind: str, generation: int, number: int = 0) -> str:
+    mark = f"-g{generation}" if generation else ""
+    if kind == PRIMARY:
+        return f"{prefix}-primary"
+    if kind == DR_REPLICA:
+        return f"{prefix}{mark}-dr-replica"
+    return f"{prefix}{mark}-replica-{number}"
+
+
+def _construct_id(kind: str, generation: int, number: int = 0) -> str:
+    mark = f"G{generation}" if generation else ""
+    if kind == PRIMARY:
+        return "Primary"
+    if kind == DR_REPLICA:
+        return f"{mark}DrReplica" if generation else "Replica"
+    return f"{mark}Replica{number}"
+
+
+def _other(stack: str) -> str:
+    return DR_STACK if stack == DATABASE_STACK else DATABASE_STACK
+
+
+def _generation(shape: Shape, writer: Member, generation: int) -> tuple[tuple[Member, ...],
+                                                                        Member | None]:
+    """The replicas and the standby that generation `generation` gives `writer`."""
+    replicas = tuple(
+        Member(identifier=_identifier(shape.prefix, REPLICA, generation, n),
+               construct_id=_construct_id(REPLICA, generation, n), stack=writer.stack,
+               region=writer.region, kind=REPLICA, generation=generation,
+               source=writer.identifier, key_stack=writer.key_stack)
+        for n in range(1, shape.replica_count + 1))
+    if shape.dr_region is None:
+        return replicas, None
+    stack = _other(writer.stack)
+    standby = Member(identifier=_identifier(shape.prefix, DR_REPLICA, generation),
+                     construct_id=_construct_id(DR_REPLICA, generation), stack=stack,
+                     region=shape.dr_region if stack == DR_STACK else shape.region,
+                     kind=DR_REPLICA, generation=generation, source=writer.identifier,
+                     key_stack=stack)
+    return replicas, standby
+
+
+def layout(shape: Shape, topology: Topology, *, fail: Any = None) -> Layout:
+    """The members of the environment after every declared promotion.
+
+    `fail(field, value, allowed)` raises the caller's error (the config's `ConfigError`);
+    by default a `ValueError` with the same text."""
+    def refuse(name: str, value: object, allowed: str) -> NoReturn:
+        if fail is not None:
+            fail(name, value, allowed)
+        raise ValueError(f"{name}={value!r}: {allowed}")
+
+    writer = Member(identifier=_identifier(shape.prefix, PRIMARY, 0),
+                    construct_id=_construct_id(PRIMARY, 0), stack=DATABASE_STACK,
+                    region=shape.region, kind=PRIMARY, generation=0)
+    replicas, standby = _generation(shape, writer, 0)
+    writers: list[Member] = [writer]
+    replaced: tuple[Member, ...] = ()
+    regions = tuple(r for r in (shape.region, shape.dr_region) if r)
+    for number, promotion in enumerate(topology.promotions):
+        generation = number + 1
+        name = f"topology.promotions[{number}]"
+        candidates = (*replicas, *((standby,) if standby else ()))
+        chosen = next((m for m in candidates if m.identifier == promotion.writer), None)
+        if chosen is None:
+            known = {m.identifier: m for m in (*writers, *replaced)}
+            if promotion.writer in known:
+                was = known[promotion.writer]
+                why = ("it is a retired writer" if was in writers else
+                       f"it was replaced in generation {generation - 1} (it followed "
+                       f"{was.source}, and RDS cannot re-parent a replica: promoting it would "
+                       "orphan the writer's replicas and lose its writes)")
+            else:
+                why = "no member of the environment has this identifier"
+            refuse(f"{name}.writer", promotion.writer,
+                   f"{why}; generation {generation} can promote a replica of "
+                   f"{writers[-1].identifier}: {', '.join(m.identifier for m in candidates)}")
+        if promotion.region is not None and promotion.region != chosen.region:
+            where = (f"one of the env's regions ({', '.join(regions)})" if regions
+                     else "no region: the env is environment-agnostic")
+            refuse(f"{name}.region", promotion.region,
+                   f"{chosen.identifier} is in {chosen.region or 'the deploy-time region'}; "
+                   f"the writer's region must hold it ({where})")
+        if chosen.cross_region and any(w.cross_region for w in writers):
+            refuse(f"{name}.writer", promotion.writer,
+                   "a second regional promotion: the stacks can render one move of the writer "
+                   "to the other region (docs/operations.md, 'Limits'); rebuild the environment "
+                   "in its original region instead")
+        writer = Member(**{**chosen.__dict__, "source": None})
+        replaced = tuple(m for m in candidates if m is not chosen)
+        writers.append(writer)
+        replicas, standby = _generation(shape, writer, generation)
+    retired = tuple(writers[:-1])
+    gone: list[Member] = []
+    for identifier in topology.decommissioned:
+        member = next((m for m in retired if m.identifier == identifier), None)
+        if member is None:
+            refuse("topology.decommissioned", identifier,
+                   "only a retired writer can be decommissioned (" + (
+                       ", ".join(m.identifier for m in retired) or "this env has none") +
+                   "); a live member still holds or serves the data")
+        gone.append(member)
+    return Layout(env=shape.env, generation=topology.generation, writer=writers[-1],
+                  replicas=replicas, standby=standby,
+                  retired=tuple(m for m in retired if m not in gone), decommissioned=tuple(gone),
+                  replaced=replaced if topology.promotions else (), writers=tuple(writers))
+
+
+# --- the file --------------------------------------------------------------------------------
+
+def _parse(env: str, entry: Any, fail: Any) -> Topology:
+    if not isinstance(entry, Mapping):
+        fail("topology", entry, "an object with 'promotions' (and 'decommissioned')")
+    unknown = sorted(set(entry) - {"promotions", "decommissioned"})
+    if unknown:
+        fail(f"topology.{unknown[0]}", entry[unknown[0]],
+             "not a topology field; known: promotions, decommissioned")
+    promotions = entry.get("promotions", [])
+    if not isinstance(promotions, list):
+        fail("topology.promotions", promotions, "a list of {'writer': ID, 'region': REGION}")
+    parsed = []
+    for number, item in enumerate(promotions):
+        name = f"topology.promotions[{number}]"
+        if not isinstance(item, Mapping) or not isinstance(item.get("writer"), str):
+            fail(name, item, "an object {'writer': DB instance identifier, 'region': region}")
+        extra = sorted(set(item) - {"writer", "region"})
+        if extra:
+            fail(f"{name}.{extra[0]}", item[extra[0]], "not a promotion field; known: writer, "
+                 "region")
+        region = item.get("region")
+        if region is not None and not isinstance(region, str):
+            fail(f"{name}.region", region, "a region name, or absent (the member's region)")
+        parsed.append(Promotion(writer=item["writer"], region=region))
+    decommissioned = entry.get("decommissioned", [])
+    if not isinstance(decommissioned, list) or not all(isinstance(d, str)
+                                                        for d in decommissioned):
+        fail("topology.decommissioned", decommissioned, "a list of DB instance identifiers")
+    return Topology(promotions=tuple(parsed), decommissioned=tuple(decommissioned))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return {}
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as error:
+        raise TopologyError(f"{path}: not JSON ({error})") from error
+    if not isinstance(data, dict):
+        raise TopologyError(f"{path}: a JSON object of environments, not {type(data).__name__}")
+    return data
+
+
+def declared(env: str, *, fail: Any = None, path: Path | None = None) -> Topology | None:
+    """The topology the file declares for `env`, None when it declares none (the original)."""
+    data = _read(path or topology_file())
+    if env not in data:
+        return None
+
+    def refuse(name: str, value: object, allowed: str) -> NoReturn:
+        if fail is not None:
+            fail(name, value, allowed)
+        raise ValueError(f"{name}={value!r}: {allowed}")
+
+    return _parse(env, data[env], refuse)
+
+
+def write(env: str, topology: Topology, *, path: Path | None = None) -> Path:
+    """Record `topology` for `env` (the original topology removes the env's entry), keeping
+    every other environment's entry; written atomically, keys sorted, one line per field."""
+    path = path or topology_file()
+    data = _read(path)
+    if topology.promotions or topology.decommissioned:
+        data[env] = topology.as_json()
+    else:
+        data.pop(env, None)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def entry_text(env: str, topology: Topology) -> str:
+    """The env's entry of the file as JSON text (what `write` records for it)."""
+    return json.dumps({env: topology.as_json()}, indent=2, sort_keys=True)
