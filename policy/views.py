@@ -138,6 +138,8 @@ def spelt_like(value: Any, counterpart: Any) -> tuple[Any, bool]:
     the same place, matched ignoring case (`dbSubnetGroupName` -> `DBSubnetGroupName`; a map's
     keys and a JSON document's keys match themselves). The flag is False when a key has no
     counterpart: only Node knows its spelling then."""
+    if value == counterpart:  # spelt alike already (a JSON document, a map, a scalar): as is
+        return value, True
     if isinstance(value, dict):
         theirs = {key.lower(): key for key in counterpart} if isinstance(counterpart, dict) else {}
         if isinstance(counterpart, dict) and len(theirs) < len(counterpart):
