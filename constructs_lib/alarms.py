@@ -85,7 +85,7 @@ class DatabaseAlarms(Construct):
     """CPU, free storage and connections on the primary; replica lag on each replica.
 
     Every alarm notifies (alarm and OK) an SNS topic encrypted with `key` that only accepts TLS
-    publishers.
+    publishers: `topic` when given, else one of its own (`Topic`).
 
     Props:
     - `primary`: the instance whose CPU, free storage and connections are watched.
@@ -94,6 +94,7 @@ class DatabaseAlarms(Construct):
     - `allocated_storage_gib`: the primary's allocated storage, which the free-storage
       threshold is a percentage of.
     - `thresholds`: default `AlarmThresholds()`.
+    - `topic`: default: a topic of its own, encrypted with `key`.
     """
 
     def __init__(
@@ -106,11 +107,12 @@ class DatabaseAlarms(Construct):
         key: kms.IKey,
         allocated_storage_gib: int,
         thresholds: AlarmThresholds = AlarmThresholds(),
+        topic: sns.ITopic | None = None,
     ) -> None:
         in_range("DatabaseAlarms", "allocated_storage_gib", allocated_storage_gib, 1, 65536)
         super().__init__(scope, construct_id)
         t = thresholds
-        self.topic = alarm_topic(self, "Topic", key=key)
+        self.topic = topic or alarm_topic(self, "Topic", key=key)
         self.alarms: dict[str, cloudwatch.Alarm] = {}
 
         def add(name: str, metric: cloudwatch.Metric, threshold: float,

@@ -22,7 +22,8 @@ class CrossRegionReplica(Construct):
     clients security group, a replica-lag alarm to an encrypted topic, and a writer-endpoint
     parameter in this region (which a regional failover repoints to the promoted replica).
 
-    Its children have the ids `MonitoringRole`, `Source` (the imported source), `Replica`,
+    Its children have the ids `MonitoringRole`, `Source` (the imported source), `Replica` (or
+    `replica_id`),
     `ClientsSecurityGroup`, `AlarmTopic`, `ReplicaLag` and `WriterEndpoint`. Given the id
     `Default`, which CDK leaves out of logical ids, it adds no level to them: a stack that
     created these constructs itself can compose it without renaming (hence replacing) the
@@ -39,6 +40,9 @@ class CrossRegionReplica(Construct):
     - `writer_endpoint_parameter_name`: the SSM parameter in this region holding the writer's
       host:port; `writer_endpoint`: its value, the current writer as this region sees it.
     - `alarm_thresholds`: default `AlarmThresholds()`; its `replica_lag_seconds` applies.
+    - `replica_id`: the replica's construct id; default 'Replica'. A replica that replaces
+      another (of a new writer, after a failover) needs an id of its own: both exist while
+      CloudFormation swaps them.
     """
 
     def __init__(
@@ -57,6 +61,7 @@ class CrossRegionReplica(Construct):
         writer_endpoint_parameter_name: str,
         writer_endpoint: str,
         alarm_thresholds: AlarmThresholds = AlarmThresholds(),
+        replica_id: str = "Replica",
     ) -> None:
         owner = "CrossRegionReplica"
         db_identifier(owner, "source_identifier", source_identifier)
@@ -73,7 +78,7 @@ class CrossRegionReplica(Construct):
             instance_endpoint_address=f"{source_identifier}.invalid", port=settings.port,
             security_groups=[], engine=settings.engine.instance_engine)
         self.replica = ReadReplica(
-            self, "Replica", settings=settings, vpc=vpc, subnets=subnets, key=key,
+            self, replica_id, settings=settings, vpc=vpc, subnets=subnets, key=key,
             monitoring_role=self.monitoring_role, source=self.source, identifier=identifier,
             instance_type=instance_type, source_region=source_region)
         # Applications in this region attach this group to reach the replica (and, after a

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnDeletionPolicy, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -41,7 +41,9 @@ class InstanceSettings:
     - `log_retention_days`: retention of those logs; default `MIN_LOG_RETENTION_DAYS` (365).
     - `performance_insights`: default True, encrypted with the instance's key (the micro and
       small burstable classes do not offer it).
-    - `removal_policy`: default SNAPSHOT; RETAIN keeps the instance; DESTROY is refused.
+    - `removal_policy`: what a replacement keeps of an instance (its UpdateReplacePolicy):
+      default SNAPSHOT; RETAIN keeps the instance; DESTROY is refused. Its DeletionPolicy is
+      always Retain (see `_Instance`).
     - `maintenance_window`: 'ddd:hh24:mi-ddd:hh24:mi' in UTC; default: one RDS picks.
     """
 
@@ -93,7 +95,16 @@ def monitoring_role(scope: Construct, construct_id: str) -> iam.Role:
 class _Instance(Construct):
     """What the primary and a replica have alike: a security group that admits nothing until
     told to, a parameter group that requires TLS, encrypted log groups created before the
-    instance, and the instance properties below."""
+    instance, and the instance properties below.
+
+    Every instance is deployed with DeletionPolicy Retain. Deletion protection is always on, so
+    a stack deletion could not delete an instance anyway; Retain says what happens instead: the
+    instance leaves the stack and is kept. That is also what a promotion needs: the former
+    writer leaves the stack of the promoted topology, and CloudFormation applies the
+    DeletionPolicy of the template deployed *before* (a template cannot make a resource it
+    removes retained). CloudFormation ignores the DeletionPolicy of a read replica (deletion
+    protection alone protects it); it applies once the replica is promoted.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, kind: str, identifier: str,
                  settings: InstanceSettings, vpc: ec2.IVpc, key: kms.IKey) -> None:
@@ -140,6 +151,17 @@ class _Instance(Construct):
             removal_policy=s.removal_policy,
             ca_certificate=rds.CaCertificate.RDS_CA_RSA2048_G1,
         )
+
+    @staticmethod
+    def _l1(instance: rds.DatabaseInstanceBase) -> rds.CfnDBInstance:
+        l1 = instance.node.default_child
+        assert isinstance(l1, rds.CfnDBInstance)
+        return l1
+
+    def _retain(self, instance: rds.DatabaseInstanceBase) -> None:
+        """DeletionPolicy Retain (the class doc says why); UpdateReplacePolicy stays the
+        settings' removal policy."""
+        self._l1(instance).cfn_options.deletion_policy = CfnDeletionPolicy.RETAIN
 
 
 class PrimaryDatabase(_Instance):
@@ -201,6 +223,7 @@ class PrimaryDatabase(_Instance):
                                    monitoring_role=monitoring_role),
         )
         self.instance.node.add_dependency(self.log_groups)
+        self._retain(self.instance)
 
 
 class ReadReplica(_Instance):
@@ -257,13 +280,78 @@ class ReadReplica(_Instance):
                                    monitoring_role=monitoring_role),
         )
         self.instance.node.add_dependency(self.log_groups)
+        self._retain(self.instance)
         if source_region is not None:
             stack = Stack.of(self)
-            l1 = self.instance.node.default_child
-            assert isinstance(l1, rds.CfnDBInstance)
+            l1 = self._l1(self.instance)
             # Typed L1 properties, not raw overrides, so every policy view sees them.
             l1.source_db_instance_identifier = (
                 f"arn:{stack.partition}:rds:{source_region}:{stack.account}:db:"
                 f"{source.instance_identifier}")
             l1.source_region = source_region
             l1.storage_encrypted = None  # implied by KmsKeyId (cfn-lint E3020 refuses it)
+
+
+class PromotedReplica(ReadReplica):
+    """A read replica that a failover promoted, rendered as the writer it now is.
+
+    It is the replica it was, at the same construct path (so the same logical id) with the same
+    identifier and every create-only property it was created with (SourceRegion and KmsKeyId of
+    a cross-region replica included), minus `SourceDBInstanceIdentifier`: removing that property
+    makes CloudFormation promote the replica in place (an instance the runbook already promoted
+    has no source left, and the update changes nothing there). Nothing a replica never had is
+    added that would replace it: no MasterUsername, DBName, StorageEncrypted or KmsKeyId. Its
+    storage encryption is inherited from the source it was created from (the policy gate
+    follows that lineage). What a writer has, it gets: automated backups with `settings`'
+    retention, `backup_window`, automated backups kept after deletion, and, when `master_password`
+    is given (a writer that moved to another region and took a new credentials secret there),
+    that password.
+
+    Props: those of `ReadReplica` (`source` is the instance it replicated from, named only to
+    render it as it was; `source_region` that instance's region for a cross-region replica), and
+    - `backup_window`: 'hh24:mi-hh24:mi' in UTC; default: one RDS picks.
+    - `master_password`: default None: the password it inherited from its source.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *,
+                 backup_window: str | None = None,
+                 master_password: SecretValue | None = None, **props: object) -> None:
+        super().__init__(scope, construct_id, **props)  # type: ignore[arg-type]
+        settings = props["settings"]
+        assert isinstance(settings, InstanceSettings)
+        l1 = self._l1(self.instance)
+        l1.source_db_instance_identifier = None
+        l1.backup_retention_period = int(settings.backup_retention.to_days())
+        l1.preferred_backup_window = backup_window
+        l1.delete_automated_backups = False
+        if master_password is not None:
+            l1.master_user_password = master_password.unsafe_unwrap()
+
+
+class RetiredInstance(_Instance):
+    """What a retired writer keeps in its stack after it left it: its security group (which now
+    admits no one: nothing may write to it), parameter group, option group, subnet group and log
+    groups, at the construct paths it had, so that nothing of it is replaced or deleted while it
+    exists (it still uses them). The instance itself is retained outside the stack (its
+    DeletionPolicy was Retain) with deletion protection on, until someone decommissions it.
+
+    Props:
+    - `kind`: what it was created as, as its security group describes it ('Primary database',
+      'Read replica'): the description is create-only.
+    - `identifier`, `settings`, `vpc`, `subnets`, `key`: as it was created with.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, kind: str, identifier: str,
+                 settings: InstanceSettings, vpc: ec2.IVpc,
+                 subnets: ec2.SubnetSelection = ISOLATED_SUBNETS, key: kms.IKey) -> None:
+        super().__init__(scope, construct_id, kind=kind, identifier=identifier,
+                         settings=settings, vpc=vpc, key=key)
+        self.option_group = settings.engine.audit_option_group(self, "AuditOptionGroup",
+                                                               settings.log_exports)
+        self.parameter_group.bind_to_instance()  # CDK renders a parameter group once bound
+        # CDK's instance construct names its subnet group `<instance>/SubnetGroup`; like the
+        # instance's other children, it waits for the log groups.
+        instance = Construct(self, "Instance")
+        instance.node.add_dependency(self.log_groups)
+        rds.SubnetGroup(instance, "SubnetGroup", vpc=vpc, vpc_subnets=subnets,
+                        description="Subnet group for Instance database")

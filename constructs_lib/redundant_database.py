@@ -1,4 +1,4 @@
-"""A primary, its read replicas, credentials, backups and alarms, composed from typed props."""
+"""A writer, its read replicas, credentials, backups and alarms, composed from typed props."""
 
 from __future__ import annotations
 
@@ -10,16 +10,24 @@ from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from constructs_lib.alarms import AlarmThresholds, DatabaseAlarms
-from constructs_lib.backup import DatabaseBackupPlan
+from constructs_lib.alarms import AlarmThresholds, DatabaseAlarms, alarm_topic, replica_lag_alarm
+from constructs_lib.backup import DatabaseBackupPlan, locked_vault
 from constructs_lib.credentials import DatabaseCredentials, check_username
 from constructs_lib.instances import (ISOLATED_SUBNETS, InstanceSettings, PrimaryDatabase,
-                                      ReadReplica, check_allocated_storage, monitoring_role)
+                                      PromotedReplica, ReadReplica, RetiredInstance,
+                                      check_allocated_storage, monitoring_role)
 from constructs_lib.security import EgressTo, admit, clients_security_group, egress_only_to
 from constructs_lib.validation import db_identifier, distinct, invalid, other_region, whole_days
 from constructs_lib.writer_endpoint import check_parameter_name, writer_endpoint_parameter
+
+CLIENTS_DESCRIPTION = "Attach to the application: allowed into the primary and replicas"
+WRITER_ENDPOINT_DESCRIPTION = ("host:port of the current writer; repointed by the failover "
+                               "runbook")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,29 +43,72 @@ class DisasterRecoveryTarget:
     key_arn: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class Member:
+    """One DB instance of the composition: its construct id (which makes its logical id, so it
+    is frozen once deployed) and its DB instance identifier (create-only)."""
+
+    construct_id: str
+    identifier: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Promoted(Member):
+    """The writer is a read replica that a failover promoted (`PromotedReplica`): rendered at
+    its construct id, as the replica it was, without its source.
+
+    - `source_identifier`: the instance it was created as a replica of;
+    - `source_region`: that instance's region, for a promoted cross-region replica;
+    - `new_password`: it takes its master password from this composition's secret (a writer
+      that moved to the secret's region from another one); default False: it keeps the password
+      it inherited, which the secret already holds.
+    """
+
+    source_identifier: str
+    source_region: str | None = None
+    new_password: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class Retired(Member):
+    """A former writer, retained outside the stack: only its fenced leftovers are rendered
+    (`RetiredInstance`). `created_as_primary`: it was created as a primary (else as a read
+    replica), which its security group's create-only description says."""
+
+    created_as_primary: bool
+
+
 class RedundantDatabase(Construct):
     """Everything one replicated database needs, secure by default.
 
+    Given the id `Default`, which CDK leaves out of logical ids, it adds no level to them: the DR
+    stack, whose deployed constructs sit at its top level, holds a promoted cross-region replica
+    as the writer this way without renaming (hence replacing) it.
+
     Construct ids below are part of the deployed contract: renaming one changes a logical id and
     replaces the resource (for a database, with its automated backups). The review's data-loss
-    guard fails on such a change.
+    guard fails on such a change. Children: `MonitoringRole`, `Credentials`, the
+    writer and each replica at their own construct ids, each retired writer's leftovers,
+    `ClientsSecurityGroup`, `RotationSecurityGroup`, `WriterEndpoint`, `Backup`, `Alarms`.
 
     Network access: nothing reaches the instances except members of `clients_security_group`
-    (give it to the application) and the secret-rotation function.
+    (give it to the application) and the secret-rotation function; a retired writer admits no
+    one.
 
     Props:
-    - `settings`: what the primary and every replica share (`InstanceSettings`).
+    - `settings`: what the writer and every replica share (`InstanceSettings`).
     - `vpc`, `subnets`: where the instances and the rotation function run; subnets default to
       the VPC's isolated ones.
     - `key`: the CMK of storage, Performance Insights, logs, secret, backups and alarm topic.
     - `endpoint_security_group`: the group of the VPC's Secrets Manager interface endpoint, which
       the rotation function reaches over HTTPS.
-    - `primary_identifier`: DB instance identifier of the primary (create-only).
-    - `replica_identifiers`: one same-region read replica per identifier; at least one, all
-      distinct and different from the primary's.
-    - `instance_type`: the primary's class; `replica_instance_type` the replicas' (default: the
-      primary's).
-    - `database_name`: the database created on the primary.
+    - `writer`: a `Member` to create as a new primary, or a `Promoted` read replica.
+    - `replicas`: one same-region read replica of the writer per `Member`; at least one.
+    - `retired`: default none; the former writers whose leftovers stay (`Retired`).
+      Identifiers of the writer, the replicas and the retired writers are all distinct.
+    - `instance_type`: a new primary's class; `replica_instance_type` the replicas' and a
+      promoted writer's, which keeps the class it had (default: `instance_type`).
+    - `database_name`: the database created on a new primary.
     - `master_username`: default 'dbadmin'; its password is generated into a secret.
     - `allocated_storage_gib`: default 50; `backup_window`: default: one RDS picks.
     - `secret_rotation`: default 30 days; whole days from 1 to 365.
@@ -65,6 +116,9 @@ class RedundantDatabase(Construct):
     - `alarm_thresholds`: default `AlarmThresholds()`.
     - `disaster_recovery`: default none; otherwise the secret is replicated to its region, every
       recovery point copied to its vault, and automated backups replicated there with its key.
+    - `alarm_topic`: default: a topic of the alarms' own (`Alarms/Topic`).
+    - `clients_description`, `writer_endpoint_description`: the descriptions of the clients
+      security group (create-only) and of the writer-endpoint parameter.
     """
 
     def __init__(
@@ -77,8 +131,9 @@ class RedundantDatabase(Construct):
         subnets: ec2.SubnetSelection = ISOLATED_SUBNETS,
         key: kms.IKey,
         endpoint_security_group: ec2.ISecurityGroup,
-        primary_identifier: str,
-        replica_identifiers: Sequence[str],
+        writer: Member,
+        replicas: Sequence[Member],
+        retired: Sequence[Retired] = (),
         instance_type: ec2.InstanceType,
         replica_instance_type: ec2.InstanceType | None = None,
         database_name: str,
@@ -89,15 +144,26 @@ class RedundantDatabase(Construct):
         writer_endpoint_parameter_name: str,
         alarm_thresholds: AlarmThresholds = AlarmThresholds(),
         disaster_recovery: DisasterRecoveryTarget | None = None,
+        alarm_topic: sns.ITopic | None = None,
+        clients_description: str = CLIENTS_DESCRIPTION,
+        writer_endpoint_description: str = WRITER_ENDPOINT_DESCRIPTION,
     ) -> None:
         owner = "RedundantDatabase"
-        if not replica_identifiers:
-            raise invalid(owner, "replica_identifiers", list(replica_identifiers),
+        if not replicas:
+            raise invalid(owner, "replicas", list(replicas),
                           "at least one read replica: a failover needs a reader to promote")
-        db_identifier(owner, "primary_identifier", primary_identifier)
-        for identifier in replica_identifiers:
-            db_identifier(owner, "replica_identifiers", identifier)
-        distinct(owner, "replica_identifiers", (primary_identifier, *replica_identifiers))
+        members = (writer, *replicas, *retired)
+        for member in members:
+            db_identifier(owner, "writer" if member is writer else
+                          "retired" if member in retired else "replicas", member.identifier)
+        distinct(owner, "replicas", (m.identifier for m in members))
+        ids = [m.construct_id for m in members]
+        twice = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
+        if twice is not None:
+            raise invalid(owner, "construct ids", twice, "each member at a construct id of its "
+                          "own (a construct id makes a logical id)")
+        if isinstance(writer, Promoted):
+            db_identifier(owner, "writer.source_identifier", writer.source_identifier)
         check_allocated_storage(owner, "allocated_storage_gib", allocated_storage_gib, settings)
         rotation_days = whole_days(owner, "secret_rotation", secret_rotation, 1, 365)
         check_username(owner, "master_username", master_username)
@@ -108,30 +174,48 @@ class RedundantDatabase(Construct):
             other_region(owner, "disaster_recovery.region", dr.region, scope,
                          "a copy in the same region does not survive the loss of the region")
         super().__init__(scope, construct_id)
+        scope = self
         port = settings.port
-        role = monitoring_role(self, "MonitoringRole")
+        replica_type = replica_instance_type or instance_type
+        role = monitoring_role(scope, "MonitoringRole")
         self.credentials = DatabaseCredentials(
-            self, "Credentials", username=master_username, key=key,
-            replica_regions={dr.region: kms.Key.from_key_arn(self, "DrKey", dr.key_arn)}
+            scope, "Credentials", username=master_username, key=key,
+            replica_regions={dr.region: kms.Key.from_key_arn(scope, "DrKey", dr.key_arn)}
             if dr else None)
         placement = dict(settings=settings, vpc=vpc, subnets=subnets, key=key,
                          monitoring_role=role)
-        self.primary = PrimaryDatabase(
-            self,
-            "Primary",
-            **placement,
-            identifier=primary_identifier,
-            instance_type=instance_type,
-            credentials=self.credentials.credentials,
-            database_name=database_name,
-            allocated_storage_gib=allocated_storage_gib,
-            backup_window=backup_window,
-        )
+        self.writer: PrimaryDatabase | PromotedReplica
+        if isinstance(writer, Promoted):
+            self.writer = PromotedReplica(
+                scope, writer.construct_id, **placement, identifier=writer.identifier,
+                instance_type=replica_type, backup_window=backup_window,
+                source=_imported(scope, f"{writer.construct_id}Source",
+                                 writer.source_identifier, settings),
+                source_region=writer.source_region,
+                master_password=self.credentials.secret.secret_value_from_json("password")
+                if writer.new_password else None)
+            # The secret holds the writer's connection fields (host, port, identifier).
+            self.secret: secretsmanager.ISecret = self.credentials.secret.attach(
+                self.writer.instance)
+        else:
+            self.writer = PrimaryDatabase(
+                scope, writer.construct_id, **placement, identifier=writer.identifier,
+                instance_type=instance_type, credentials=self.credentials.credentials,
+                database_name=database_name, allocated_storage_gib=allocated_storage_gib,
+                backup_window=backup_window)
+            assert self.writer.instance.secret is not None
+            self.secret = self.writer.instance.secret
         self.replicas = [
-            ReadReplica(self, f"Replica{n}", **placement, source=self.primary.instance,
-                        identifier=identifier,
-                        instance_type=replica_instance_type or instance_type)
-            for n, identifier in enumerate(replica_identifiers, 1)
+            ReadReplica(scope, replica.construct_id, **placement, source=self.writer.instance,
+                        identifier=replica.identifier, instance_type=replica_type)
+            for replica in replicas
+        ]
+        self.retired = [
+            RetiredInstance(scope, member.construct_id,
+                            kind="Primary database" if member.created_as_primary
+                            else "Read replica", identifier=member.identifier,
+                            settings=settings, vpc=vpc, subnets=subnets, key=key)
+            for member in retired
         ]
 
         # Who may connect: the application's security group and the rotation function. Their
@@ -139,21 +223,19 @@ class RedundantDatabase(Construct):
         # endpoint, whose network admits the groups it is given). Rotation reaches the replicas
         # too: after a failover the secret names a promoted replica, and rotation must keep
         # working.
-        instances = [self.primary, *self.replicas]
+        instances = [self.writer, *self.replicas]
         self.clients_security_group = clients_security_group(
-            self, "ClientsSecurityGroup", vpc=vpc, members=instances, port=port,
-            description="Attach to the application: allowed into the primary and replicas")
+            scope, "ClientsSecurityGroup", vpc=vpc, members=instances, port=port,
+            description=clients_description)
         self.rotation_security_group = egress_only_to(
-            self, "RotationSecurityGroup", vpc=vpc,
+            scope, "RotationSecurityGroup", vpc=vpc,
             description="Secret rotation function: to the instances and Secrets Manager only",
             rules=[EgressTo(endpoint_security_group, 443, "To the Secrets Manager endpoint"),
                    *(EgressTo(i.security_group, port, f"Rotation to {i.identifier}")
                      for i in instances)])
         admit(instances, self.rotation_security_group, port, "Secret rotation function")
 
-        # The secret bound to the primary (host, port, engine) and rotated by a hosted Lambda.
-        self.secret = self.primary.instance.secret
-        assert self.secret is not None
+        # The secret bound to the writer (host, port, engine) and rotated by a hosted Lambda.
         self.rotation = self.secret.add_rotation_schedule(
             "Rotation",
             hosted_rotation=settings.engine.hosted_rotation(
@@ -163,29 +245,113 @@ class RedundantDatabase(Construct):
 
         # The writer endpoint applications read; `failover` repoints it to a promoted replica.
         self.writer_endpoint = writer_endpoint_parameter(
-            self, "WriterEndpoint", parameter_name=writer_endpoint_parameter_name,
-            endpoint=f"{self.primary.instance.db_instance_endpoint_address}:{port}",
-            description="host:port of the current writer; repointed by the failover runbook")
+            scope, "WriterEndpoint", parameter_name=writer_endpoint_parameter_name,
+            endpoint=f"{self.writer.instance.db_instance_endpoint_address}:{port}",
+            description=writer_endpoint_description)
 
         self.backup = DatabaseBackupPlan(
-            self, "Backup", database=self.primary.instance, key=key,
-            copy_to=backup.BackupVault.from_backup_vault_arn(self, "DrVault", dr.vault_arn)
+            scope, "Backup", database=self.writer.instance, key=key,
+            copy_to=backup.BackupVault.from_backup_vault_arn(scope, "DrVault", dr.vault_arn)
             if dr else None)
         if dr is not None:
             # RDS copies every automated backup (snapshots and transaction logs) to the DR region,
             # encrypted with the DR key: point-in-time restore there if the region is lost.
-            l1 = self.primary.instance.node.default_child
+            l1 = self.writer.instance.node.default_child
             assert isinstance(l1, rds.CfnDBInstance)
             l1.automatic_backup_replication_region = dr.region
             l1.automatic_backup_replication_kms_key_id = dr.key_arn
             l1.automatic_backup_replication_retention_period = int(
                 settings.backup_retention.to_days())
         self.alarms = DatabaseAlarms(
-            self,
+            scope,
             "Alarms",
-            primary=self.primary.instance,
-            replicas=[(f"Replica{n}", r.instance) for n, r in enumerate(self.replicas, 1)],
+            primary=self.writer.instance,
+            replicas=[(r.construct_id, i.instance) for r, i in zip(replicas, self.replicas,
+                                                                   strict=True)],
             key=key,
             allocated_storage_gib=allocated_storage_gib,
             thresholds=alarm_thresholds,
+            topic=alarm_topic,
         )
+
+    @property
+    def primary(self) -> PrimaryDatabase | PromotedReplica:
+        """The writer (a new primary, or a promoted replica)."""
+        return self.writer
+
+
+def _imported(scope: Construct, construct_id: str, identifier: str,
+              settings: InstanceSettings) -> rds.IDatabaseInstance:
+    """An instance known by its identifier only: the source a promoted replica is rendered
+    from (it names no resource)."""
+    return rds.DatabaseInstance.from_database_instance_attributes(
+        scope, construct_id, instance_identifier=identifier,
+        instance_endpoint_address=f"{identifier}.invalid", port=settings.port,
+        security_groups=[], engine=settings.engine.instance_engine)
+
+
+class StandbyDatabase(Construct):
+    """The database stack's composition while the writer is in the other region: a cross-region
+    read replica of it (`standby`), the writer-endpoint parameter naming it (`writer_endpoint`,
+    the writer's host:port as the other region publishes it), the fenced leftovers of the
+    retired writers, and the parts that outlive the writer's move: the backup vault and its
+    recovery points (`Backup/Vault`), the alarm topic (`Alarms/Topic`) with the standby's lag
+    alarm, the clients security group (its members are the standby).
+
+    Construct ids are those `RedundantDatabase` gave the same parts, so nothing deployed is
+    replaced. The credentials secret moved with the writer (the other region's stack holds it):
+    this region reads its replica.
+
+    Props: `settings`, `vpc`, `subnets`, `key`, `retired`, `writer_endpoint_parameter_name`,
+    `alarm_thresholds`, `clients_description`, `writer_endpoint_description` as for
+    `RedundantDatabase`, and
+    - `standby`: the cross-region replica (`Member`), of `source_identifier` in
+      `source_region`, of class `instance_type`;
+    - `writer_endpoint`: the value of the writer-endpoint parameter.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, settings: InstanceSettings,
+                 vpc: ec2.IVpc, subnets: ec2.SubnetSelection = ISOLATED_SUBNETS,
+                 key: kms.IKey, standby: Member, source_identifier: str, source_region: str,
+                 instance_type: ec2.InstanceType, retired: Sequence[Retired] = (),
+                 writer_endpoint_parameter_name: str, writer_endpoint: str,
+                 alarm_thresholds: AlarmThresholds = AlarmThresholds(),
+                 clients_description: str = CLIENTS_DESCRIPTION,
+                 writer_endpoint_description: str = WRITER_ENDPOINT_DESCRIPTION) -> None:
+        owner = "StandbyDatabase"
+        for member in (standby, *retired):
+            db_identifier(owner, "standby" if member is standby else "retired",
+                          member.identifier)
+        db_identifier(owner, "source_identifier", source_identifier)
+        other_region(owner, "source_region", source_region, scope,
+                     "the writer is in the other region")
+        check_parameter_name(owner, "writer_endpoint_parameter_name",
+                             writer_endpoint_parameter_name)
+        super().__init__(scope, construct_id)
+        role = monitoring_role(self, "MonitoringRole")
+        self.standby = ReadReplica(
+            self, standby.construct_id, settings=settings, vpc=vpc, subnets=subnets, key=key,
+            monitoring_role=role, identifier=standby.identifier, instance_type=instance_type,
+            source=_imported(self, f"{standby.construct_id}Source", source_identifier,
+                             settings),
+            source_region=source_region)
+        self.retired = [
+            RetiredInstance(self, member.construct_id,
+                            kind="Primary database" if member.created_as_primary
+                            else "Read replica", identifier=member.identifier,
+                            settings=settings, vpc=vpc, subnets=subnets, key=key)
+            for member in retired
+        ]
+        self.clients_security_group = clients_security_group(
+            self, "ClientsSecurityGroup", vpc=vpc, members=[self.standby], port=settings.port,
+            description=clients_description)
+        self.writer_endpoint: ssm.StringParameter = writer_endpoint_parameter(
+            self, "WriterEndpoint", parameter_name=writer_endpoint_parameter_name,
+            endpoint=writer_endpoint, description=writer_endpoint_description)
+        self.vault = locked_vault(Construct(self, "Backup"), "Vault", key=key)
+        alarms = Construct(self, "Alarms")
+        self.topic = alarm_topic(alarms, "Topic", key=key)
+        self.lag_alarm = replica_lag_alarm(
+            alarms, f"{standby.construct_id}Lag", replica=self.standby.instance, label="DR replica",
+            threshold_seconds=alarm_thresholds.replica_lag_seconds, topic=self.topic,
+            impact="the regional RPO is growing")

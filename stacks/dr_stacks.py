@@ -1,20 +1,30 @@
 """Disaster recovery in a second region: a key and a backup vault that exist before the primary
-(its backups are copied there), then a cross-region read replica of the primary."""
+(its backups are copied there), then a cross-region read replica of the primary; or, after a
+regional failover moved the writer here, the writer with its replicas, credentials and backups."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from config import DatabaseConfig
+from config.topology import DR_STACK
+from constructs_lib.alarms import alarm_topic
 from constructs_lib.backup import locked_vault
 from constructs_lib.cross_region_replica import CrossRegionReplica
 from constructs_lib.encryption import DatabaseKey
 from constructs_lib.network import IsolatedNetwork
+from constructs_lib.redundant_database import DisasterRecoveryTarget, RedundantDatabase
+from stacks.database_stack import (standby_outputs, writer_composition_props, writer_endpoint_of,
+                                   writer_outputs)
 from stacks.props import (alarm_thresholds, instance_settings, instance_type,
                           writer_endpoint_parameter_name)
+
+_DR_CLIENTS = "Attach to the application in the DR region: allowed into the replica"
+_DR_WRITER_ENDPOINT = ("host:port of the current writer, as seen from the DR region; repointed "
+                       "to the DR replica by `failover --region-dr`")
 
 
 class DrFoundationStack(Stack):
@@ -23,12 +33,12 @@ class DrFoundationStack(Stack):
     with `Fn::GetStackOutput` (no export, no custom resource)."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig,
-                 **kwargs: Any) -> None:
+                 alias: str = "dr", where: str = "DR region", **kwargs: Any) -> None:
         super().__init__(scope, construct_id,
                          termination_protection=config.termination_protection, **kwargs)
         self.key = DatabaseKey(
-            self, "Key", alias=f"alias/{config.resource_prefix}-dr",
-            description=f"{config.resource_prefix}: DR replica, copied backups (DR region)")
+            self, "Key", alias=f"alias/{config.resource_prefix}-{alias}",
+            description=f"{config.resource_prefix}: DR replica, copied backups ({where})")
         self.vault = locked_vault(self, "Vault", key=self.key.key)
         CfnOutput(self, "KeyArn", value=self.key.key.key_arn,
                   description="DR-region CMK (replica storage, replicated backups)")
@@ -37,15 +47,26 @@ class DrFoundationStack(Stack):
 
 
 class DrReplicaStack(Stack):
-    """A cross-region read replica of the primary (`CrossRegionReplica`), encrypted with a key
-    of this stack, and its outputs."""
+    """The DR region's database stack, with a key of its own.
+
+    While the writer is in the env's region: a cross-region read replica of it
+    (`CrossRegionReplica`, encrypted with this stack's key), read from `source_stack_name` in
+    `source_region`. After a regional failover moved the writer here: the promoted replica as
+    the writer (`RedundantDatabase` under the id `Default`, like the replica it was), with its
+    replicas, a credentials secret of this region, backups copied to
+    `disaster_recovery` (the other region's foundation) and alarms.
+
+    Construct ids here are frozen: they are the logical ids of deployed databases.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DatabaseConfig,
                  network: IsolatedNetwork, source_region: str, source_stack_name: str,
+                 disaster_recovery: DisasterRecoveryTarget | None = None,
                  **kwargs: Any) -> None:
         super().__init__(scope, construct_id,
                          termination_protection=config.termination_protection, **kwargs)
         cfg = config
+        layout = cfg.layout
         # A key of this stack for the replica's storage, Performance Insights, logs and alarms
         # (the foundation's key protects the backups): local references, which AWS Control
         # Tower's cfn-guard controls can follow, and a smaller blast radius per key.
@@ -53,35 +74,36 @@ class DrReplicaStack(Stack):
             self, "Key", alias=f"alias/{cfg.resource_prefix}-dr-replica",
             description=f"{cfg.resource_prefix}: DR replica storage, logs, alarms")
         key = self.key.key
+        self.dr: CrossRegionReplica | None = None
+        self.writer: RedundantDatabase | None = None
+        if layout.writer_stack == DR_STACK:
+            # The topic of the DR replica's alarm serves the writer's alarms. `Default`: CDK
+            # leaves it out of logical ids, so the promoted replica keeps its logical id.
+            topic = alarm_topic(self, "AlarmTopic", key=key)
+            self.writer = RedundantDatabase(
+                self, "Default", vpc=network.vpc, subnets=network.database_subnets, key=key,
+                endpoint_security_group=network.endpoint_security_group,
+                disaster_recovery=disaster_recovery, alarm_topic=topic,
+                clients_description=_DR_CLIENTS, writer_endpoint_description=_DR_WRITER_ENDPOINT,
+                **writer_composition_props(cfg, DR_STACK))
+            writer_outputs(self, self.writer, config=cfg, key_arn=key.key_arn)
+            return
+        standby = layout.standby
+        assert standby is not None
         # `Default`: CDK leaves it out of logical ids, so the replica keeps the logical id it
         # was first deployed with.
         self.dr = CrossRegionReplica(
             self, "Default", settings=instance_settings(cfg), vpc=network.vpc,
             subnets=network.database_subnets, key=key,
-            source_identifier=cfg.instance_identifier("primary"), source_region=source_region,
-            identifier=cfg.instance_identifier("dr-replica"),
+            source_identifier=layout.writer.identifier, source_region=source_region,
+            identifier=standby.identifier, replica_id=standby.construct_id,
             instance_type=instance_type(cfg.replica_instance_class),
             writer_endpoint_parameter_name=writer_endpoint_parameter_name(cfg),
-            writer_endpoint=Fn.join(":", [
-                Fn.get_stack_output(source_stack_name, "PrimaryEndpoint", source_region),
-                str(cfg.port)]),
+            writer_endpoint=writer_endpoint_of(cfg, source_stack_name, source_region),
             alarm_thresholds=alarm_thresholds(cfg))
         self.replica = self.dr.replica
-        for name, value, description in (
-            ("ReplicaIdentifier", self.replica.identifier, "Cross-region read replica"),
-            # A replica secret keeps its primary's name: the name finds it in this region when
-            # the primary region does not answer.
-            ("SecretName", Fn.get_stack_output(source_stack_name, "SecretName", source_region),
-             "Name of the credentials secret, replicated read-only to this region (no value)"),
-            ("ReplicaEndpoint", self.replica.instance.db_instance_endpoint_address,
-             "Cross-region read replica endpoint address"),
-            ("SourceRegion", source_region, "Region of the primary"),
-            ("Port", str(cfg.port), "Database port"),
-            ("KeyArn", key.key_arn, "DR-region CMK of the replica"),
-            ("WriterEndpointParameter", self.dr.writer_endpoint.parameter_name,
-             "SSM parameter (DR region) holding the current writer host:port"),
-            ("AlarmTopicArn", self.dr.topic.topic_arn, "SNS topic of the DR replica-lag alarm"),
-            ("ClientsSecurityGroupId", self.dr.clients_security_group.security_group_id,
-             "Security group to attach to application clients in the DR region"),
-        ):
-            CfnOutput(self, name, value=value, description=description)
+        standby_outputs(self, replica=self.replica, key_arn=key.key_arn,
+                        writer_stack_name=source_stack_name, writer_region=source_region,
+                        config=cfg, writer_parameter=self.dr.writer_endpoint,
+                        topic_arn=self.dr.topic.topic_arn,
+                        clients_group_id=self.dr.clients_security_group.security_group_id)

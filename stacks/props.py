@@ -7,9 +7,11 @@ from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 
 from config import DatabaseConfig
+from config.topology import DATABASE_STACK, Layout
 from constructs_lib.alarms import AlarmThresholds
 from constructs_lib.engine import EngineSpec
 from constructs_lib.instances import InstanceSettings
+from constructs_lib.redundant_database import Member, Promoted, Retired
 
 
 def instance_settings(config: DatabaseConfig) -> InstanceSettings:
@@ -46,3 +48,28 @@ def writer_endpoint_parameter_name(config: DatabaseConfig) -> str:
     """The same name in both regions: an application finds the writer without knowing which
     region serves it."""
     return f"/{config.resource_prefix}/writer-endpoint"
+
+
+def writer_member(layout: Layout) -> Member:
+    """The writer as a construct sees it: a new primary, or a promoted replica rendered from the
+    member it replicated from (the previous writer)."""
+    writer = layout.writer
+    if not writer.promoted:
+        return Member(construct_id=writer.construct_id, identifier=writer.identifier)
+    previous = layout.previous_writer
+    assert previous is not None
+    return Promoted(construct_id=writer.construct_id, identifier=writer.identifier,
+                    source_identifier=previous.identifier,
+                    source_region=previous.region if writer.cross_region else None,
+                    # a writer that moved region takes a secret of its new region
+                    new_password=writer.stack != DATABASE_STACK)
+
+
+def members(layout: Layout, stack: str) -> tuple[list[Member], list[Retired]]:
+    """(replicas, retired writers) that the `stack` role's composition renders."""
+    replicas = [Member(construct_id=m.construct_id, identifier=m.identifier)
+                for m in layout.replicas if m.stack == stack]
+    retired = [Retired(construct_id=m.construct_id, identifier=m.identifier,
+                       created_as_primary=not m.promoted)
+               for m in layout.retired_in(stack)]
+    return replicas, retired

@@ -30,7 +30,8 @@ from constructs_lib.engine import EngineSpec
 from constructs_lib.instances import InstanceSettings, PrimaryDatabase, ReadReplica
 from constructs_lib.logs import InstanceLogGroups, retention_period
 from constructs_lib.network import IsolatedNetwork
-from constructs_lib.redundant_database import DisasterRecoveryTarget, RedundantDatabase
+from constructs_lib.redundant_database import (DisasterRecoveryTarget, Member, Promoted,
+                                               RedundantDatabase, Retired)
 from constructs_lib.writer_endpoint import writer_endpoint_parameter
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -426,7 +427,7 @@ def test_primary_is_encrypted_protected_private_and_backed_up(
             "AllocatedStorage": "50", "Port": "3307", "MonitoringInterval": 60,
             "EnablePerformanceInsights": True, "CACertificateIdentifier": "rds-ca-rsa2048-g1",
             "EnableCloudwatchLogsExports": ["audit", "error"]}),
-        "DeletionPolicy": "Snapshot", "UpdateReplacePolicy": "Snapshot"})
+        "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Snapshot"})
 
 
 def test_every_instance_requires_tls_and_has_its_own_groups(
@@ -617,7 +618,9 @@ def _redundant(stack: cdk.Stack, vpc: ec2.IVpc, key: kms.IKey, endpoint_sg: ec2.
     args: dict[str, Any] = dict(
         settings=InstanceSettings(engine=POSTGRES, port=5433, log_exports=("postgresql",)),
         vpc=vpc, key=key, endpoint_security_group=endpoint_sg,
-        primary_identifier="app-primary", replica_identifiers=["app-replica-1", "app-replica-2"],
+        writer=Member(construct_id="Primary", identifier="app-primary"),
+        replicas=[Member(construct_id=f"Replica{n}", identifier=f"app-replica-{n}")
+                  for n in (1, 2)],
         instance_type=ec2.InstanceType("t4g.large"), database_name="app",
         writer_endpoint_parameter_name="/app/writer-endpoint")
     return RedundantDatabase(stack, "Database", **(args | props))
@@ -706,13 +709,22 @@ def test_redundant_database_with_disaster_recovery() -> None:
                for r in plan["BackupPlanRule"])
 
 
+def _replicas(*identifiers: str) -> list[Member]:
+    return [Member(construct_id=f"R{n}", identifier=i) for n, i in enumerate(identifiers)]
+
+
 @pytest.mark.parametrize(("props", "message"), [
-    (dict(replica_identifiers=[]), "RedundantDatabase: replica_identifiers=\\[\\]: at least one "
-                                   "read replica"),
-    (dict(replica_identifiers=["app-replica-1", "App-Replica-1"]),
-     "replica_identifiers='App-Replica-1': each identifier once"),
-    (dict(replica_identifiers=["app-primary"]), "replica_identifiers='app-primary': each"),
-    (dict(primary_identifier="app_primary"), "primary_identifier='app_primary': 1 to 63"),
+    (dict(replicas=[]), "RedundantDatabase: replicas=\\[\\]: at least one read replica"),
+    (dict(replicas=_replicas("app-replica-1", "App-Replica-1")),
+     "replicas='App-Replica-1': each identifier once"),
+    (dict(replicas=_replicas("app-primary")), "replicas='app-primary': each"),
+    (dict(writer=Member(construct_id="Primary", identifier="app_primary")),
+     "writer='app_primary': 1 to 63"),
+    (dict(replicas=[Member(construct_id="Primary", identifier="app-replica-1")]),
+     "construct ids='Primary': each member at a construct id of its own"),
+    (dict(writer=Promoted(construct_id="Replica1", identifier="app-replica-1",
+                          source_identifier="-"), replicas=_replicas("app-replica-2")),
+     "writer.source_identifier='-': 1 to 63"),
     (dict(allocated_storage_gib=500), "RedundantDatabase: allocated_storage_gib=500: from 20 to "
                                       "199"),
     (dict(secret_rotation=cdk.Duration.days(0)), "secret_rotation=0 days: whole days from 1 "
@@ -777,7 +789,7 @@ def test_cross_region_replica_template(cross_region: tuple[cdk.Stack, Template])
             "KmsKeyId": {"Fn::GetAtt": [Match.string_like_regexp("^Key"), "Arn"]},
             "StorageEncrypted": Match.absent(), "DeletionProtection": True, "MultiAZ": True,
             "PubliclyAccessible": False}),
-        "DeletionPolicy": "Snapshot"})
+        "DeletionPolicy": "Retain"})
     t.has_resource_properties("AWS::CloudWatch::Alarm", {
         "MetricName": "ReplicaLag", "Threshold": 120, "TreatMissingData": "breaching",
         "AlarmDescription": "DR replica more than 120s behind the primary for 15 minutes: the "

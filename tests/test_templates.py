@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 import config
+from cloud_assembly import rds
 from cloud_assembly.template import Stack, link_stacks, literal_string
 from stacks import stack_name
 from tests.helpers import by_path, one, primary, refs, replicas, resources
@@ -47,10 +48,15 @@ class TestPrimary:
         assert props["CopyTagsToSnapshot"] is True
 
     def test_kept_on_delete_and_replace(self, templates: Templates, env: str) -> None:
+        """Retained when it leaves the stack (a failover's reconcile retires it); a replacement
+        keeps a snapshot, or the instance with retain_on_delete."""
+        for stack in templates[env].values():
+            for resource in resources(stack, rds.DB_INSTANCE).values():
+                assert resource["DeletionPolicy"] == "Retain"
+                assert resource["Properties"]["DeletionProtection"] is True
         resource = primary(_db(templates, env))[1]
         expected = "Retain" if config.ENVIRONMENTS[env].retain_on_delete else "Snapshot"
-        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == expected
-        assert resource["Properties"]["DeletionProtection"] is True
+        assert resource["UpdateReplacePolicy"] == expected
 
     def test_private_multi_az_and_hardened(self, templates: Templates, env: str) -> None:
         cfg = config.ENVIRONMENTS[env]
