@@ -56,6 +56,18 @@ _REPLICA_INHERITS_ENCRYPTION = (
     "Redundancy-ReplicaSourceEncrypted proves the source is encrypted with the CMK, and "
     "Redundancy-StorageEncryptedCMK proves the source itself."
 )
+_PROMOTED_WRITER_ENCRYPTION = (
+    "A writer promoted from a read replica (config/topology.json) keeps the storage encryption "
+    "and KMS key of the source it was created from; adding StorageEncrypted to it would replace "
+    "the instance (a create-only property). Rule Redundancy-StorageEncryptedCMK proves its key "
+    "from the declared lineage (PolicySettings.inherited_encryption), or its own KmsKeyId when "
+    "it was a cross-region replica."
+)
+_PROMOTED_WRITER_PORT = (
+    "RDS11 reads the port against the Engine property, which the writer does not set: it was "
+    "created as a read replica and adding Engine now could replace it; it listens on the "
+    "configured non-default port, set explicitly in the template."
+)
 _DR_REPLICA_ENCRYPTION = (
     "A cross-region read replica is encrypted with the KmsKeyId of its own region; "
     "CloudFormation rejects StorageEncrypted next to SourceDBInstanceIdentifier (cfn-lint E3020). "
@@ -132,17 +144,37 @@ _MONITORING_ROLE_FINDING = ("AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::P
                             "aws:policy/service-role/AmazonRDSEnhancedMonitoringRole]")
 
 
+def _path(instance: object) -> str:
+    """The construct path of a database construct's CfnDBInstance."""
+    return str(instance.instance.node.default_child.node.path)  # type: ignore[attr-defined]
+
+
 def _replicas(stacks: EnvironmentStacks) -> list[tuple[str, str, str]]:
     """(construct path, why its encryption holds, why it is not in the backup plan) of every
-    read replica's DB instance."""
-    base = f"{stacks.database.node.path}/Database"
-    replicas = [(f"{base}/Replica{n}/Instance/Resource", _REPLICA_INHERITS_ENCRYPTION,
-                 _REPLICA_NOT_IN_BACKUP_PLAN)
-                for n in range(1, stacks.config.replica_count + 1)]
-    if stacks.dr is not None:
-        replicas.append((f"{stacks.dr.replica.dr.node.path}/Replica/Instance/Resource",
-                         _DR_REPLICA_ENCRYPTION, _DR_REPLICA_NOT_IN_BACKUP_PLAN))
+    read replica's DB instance of the declared topology."""
+    replicas = [(_path(r), _REPLICA_INHERITS_ENCRYPTION, _REPLICA_NOT_IN_BACKUP_PLAN)
+                for r in stacks.writer.replicas]
+    standby = (stacks.dr.replica.dr.replica if stacks.dr is not None and stacks.dr.replica.dr
+               else stacks.database.standby.standby if stacks.database.standby else None)
+    if standby is not None:
+        replicas.append((_path(standby), _DR_REPLICA_ENCRYPTION, _DR_REPLICA_NOT_IN_BACKUP_PLAN))
     return replicas
+
+
+def _monitoring_roles(stacks: EnvironmentStacks) -> list[str]:
+    """The construct paths of the enhanced-monitoring roles (one per database composition)."""
+    writer = stacks.writer
+    paths = [f"{writer.node.path}/MonitoringRole/Resource"]
+    if stacks.dr is not None and stacks.dr.replica.dr is not None:
+        paths.append(f"{stacks.dr.replica.dr.node.path}/MonitoringRole/Resource")
+    if stacks.database.standby is not None:
+        paths.append(f"{stacks.database.standby.node.path}/MonitoringRole/Resource")
+    return paths
+
+
+def _promoted_writer(stacks: EnvironmentStacks) -> str | None:
+    """The construct path of the writer's DB instance when it is a promoted replica."""
+    return _path(stacks.writer.writer) if stacks.config.layout.writer.promoted else None
 
 
 def _replica(path: str, *, encryption: str, backup_plan: str) -> list[Acknowledgment]:
@@ -159,26 +191,31 @@ def _replica(path: str, *, encryption: str, backup_plan: str) -> list[Acknowledg
 def acknowledgments_for(stacks: EnvironmentStacks) -> list[Acknowledgment]:
     """The acknowledgments of one environment, one per (finding, construct)."""
     cfg = stacks.config
-    db = stacks.database
-    base = f"{db.node.path}/Database"
+    writer = stacks.writer
     acks: list[Acknowledgment] = [
-        Acknowledgment(_MONITORING_ROLE_FINDING, f"{base}/MonitoringRole/Resource",
-                       _MONITORING_ROLE),
-        Acknowledgment("AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
-                       "policy/service-role/AWSBackupServiceRolePolicyForBackup]",
-                       f"{base}/Backup/Plan/Database/Role/Resource", _BACKUP_ROLE),
-    ]
-    if cfg.engine in ("mysql", "mariadb") and "general" not in cfg.log_exports:
+        Acknowledgment(_MONITORING_ROLE_FINDING, path, _MONITORING_ROLE)
+        for path in _monitoring_roles(stacks)]
+    acks.append(Acknowledgment(
+        "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+        "service-role/AWSBackupServiceRolePolicyForBackup]",
+        f"{writer.node.path}/Backup/Plan/Database/Role/Resource", _BACKUP_ROLE))
+    # The packs read the log exports against Engine, which a promoted writer does not set.
+    if cfg.engine in ("mysql", "mariadb") and "general" not in cfg.log_exports and \
+            not cfg.layout.writer.promoted:
         for pack in NAG_PACKS[1:]:
             acks.append(Acknowledgment(
-                f"{pack}::{pack}-RDSLoggingEnabled[LogExport::general]",
-                f"{base}/Primary/Instance/Resource", _GENERAL_LOG))
+                f"{pack}::{pack}-RDSLoggingEnabled[LogExport::general]", _path(writer.writer),
+                _GENERAL_LOG))
     for path, encryption, backup_plan in _replicas(stacks):
         acks += _replica(path, encryption=encryption, backup_plan=backup_plan)
-    if stacks.dr is not None:
-        acks.append(Acknowledgment(_MONITORING_ROLE_FINDING,
-                                   f"{stacks.dr.replica.dr.node.path}/MonitoringRole/Resource",
-                                   _MONITORING_ROLE))
+    promoted = _promoted_writer(stacks)
+    if promoted is not None:
+        acks += [Acknowledgment("AwsSolutions::AwsSolutions-RDS2", promoted,
+                                _PROMOTED_WRITER_ENCRYPTION),
+                 Acknowledgment("AwsSolutions::AwsSolutions-RDS11", promoted,
+                                _PROMOTED_WRITER_PORT)]
+        acks += [Acknowledgment(f"{pack}::{pack}-RDSStorageEncrypted", promoted,
+                                _PROMOTED_WRITER_ENCRYPTION) for pack in NAG_PACKS[1:]]
     return acks
 
 
@@ -195,9 +232,14 @@ def scanner_skips_for(stacks: EnvironmentStacks) -> list[ScannerSkip]:
     skips = [ScannerSkip(checkov, guard, f"{stack.node.path}/{_DEFAULT_SG_PROVIDER}", reason)
              for stack in stacks.all if isinstance(stack, NetworkStack)
              for checkov, guard, reason in _PROVIDER_CHECKS]
-    # CloudFormation rejects StorageEncrypted on a read replica (cfn-lint E3020).
+    # CloudFormation rejects StorageEncrypted on a read replica (cfn-lint E3020), and adding it
+    # to a promoted one would replace it.
     skips += [ScannerSkip("CKV_AWS_16", "RDS_STORAGE_ENCRYPTED", path, encryption)
               for path, encryption, _ in _replicas(stacks)]
+    promoted = _promoted_writer(stacks)
+    if promoted is not None:
+        skips.append(ScannerSkip("CKV_AWS_16", "RDS_STORAGE_ENCRYPTED", promoted,
+                                 _PROMOTED_WRITER_ENCRYPTION))
     return skips
 
 

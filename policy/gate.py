@@ -70,27 +70,33 @@ def _find(app: cdk.App, path: str,
     return node
 
 
-def policy_settings(cfg: DatabaseConfig) -> PolicySettings:
-    """What the rules hold one environment's stacks to: its config, as plain data."""
-    def instance(role: str, *, replica: bool) -> InstancePromise:
+def policy_settings(cfg: DatabaseConfig,
+                    inherited_encryption: tuple[tuple[str, str], ...] = ()) -> PolicySettings:
+    """What the rules hold one environment's stacks to: its config, as plain data. The DB
+    instances are those of the declared topology (config/topology.json): its writer, its
+    replicas and its cross-region replica; `inherited_encryption`: the promoted writer's
+    lineage (`EnvironmentStacks.inherited_encryption`)."""
+    layout = cfg.layout
+
+    def instance(identifier: str, *, replica: bool) -> InstancePromise:
         keeps_backups = not replica or cfg.engine in rds.REPLICA_BACKUP_ENGINES
         return InstancePromise(
-            identifier=cfg.instance_identifier(role), replica=replica, port=cfg.port,
+            identifier=identifier, replica=replica, port=cfg.port,
             multi_az=cfg.multi_az, monitoring_interval=cfg.monitoring_interval_seconds,
             log_exports=tuple(cfg.log_exports),
             backup_retention_days=cfg.backup_retention_days if keeps_backups else None,
             performance_insights=cfg.performance_insights_supported)
 
-    roles = [f"replica-{n}" for n in range(1, cfg.replica_count + 1)]
-    roles += ["dr-replica"] if cfg.dr_region is not None else []
     a = cfg.alarms
     free_storage_bytes = cfg.allocated_storage_gib * 2**30 * a.free_storage_percent // 100
     return PolicySettings(
         environment=cfg.name,
         min_backup_retention_days=cfg.backup_retention_days,
-        dr_region=cfg.dr_region,
-        instances=(instance("primary", replica=False),
-                   *(instance(role, replica=True) for role in roles)),
+        dr_region=layout.standby_region,
+        instances=(instance(layout.writer.identifier, replica=False),
+                   *(instance(m.identifier, replica=True)
+                     for m in (*layout.replicas, *((layout.standby,) if layout.standby
+                                                   else ())))),
         replica_count=cfg.replica_count,
         log_retention_days=cfg.log_retention_days,
         secret_rotation_days=cfg.secret_rotation_days,
@@ -98,6 +104,7 @@ def policy_settings(cfg: DatabaseConfig) -> PolicySettings:
                 AlarmPromise("FreeStorageSpace", free_storage_bytes, above=False),
                 AlarmPromise("DatabaseConnections", a.connections, above=True),
                 AlarmPromise("ReplicaLag", a.replica_lag_seconds, above=True)),
+        inherited_encryption=inherited_encryption,
     )
 
 
@@ -127,7 +134,7 @@ def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
                 disabled_rules=sorted(DISABLED_CONTROL_TOWER_RULES)))
         cdk.Validations.of(app).add_plugins(*packs)
         setattr(app, _ATTRIBUTE, plugin)
-    settings = policy_settings(stacks.config)
+    settings = policy_settings(stacks.config, tuple(stacks.inherited_encryption.items()))
     for stack in stacks.all:
         plugin.register_stack(stack.node.path, settings)
     by_path: dict[str, list[cdk.Acknowledgment]] = {}

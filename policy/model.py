@@ -78,9 +78,18 @@ class PolicySettings:
     log_retention_days: int | None = None  # every log group keeps events at least this long
     secret_rotation_days: int | None = None  # the secret rotates at least this often
     alarms: tuple[AlarmPromise, ...] = ()
+    #: (identifier, construct path of a CMK) of each promoted writer (config/topology.json): a
+    #: promoted replica carries no StorageEncrypted of its own (adding it would replace the
+    #: instance); its storage is encrypted with the key of the source it was created from.
+    inherited_encryption: tuple[tuple[str, str], ...] = ()
 
     def instance(self, identifier: object) -> InstancePromise | None:
         return next((i for i in self.instances if i.identifier == identifier), None)
+
+    def inherited_key(self, identifier: object) -> str | None:
+        """The construct path of the CMK a promoted writer inherited its encryption from."""
+        return next((path for name, path in self.inherited_encryption if name == identifier),
+                    None)
 
 
 @dataclass(eq=False)

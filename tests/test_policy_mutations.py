@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from app import build_app
+from config.topology import TOPOLOGY_FILE_VARIABLE
 from policy.gate import policy_of
 from tests.fixtures.mutations import DR_MUTATIONS, MUTATIONS, Mutation
 
@@ -42,6 +43,34 @@ def test_mutation_is_refused(mutation: Mutation, tmp_path: Path) -> None:
     if mutation.invisible_to_cdk_nag:
         # The point of the template view: the construct tree (what cdk-nag reads) looks fine.
         assert views == {"template"}
+
+
+@pytest.fixture
+def promoted_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Env local with replica-1 promoted (config/topology.json of the test's own)."""
+    topology = tmp_path / "topology.json"
+    topology.write_text(json.dumps({"local": {"promotions": [
+        {"writer": "local-mysql-replica-1", "region": "us-east-1"}]}}))
+    monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(topology))
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.name)
+def test_mutation_is_refused_on_a_promoted_topology(mutation: Mutation, tmp_path: Path,
+                                                    promoted_local: None) -> None:
+    """The same escape hatches on the promoted writer, which carries no StorageEncrypted of its
+    own: the gate still refuses each one with its rule."""
+    app, stacks = build_app("local", outdir=str(tmp_path))
+    assert stacks.config.layout.writer.identifier == "local-mysql-replica-1"
+    mutation.apply(stacks)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    assert mutation.rule in _failed_rules(tmp_path).get("Redundancy", set())
+
+
+def test_unmutated_promoted_topology_passes(tmp_path: Path, promoted_local: None) -> None:
+    app, _ = build_app("local", outdir=str(tmp_path))
+    app.synth()
+    assert not _failed_rules(tmp_path)
 
 
 @pytest.mark.parametrize("mutation", DR_MUTATIONS, ids=lambda m: m.name)

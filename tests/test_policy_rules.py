@@ -638,3 +638,59 @@ def test_a_property_of_an_unexpected_shape_fails_closed() -> None:
     result = network.NO_WORLD_INGRESS.evaluate(group, stack(group))
     assert result.compliance is N
     assert result.detail.startswith("cannot be checked: a property has an unexpected shape")
+
+
+# --- a promoted writer (config/topology.json): its encryption follows the declared lineage --
+
+def promoted(**overrides: Any) -> Resource:
+    """A replica that a failover promoted: no source, no StorageEncrypted of its own."""
+    props: dict[str, Any] = dict(
+        DBInstanceIdentifier="db-replica-1", BackupRetentionPeriod=14, DeletionProtection=True,
+        PubliclyAccessible=False, DBSubnetGroupName={"Ref": "SubnetGroup"},
+        DBParameterGroupName={"Ref": "Params"})
+    props.update(overrides)
+    return res("Promoted", "AWS::RDS::DBInstance", "Retain",
+               **{k: v for k, v in props.items() if v is not None})
+
+
+def lineage(target: Resource, rule: Rule, path: str = "S/Key") -> tuple[Compliance, str]:
+    view = StackView("S", {r.logical_id: r for r in (target, *support().values())},
+                     settings=PolicySettings("test", 14, inherited_encryption=(
+                         ("db-replica-1", path),)))
+    link_stacks([view])
+    result = rule.evaluate(target, view)
+    return result.compliance, result.detail
+
+
+@pytest.mark.parametrize(("target", "path", "expected", "detail"), [
+    (promoted(), "S/Key", C, ""),                          # the lineage names a CMK of the app
+    (promoted(KmsKeyId=KEY), "S/Key", C, ""),               # a promoted cross-region replica
+    (promoted(), "S/Elsewhere", N, "which is no KMS key of this app"),              # 1.
+    (promoted(StorageEncrypted=False), "S/Key", N, "StorageEncrypted=False"),      # 2.
+    (promoted(KmsKeyId="alias/aws/rds"), "S/Key", N, "'alias/aws/rds', not a customer"),  # 3.
+    (promoted(DBInstanceIdentifier="undeclared"), "S/Key", N, "StorageEncrypted=None"),  # 4.
+])
+def test_storage_encrypted_cmk_follows_the_declared_lineage(
+        target: Resource, path: str, expected: Compliance, detail: str) -> None:
+    compliance, found = lineage(target, encryption.STORAGE_ENCRYPTED_CMK, path)
+    assert compliance is expected and detail in found
+
+
+@pytest.mark.parametrize(("target", "expected"), [
+    (promoted(), C),  # keeps the master password of its source
+    (promoted(DBInstanceIdentifier="undeclared"), N),  # 1. not declared: no password at all
+    (promoted(MasterUserPassword="hunter2hunter2"), N),  # 2. a literal
+])
+def test_no_plaintext_password_on_a_promoted_writer(target: Resource,
+                                                    expected: Compliance) -> None:
+    assert lineage(target, credentials.NO_PLAINTEXT_PASSWORD)[0] is expected
+
+
+@pytest.mark.parametrize(("rule", "target"), [
+    (backups.BACKUP_RETENTION, promoted(BackupRetentionPeriod=None)),
+    (backups.BACKUP_PLAN, promoted()),  # the support's selection names another instance
+    (retention.DELETION_PROTECTION, promoted(DeletionProtection=False)),
+])
+def test_a_promoted_writer_is_still_held_to_what_a_writer_has(rule: Rule,
+                                                              target: Resource) -> None:
+    assert lineage(target, rule)[0] is N

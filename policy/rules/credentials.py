@@ -21,6 +21,8 @@ def _no_plaintext_password(resource: Resource, stack: StackView) -> Result:
     if password is None:
         if is_replica(resource) or truthy(resource.prop("ManageMasterUserPassword")):
             return COMPLIANT
+        if stack.settings.inherited_key(resource.prop("DBInstanceIdentifier")) is not None:
+            return COMPLIANT  # a promoted replica keeps the master password of its source
         return NOT_APPLICABLE if resource.prop("DBSnapshotIdentifier") else non_compliant(
             "no MasterUserPassword dynamic reference and no managed master password")
     text = literal_string(password)

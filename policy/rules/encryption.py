@@ -27,9 +27,35 @@ def _describe_key(value: object) -> str:
     return repr(text) if text is not None else "a value that is not a key of this app"
 
 
+def _key_at(path: str, stack: StackView) -> Resource | None:
+    """The AWS::KMS::Key of this app at construct path `path`, if any."""
+    for other in stack.app.values() or [stack]:
+        for resource in other.of_type("AWS::KMS::Key"):
+            if resource.path == path:
+                return resource
+    return None
+
+
+def _inherited(resource: Resource, stack: StackView, path: str) -> Result:
+    """A promoted writer (config/topology.json) without StorageEncrypted of its own: encrypted
+    with the key of its lineage (a promoted cross-region replica still names its own key)."""
+    if resource.prop("KmsKeyId") is not None:
+        if _cmk(resource.prop("KmsKeyId"), stack) is None:
+            return non_compliant(f"KmsKeyId is {_describe_key(resource.prop('KmsKeyId'))}, not "
+                                 "a customer-managed key defined in this app")
+        return COMPLIANT
+    if _key_at(path, stack) is None:
+        return non_compliant(f"a promoted writer whose declared lineage names the key {path}, "
+                             "which is no KMS key of this app")
+    return COMPLIANT
+
+
 def _storage_encrypted(resource: Resource, stack: StackView) -> Result:
     if not is_primary(resource):
         return NOT_APPLICABLE
+    inherited = stack.settings.inherited_key(resource.prop("DBInstanceIdentifier"))
+    if inherited is not None and "StorageEncrypted" not in resource.properties:
+        return _inherited(resource, stack, inherited)
     if not truthy(resource.prop("StorageEncrypted")):
         return non_compliant(f"StorageEncrypted={resource.prop('StorageEncrypted')!r}; "
                              "must be true")
@@ -48,7 +74,9 @@ STORAGE_ENCRYPTED_CMK = Rule(
     explanation="Storage, automated backups, snapshots and replicas inherit the primary's "
                 "encryption. A customer-managed key can be audited, rotated, shared with a DR "
                 "account and revoked; the AWS-managed aws/rds key can do none of that, and "
-                "encryption cannot be added to an existing instance.",
+                "encryption cannot be added to an existing instance. A writer promoted from a "
+                "replica (config/topology.json) carries no StorageEncrypted of its own: its "
+                "encryption is proven on the key of its declared lineage.",
     resource_types=("AWS::RDS::DBInstance",),
     check=_storage_encrypted,
 )
