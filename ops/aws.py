@@ -28,7 +28,8 @@ _CONFIG = Config(retries={"max_attempts": 5, "mode": "adaptive"}, connect_timeou
 # A region that may be down: one attempt, answer within ~8 s or count as unreachable.
 _PROBE_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=3,
                        read_timeout=5)
-_SERVICES = ("cloudformation", "rds", "kms", "secretsmanager", "ssm", "cloudwatch", "sts")
+_SERVICES = ("cloudformation", "rds", "kms", "secretsmanager", "ssm", "cloudwatch", "sts",
+             "backup")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -43,6 +44,7 @@ class Clients:
     ssm: Any
     cloudwatch: Any
     sts: Any
+    backup: Any = None
 
 
 # (region, probe) -> Clients: how the CLI reaches a second region (and tests inject theirs).

@@ -1,5 +1,10 @@
-"""Command line: `python -m ops verify|failover --env ENV [options]` (`failover --region-dr`:
-the regional failover, `ops.regional`).
+"""Command line: `python -m ops verify|failover|switchover|reconcile --env ENV [options]`
+(`failover --region-dr`: the regional failover, `ops.regional`; `switchover`: a planned
+failover without data loss, `ops.switchover`; `reconcile`: what the deploy that follows the
+declared topology needs, `ops.reconcile`).
+
+Every command reads the env's declared topology (config/topology.json) to know which stacks
+hold the writer and its standby (`ops.topology`).
 
 Exit codes: 0 done (verify: every check passed); 1 a check failed or an operation failed;
 2 bad usage; 3 the failover refused to act (the message says why and what would allow it).
@@ -15,24 +20,23 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from config import DatabaseConfig
+from config import ConfigError, DatabaseConfig, with_declared_topology
 from config.environments import ENVIRONMENTS
+from config.topology import TopologyError
+from ops import reconcile as reconciling
 from ops.aws import ClientFactory, Clients, make_session, session_factory
 from ops.clock import Clock, SystemClock
 from ops.errors import OpsError, describe_client_error
 from ops.failover import build_plan, dr_mirror
 from ops.keys import KeyResolver
-from ops.outputs import (
-    DEFAULT_STACK_PREFIX,
-    database_stack_name,
-    dr_foundation_stack_name,
-    dr_replica_stack_name,
-    load_outputs,
-)
-from ops.promotion import FailoverOptions, run
+from ops.outputs import DEFAULT_STACK_PREFIX, load_outputs
+from ops.promotion import FailoverOptions, PromotionPlan, run
+from ops.record import record
 from ops.regional import build_regional_plan, no_dr_configured
 from ops.report import compare, print_results
-from ops.verify import evaluate, gather, gather_dr
+from ops.switchover import switch_over
+from ops.topology import Placement, as_seen, deployed, place
+from ops.verify import check_topology, evaluate, gather, gather_dr
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -77,6 +81,29 @@ def build_parser() -> argparse.ArgumentParser:
                           help="how long to wait for the promotion (default 1800)")
     failover.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
                           help="seconds between status checks (default 15)")
+    switchover = commands.add_parser(
+        "switchover", parents=[common], help="planned failover without data loss: make the "
+        "writer read-only, wait for a replica lag of 0, then promote")
+    switchover.add_argument("--replica", help="the replica to promote (default: the healthiest)")
+    switchover.add_argument("--region-dr", action="store_true",
+                            help="switch over to the cross-region DR replica")
+    switchover.add_argument("--dry-run", action="store_true",
+                            help="print the plan and change nothing")
+    switchover.add_argument("--drain-timeout", type=_positive, default=600.0, metavar="SECONDS",
+                            help="how long to wait for a replica lag of 0 (default 600)")
+    switchover.add_argument("--timeout", type=_positive, default=1800.0, metavar="SECONDS",
+                            help="how long to wait for the promotion (default 1800)")
+    switchover.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
+                            help="seconds between status checks (default 15)")
+    for command in (failover, switchover):
+        command.add_argument("--record", action="store_true",
+                             help="write the promotion into config/topology.json (the config "
+                             "change is printed either way)")
+    reconcile = commands.add_parser(
+        "reconcile", parents=[common], help="check that the declared topology can be deployed "
+        "over the live one, and release the replicas the deploy replaces")
+    reconcile.add_argument("--dry-run", action="store_true",
+                           help="print the plan and change nothing")
     return parser
 
 
@@ -102,72 +129,100 @@ def _primary_region(args: argparse.Namespace, config: DatabaseConfig) -> str:
     return str(region)
 
 
-def verify(args: argparse.Namespace, *, clients: Clients, factory: ClientFactory,
-           out: TextIO) -> int:
-    config = ENVIRONMENTS[args.env]
-    stack = database_stack_name(env=args.env, prefix=args.stack_prefix)
+def _placement(args: argparse.Namespace, config: DatabaseConfig, factory: ClientFactory,
+               region: str | None) -> Placement:
+    """Where the deployed generation's writer and standby are (`ops.topology.deployed`)."""
+    return deployed(config, cloudformation_of=lambda r: factory(r, False).cloudformation,
+                    prefix=args.stack_prefix, region=region)
+
+
+def verify(args: argparse.Namespace, *, config: DatabaseConfig, placement: Placement,
+           clients: Clients, factory: ClientFactory, out: TextIO) -> int:
+    stack = placement.writer_stack
     outputs = load_outputs(clients.cloudformation, stack_name=stack)
     state = gather(clients, outputs)
     dr, dr_failure = None, []
-    if config.dr_region is not None:
-        dr_stack = dr_replica_stack_name(env=args.env, prefix=args.stack_prefix)
+    if placement.standby_stack is not None and placement.standby_region is not None:
+        dr_stack, dr_region = placement.standby_stack, placement.standby_region
         try:
-            dr = gather_dr(factory(config.dr_region, False), stack_name=dr_stack,
+            dr = gather_dr(factory(dr_region, False), stack_name=dr_stack,
                            primary_region=clients.region,
-                           foundation_stack_name=dr_foundation_stack_name(
-                               env=args.env, prefix=args.stack_prefix))
+                           foundation_stack_name=placement.foundation_stack)
         except (OpsError, BotoCoreError, ClientError) as error:
             # The DR side cannot be read: one FAIL line, the primary region is still verified.
             actual = describe_client_error(error) if isinstance(error, ClientError) else error
             dr_failure = [compare(False, resource=f"stack {dr_stack}",
-                                  check=f"readable in {config.dr_region}",
+                                  check=f"readable in {dr_region}",
                                   expected="the DR replica stack's outputs", actual=actual)]
-    writer, results = evaluate(config=config, outputs=outputs, state=state,
+    writer, results = evaluate(config=as_seen(config, placement), outputs=outputs, state=state,
                                keys=KeyResolver(clients.kms), dr=dr)
     results += dr_failure
+    results += check_topology(config=config, placement=placement, writer=writer,
+                              outputs=outputs, clients=clients, factory=factory)
     print(f"Verifying {stack} (env {args.env}, account {state.account}, region "
           f"{clients.region}); writer: {writer}", file=out)
     summary = print_results(results, out)
     return EXIT_OK if summary.ok(strict=args.strict) else EXIT_FAILED
 
 
-def failover(args: argparse.Namespace, *, clients: Clients, factory: ClientFactory,
-             out: TextIO, clock: Clock) -> int:
-    config = ENVIRONMENTS[args.env]
-    stack = database_stack_name(env=args.env, prefix=args.stack_prefix)
-    outputs = load_outputs(clients.cloudformation, stack_name=stack)
+def _record(args: argparse.Namespace, config: DatabaseConfig, plan: PromotionPlan,
+            out: TextIO) -> None:
+    if not args.dry_run:
+        record(config, plan, write_file=args.record, out=out)
+
+
+def failover(args: argparse.Namespace, *, config: DatabaseConfig, placement: Placement,
+             clients: Clients, factory: ClientFactory, out: TextIO, clock: Clock) -> int:
+    outputs = load_outputs(clients.cloudformation, stack_name=placement.writer_stack)
     options = FailoverOptions(replica=args.replica, dry_run=args.dry_run, force=args.force,
                               timeout_seconds=args.timeout, poll_seconds=args.poll)
-    # The DR region's copy of the writer parameter is kept current, best effort: read with probe
-    # clients, a failure is reported and does not stop the failover.
-    mirrors = () if config.dr_region is None else (dr_mirror(
-        factory(config.dr_region, True),
-        stack_name=dr_replica_stack_name(env=args.env, prefix=args.stack_prefix)),)
+    # The other region's copy of the writer parameter is kept current, best effort: read with
+    # probe clients, a failure is reported and does not stop the failover.
+    mirrors = () if placement.standby_region is None or placement.standby_stack is None else (
+        dr_mirror(factory(placement.standby_region, True), stack_name=placement.standby_stack),)
     plan = build_plan(clients, config=config, outputs=outputs, options=options, clock=clock,
                       mirrors=mirrors)
     run(clients.rds, plan, options=options, clock=clock, out=out)
+    _record(args, config, plan, out)
     return EXIT_OK
 
 
-def regional_failover(args: argparse.Namespace, *, factory: ClientFactory, out: TextIO,
+def regional_failover(args: argparse.Namespace, *, config: DatabaseConfig,
+                      placement: Placement, factory: ClientFactory, out: TextIO,
                       clock: Clock) -> int:
-    """`failover --region-dr`: everything required happens in the DR region; the primary region
-    is reached with probe clients (one attempt, short timeouts)."""
-    config = ENVIRONMENTS[args.env]
-    if config.dr_region is None:
+    """`failover --region-dr`: everything required happens in the standby's region; the
+    writer's region is reached with probe clients (one attempt, short timeouts)."""
+    if placement.standby_stack is None or placement.standby_region is None:
         raise no_dr_configured(config)
-    primary_region = args.region or config.region
-    if primary_region is None:
+    if placement.writer_region is None:
         raise ValueError("no primary region: pass --region or pin region in the env's config")
     options = FailoverOptions(dry_run=args.dry_run, force=args.force,
                               timeout_seconds=args.timeout, poll_seconds=args.poll)
-    dr = factory(config.dr_region, False)
+    dr = factory(placement.standby_region, False)
     plan = build_regional_plan(
-        dr, factory(primary_region, True), config=config,
-        dr_stack=dr_replica_stack_name(env=args.env, prefix=args.stack_prefix),
-        primary_stack=database_stack_name(env=args.env, prefix=args.stack_prefix),
+        dr, factory(placement.writer_region, True), config=config,
+        dr_stack=placement.standby_stack, primary_stack=placement.writer_stack,
         options=options, clock=clock)
     run(dr.rds, plan, options=options, clock=clock, out=out)
+    _record(args, config, plan, out)
+    return EXIT_OK
+
+
+def switchover(args: argparse.Namespace, *, config: DatabaseConfig, placement: Placement,
+               factory: ClientFactory, out: TextIO, clock: Clock) -> int:
+    plan = switch_over(args, config=config, placement=placement, factory=factory, out=out,
+                       clock=clock)
+    if plan is not None:
+        _record(args, config, plan, out)
+    return EXIT_OK
+
+
+def reconcile(args: argparse.Namespace, *, config: DatabaseConfig, factory: ClientFactory,
+              region: str | None, out: TextIO) -> int:
+    target = place(config, prefix=args.stack_prefix, region=region)
+    parameter = f"/{config.resource_prefix}/writer-endpoint"
+    reconciling.run(config, factory=factory, parameter_name=parameter, dry_run=args.dry_run,
+                    out=out, region=target.writer_region or region)
     return EXIT_OK
 
 
@@ -179,20 +234,35 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
     out, err = out or sys.stdout, err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "failover" and args.region_dr and args.replica:
+    if args.command in ("failover", "switchover") and args.region_dr and args.replica:
         parser.error("--replica does not apply with --region-dr: the DR replica is the "
                      "DrReplica stack's ReplicaIdentifier output")
     try:
-        config = ENVIRONMENTS[args.env]
+        config = with_declared_topology(ENVIRONMENTS[args.env])
+        config.layout  # noqa: B018 - refuses an impossible declared topology with a ConfigError
         factory = factory or _factory(args, config, clients)
+        region = args.region or config.region or (
+            clients.region if clients else _primary_region(args, config))
+        if args.command == "reconcile":
+            return reconcile(args, config=config, factory=factory, out=out, region=region)
+        placement = _placement(args, config, factory, region)
+        if args.command == "switchover":
+            return switchover(args, config=config, placement=placement, factory=factory,
+                              out=out, clock=clock or SystemClock())
         if args.command == "failover" and args.region_dr:
-            return regional_failover(args, factory=factory, out=out,
-                                     clock=clock or SystemClock())
-        clients = clients or factory(_primary_region(args, config), False)
+            return regional_failover(args, config=config, placement=placement,
+                                     factory=factory, out=out, clock=clock or SystemClock())
+        writer_region = placement.writer_region or region
+        clients = clients if clients and clients.region == writer_region else factory(
+            writer_region, False)
         if args.command == "verify":
-            return verify(args, clients=clients, factory=factory, out=out)
-        return failover(args, clients=clients, factory=factory, out=out,
-                        clock=clock or SystemClock())
+            return verify(args, config=config, placement=placement, clients=clients,
+                          factory=factory, out=out)
+        return failover(args, config=config, placement=placement, clients=clients,
+                        factory=factory, out=out, clock=clock or SystemClock())
+    except (ConfigError, TopologyError) as error:
+        print(f"error: {error}", file=err)
+        return EXIT_FAILED
     except OpsError as error:
         print(f"error: {error}", file=err)
         return error.exit_code

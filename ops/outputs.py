@@ -62,6 +62,7 @@ class DatabaseOutputs:
     key_arn: str
     writer_parameter: str
     replicas: tuple[ReplicaOutput, ...]
+    backup_plan_id: str | None = None  # optional output `BackupPlanId`
 
     @property
     def instance_identifiers(self) -> tuple[str, ...]:
@@ -137,6 +138,7 @@ def parse_outputs(*, stack_name: str, stack_status: str,
         key_arn=outputs["KeyArn"],
         writer_parameter=outputs["WriterEndpointParameter"],
         replicas=_parse_replicas(stack_name=stack_name, outputs=outputs),
+        backup_plan_id=outputs.get("BackupPlanId") or None,
     )
 
 
@@ -209,3 +211,12 @@ def load_dr_outputs(cloudformation: Any, *, stack_name: str) -> DrOutputs:
     status, outputs = _describe(cloudformation, stack_name)
     return parse_dr_outputs(stack_name=stack_name, stack_status=status,
                             region=str(cloudformation.meta.region_name), outputs=outputs)
+
+
+def stack_exists(cloudformation: Any, stack_name: str) -> bool:
+    """Whether `stack_name` is deployed (in the client's account and region)."""
+    try:
+        _describe(cloudformation, stack_name)
+    except OpsError:
+        return False
+    return True

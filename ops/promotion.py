@@ -85,6 +85,7 @@ class FailoverOptions:
     force: bool = False  # fail over even though the writer is healthy (planned failover)
     timeout_seconds: float = 1800.0
     poll_seconds: float = 15.0
+    planned: bool = False  # a switchover: the writer was fenced and its lag drained first
 
 
 # Deciding: what both builders check the same way -------------------------------------------------
@@ -531,43 +532,44 @@ def next_steps(plan: PromotionPlan, *, pending: list[Repoint]) -> list[str]:
             f"Split-brain risk: when {old_region} comes back, {old} comes back as a writable "
             f"instance that no longer replicates to {new}. Nothing may write to it: stop the "
             f"application in {old_region} (or point it at {endpoint}); keep {old} for "
-            "forensics (writes it took after the promotion are not in the new writer), then "
-            "delete it (deletion protection is on).",
-            f"Secret rotation runs in {old_region} and cannot reach {new} until the redeploy: "
-            "expect failed rotations (they do not change the password); do not rotate by hand.",
+            "forensics (writes it took after the promotion are not in the new writer): the "
+            "reconcile retires it (deletion protection stays on).",
+            f"Secret rotation runs in {old_region} and cannot reach {new} until the reconcile, "
+            f"which gives {new} a credentials secret of {region}: expect failed rotations until "
+            "then (they do not change the password); do not rotate by hand.",
         ]
     elif plan.old_writer_health.status == "missing":
         lines.append(f"Old writer {old} no longer exists; nothing to fence.")
     else:
         lines.append(f"Old writer {old} ({plan.old_writer_health.status}) still exists: make "
-                     "sure nothing writes to it (it is no longer replicated), keep it for "
-                     "forensics, delete it when done (deletion protection is on).")
+                     "sure nothing writes to it (it is no longer replicated); the reconcile "
+                     "retires it (kept for forensics, deletion protection on, its security "
+                     "group admitting no one) until you decommission it.")
     if pending:
         where = _regions(pending)
         lines.append(f"Pending in {where}: {', '.join(r.label for r in pending)}. Once {where} "
                      f"answers, re-run `{plan.resume_command}`: it resumes and repoints them "
                      "(nothing else changes).")
+    wait = f" once {old_region} answers" if plan.cross_region else ""
+    lines.append(
+        f"Reconcile the stacks{wait}: declare {new} the writer (the config change is printed "
+        f"below; --record writes it into config/topology.json), commit it, run `python -m ops "
+        f"reconcile --env {env}`, then deploy (`cdk deploy -c env={env} --all`). The deploy "
+        f"promotes nothing more and replaces nothing: it renders {new} as the writer, creates "
+        f"replicas of it (the replicas of {old} are replaced: RDS cannot re-parent them), moves "
+        f"the backup plan, the alarms and the secret to it, and retires {old} (kept outside "
+        "the stack, deletion protection on) (docs/operations.md, 'After a failover').")
     if plan.cross_region:
-        lines.append(
-            f"Do not deploy env {env}'s stacks yet: {new} in {region} is the writer now, while "
-            f"the stacks still declare {old} in {old_region} as the primary and {new} as its "
-            "replica, and the config cannot yet declare a promoted writer (docs/operations.md, "
-            "'After a regional failover'). There is no regional redundancy until the topology "
-            "is rebuilt.")
-        check = f"writer: {new}; the old primary region shows as WARN until the redeploy"
+        lines.append(f"Until then there is no regional redundancy, no replica of {new}, and "
+                     f"the backup plan and the alarms still watch {old}.")
+        check = (f"writer: {new}; the old primary region and the undeclared promotion show as "
+                 "WARN until the reconcile")
     else:
-        lines += [
-            f"Do not deploy {plan.stack_name} yet: it still declares {new} as a read replica of "
-            f"{old}, and CloudFormation does not see the promotion. The config cannot yet "
-            "declare a promoted writer (docs/operations.md, 'After a failover'); until it can, "
-            "a deploy of that stack may fight the promotion. The AWS Backup plan and the "
-            f"primary's alarms still target {old}.",
-            f"Restore redundancy by hand if needed: `aws rds create-db-instance-read-replica "
-            f"--source-db-instance-identifier {new} ...` (the stack's replicas will not follow "
-            f"{new}).",
-        ]
-        check = ("the promoted writer must pass; the demoted primary and the reduced redundancy "
-                 "show as WARN")
+        lines.append(f"Until then no replica follows {new} (the DR replica follows {old}: "
+                     "`failover --region-dr` refuses to promote it), and the AWS Backup plan "
+                     f"and the primary's alarms still watch {old}.")
+        check = ("the promoted writer must pass; the demoted primary, the reduced redundancy "
+                 "and the undeclared promotion show as WARN until the reconcile")
     lines.append(f"Check: `python -m ops verify --env {env}` ({check}).")
     return lines
 
@@ -593,7 +595,7 @@ def run(rds: Any, plan: PromotionPlan, *, options: FailoverOptions, clock: Clock
     if plan.resumed_phase is not None:
         print(f"Resuming an unfinished {plan.kind} to {plan.target} (journal phase "
               f"{plan.resumed_phase}).", file=out)
-    elif plan.old_writer_health.healthy:
+    elif plan.old_writer_health.healthy and not options.planned:
         print(f"--force: failing over although {plan.old_writer} is healthy.", file=out)
     print_plan(plan, out)
     if options.dry_run:

@@ -24,15 +24,17 @@ side (WARN).
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from config import DatabaseConfig
+from config.topology import Member
 from ops.account import account_problem, caller_account
-from ops.aws import Clients
+from ops.aws import ClientFactory, Clients
 from ops.errors import OpsError, describe_client_error, error_code
 from ops.instances import AVAILABLE, describe_instance, endpoint_of, source_of, status_of
 from ops.keys import KeyResolver
@@ -44,6 +46,7 @@ from ops.outputs import (
     load_dr_outputs,
 )
 from ops.report import CheckResult, Status, compare
+from ops.topology import Placement
 from ops.writer import (
     Endpoint,
     ParameterValue,
@@ -537,3 +540,156 @@ def evaluate(*, config: DatabaseConfig, outputs: DatabaseOutputs, state: LiveSta
                                     account=state.account, config=config,
                                     stack_primary=outputs.primary_identifier)
     return writer, results
+
+
+# --- the declared topology (config/topology.json) ------------------------------------------
+
+def check_topology(*, config: DatabaseConfig, placement: Placement, writer: str,
+                   outputs: DatabaseOutputs, clients: Clients,
+                   factory: ClientFactory) -> list[CheckResult]:
+    """The live topology against the declared one: the stacks' generation, the writer, the
+    backup plan's selection, the retired writers and the replicas a reconcile replaced."""
+    layout = config.layout
+    declared = layout.writer.identifier
+    resource = f"config {config.name}"
+    results = [compare(
+        placement.generation == layout.generation, resource=resource,
+        check="the stacks follow the declared topology",
+        expected=f"generation {layout.generation} (writer {declared})",
+        actual=f"generation {placement.generation} (writer "
+               f"{placement.layout.writer.identifier})", degraded=True,
+        note="" if placement.generation == layout.generation else
+        f"reconcile: `python -m ops reconcile --env {config.name}`, then deploy "
+        "(docs/operations.md, 'After a failover')")]
+    successors = {m.identifier for m in (*layout.replicas,
+                                          *((layout.standby,) if layout.standby else ()))}
+    if writer == declared:
+        results.append(CheckResult(status=Status.PASS, resource=resource,
+                                   check="the live writer is the declared writer",
+                                   actual=writer))
+    else:
+        member = layout.member(writer)
+        region = member.region if member and member.region else clients.region
+        entry = f'{{"writer": "{writer}", "region": "{region}"}}'
+        results.append(compare(
+            False, resource=resource, check="the live writer is the declared writer",
+            expected=declared, actual=writer, degraded=writer in successors,
+            note=(f"a failover promoted {writer}: declare it (append {entry} to the env's "
+                  "promotions in config/topology.json; `failover --record` writes it), then "
+                  "reconcile and deploy" if writer in successors else
+                  f"config/topology.json declares {declared}, but the writer endpoint names "
+                  f"{writer}: fail over to {declared}, or declare the writer that serves")))
+    if outputs.backup_plan_id is not None:
+        results.append(check_backup_selection(
+            outputs=outputs, writer=writer, clients=clients, stack=placement.writer_stack,
+            reconciled=placement.generation == layout.generation and writer == declared))
+    results += [check_retired(member, factory=factory, region=clients.region)
+                for member in layout.retired]
+    if placement.generation == layout.generation:
+        results += [check_replaced(member, factory=factory, region=clients.region)
+                    for member in layout.replaced]
+    return results
+
+
+def _selection_targets(clients: Clients, plan_id: str) -> list[str]:
+    """The resources (ARNs) every selection of backup plan `plan_id` selects."""
+    targets: list[str] = []
+    listed = clients.backup.list_backup_selections(BackupPlanId=plan_id)
+    for selection in listed.get("BackupSelectionsList", []):
+        found = clients.backup.get_backup_selection(BackupPlanId=plan_id,
+                                                    SelectionId=selection["SelectionId"])
+        targets += found["BackupSelection"].get("Resources", [])
+    return targets
+
+
+def _template_selection(clients: Clients, stack: str) -> list[str]:
+    """The DB instance identifiers the deployed template's backup selections name (by `Ref`)."""
+    body = clients.cloudformation.get_template(StackName=stack)["TemplateBody"]
+    template = body if isinstance(body, dict) else json.loads(body)
+    resources = template.get("Resources") or {}
+    out = []
+    for resource in resources.values():
+        if resource.get("Type") != "AWS::Backup::BackupSelection":
+            continue
+        for ref in _refs(((resource.get("Properties") or {}).get("BackupSelection") or {})
+                         .get("Resources")):
+            target = resources.get(ref) or {}
+            if target.get("Type") == "AWS::RDS::DBInstance":
+                out.append(str(target["Properties"].get("DBInstanceIdentifier", ref)))
+    return out
+
+
+def _refs(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        if isinstance(value.get("Ref"), str):
+            return [value["Ref"]]
+        return [r for item in value.values() for r in _refs(item)]
+    if isinstance(value, list):
+        return [r for item in value for r in _refs(item)]
+    return []
+
+
+def check_backup_selection(*, outputs: DatabaseOutputs, writer: str, clients: Clients,
+                           stack: str, reconciled: bool) -> CheckResult:
+    """The AWS Backup plan (`BackupPlanId` output) selects the writer. Read from AWS Backup;
+    where its selections cannot be read (the local emulator has no such API), from the
+    deployed template, and the line says so. Before the stacks are reconciled after a failover
+    it still watches the old writer: a WARN."""
+    assert outputs.backup_plan_id is not None
+    resource = f"backup plan {outputs.backup_plan_id}"
+    fix = ("" if reconciled else "it follows the stacks: reconcile and deploy "
+           "(docs/operations.md, 'After a failover')")
+    try:
+        arns = _selection_targets(clients, outputs.backup_plan_id)
+        selected = [arn.rsplit(":", 1)[-1] for arn in arns]
+        where = "AWS Backup"
+    except (BotoCoreError, ClientError) as error:
+        try:
+            selected = _template_selection(clients, stack)
+        except ClientError:
+            return CheckResult(status=Status.SKIP, resource=resource, check="selects the writer",
+                               note=f"selections unreadable: {error}")
+        where = "the deployed template (AWS Backup's selections cannot be read here)"
+    return compare(writer in selected, resource=resource,
+                   check=f"selects the writer (read from {where})", expected=writer,
+                   actual=", ".join(selected) or "nothing", degraded=not reconciled, note=fix)
+
+
+def check_retired(member: Member, *, factory: ClientFactory, region: str) -> CheckResult:
+    """A retired writer is kept, standalone, with deletion protection, until decommissioned."""
+    where = member.region or region
+    r = rds(member.identifier)
+    try:
+        instance = describe_instance(factory(where, True).rds, member.identifier)
+    except (BotoCoreError, ClientError) as error:
+        return CheckResult(status=Status.SKIP, resource=r, check="retired writer kept",
+                           note=f"{where} unreadable ({error})")
+    if instance is None:
+        return CheckResult(status=Status.WARN, resource=r, check="retired writer kept",
+                           expected="the instance (retained for forensics)", actual="missing",
+                           note="if it was decommissioned, list it under \"decommissioned\" "
+                                "in config/topology.json and deploy")
+    ok = bool(instance.get("DeletionProtection")) and source_of(instance) is None
+    return compare(ok, resource=r, check="retired writer kept: standalone, deletion protection",
+                   expected="standalone, protected",
+                   actual=f"{'protected' if instance.get('DeletionProtection') else 'unprotected'}"
+                          f", source {source_of(instance) or 'none'}",
+                   note="outside the stacks; decommission: see `python -m ops reconcile`")
+
+
+def check_replaced(member: Member, *, factory: ClientFactory, region: str) -> CheckResult:
+    """A replica the reconcile replaced is gone (the deploy's cleanup deleted it)."""
+    where = member.region or region
+    r = rds(member.identifier)
+    try:
+        instance = describe_instance(factory(where, True).rds, member.identifier)
+    except (BotoCoreError, ClientError) as error:
+        return CheckResult(status=Status.SKIP, resource=r, check="replaced replica deleted",
+                           note=f"{where} unreadable ({error})")
+    return compare(instance is None, resource=r, check="replaced replica deleted",
+                   expected="gone", actual=status_of(instance), degraded=True,
+                   note="left behind by the deploy (deletion protection was on?): delete it: "
+                        f"aws rds modify-db-instance --region {where} --db-instance-identifier "
+                        f"{member.identifier} --no-deletion-protection --apply-immediately && "
+                        f"aws rds delete-db-instance --region {where} --db-instance-identifier "
+                        f"{member.identifier} --skip-final-snapshot")

@@ -230,7 +230,7 @@ def test_verify_after_a_regional_failover_accepts_the_dr_replica_as_the_writer(
     assert lines(out, "FAIL") == []
     assert [line.split(":")[0] for line in lines(out, "WARN")] == [
         f"WARN  rds {env.primary}", f"WARN  rds {env.replicas[0]}",
-        "WARN  stack RedundantDb-local-Database"]
+        "WARN  stack RedundantDb-local-Database", "WARN  config local"]
     assert f"PASS  rds {dr(env)}: encryption key is the DR CMK" in out
     assert f"PASS  rds {dr(env)}: replication source = none" in out
     assert f"SKIP  rds {dr(env)}: DR replica checks (promoted by a regional failover" in out

@@ -146,7 +146,7 @@ def test_fails_over_when_the_primary_is_deleted(env: Deployed) -> None:
     assert f"writer now:  {env.primary} (the instance does not exist)" in out
     assert f"[     0s / 1800s] {env.replicas[0]}: available, standalone" in out
     assert f"==> failover complete: {env.replicas[0]} is the writer" in out
-    assert "Next steps:" in out and "Do not deploy RedundantDb-local-Database yet" in out
+    assert "Next steps:" in out and "Reconcile the stacks: declare" in out
 
 
 @pytest.mark.parametrize("status", ["failed", "incompatible-network"])

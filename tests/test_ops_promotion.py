@@ -150,11 +150,18 @@ def test_next_steps_in_region() -> None:
     assert lines[0] == (f"Applications: read the writer from SSM /p/writer or the secret's host "
                         f"({NEW}); restart connection pools that cached w.")
     assert lines[1].startswith("Old writer w (failed) still exists: make sure nothing writes")
-    assert lines[2].startswith("Do not deploy S yet: it still declares r1 as a read replica of w")
-    assert lines[3].startswith("Restore redundancy by hand if needed")
+    assert "the reconcile retires it" in lines[1]
+    assert lines[2].startswith("Reconcile the stacks: declare r1 the writer (the config change "
+                               "is printed below; --record writes it into config/topology.json)"
+                               ", commit it, run `python -m ops reconcile --env local`, then "
+                               "deploy (`cdk deploy -c env=local --all`).")
+    assert "retires w (kept outside the stack, deletion protection on)" in lines[2]
+    assert lines[3].startswith("Until then no replica follows r1")
     assert lines[4] == ("Check: `python -m ops verify --env local` (the promoted writer must "
-                        "pass; the demoted primary and the reduced redundancy show as WARN).")
+                        "pass; the demoted primary, the reduced redundancy and the undeclared "
+                        "promotion show as WARN until the reconcile).")
     assert len(lines) == 5
+    assert not any("Do not deploy" in line for line in lines)
     gone = plan(old_writer_health=Health(healthy=False, status="missing", reason="gone"))
     assert next_steps(gone, pending=[])[1] == "Old writer w no longer exists; nothing to fence."
 
@@ -172,12 +179,15 @@ def test_next_steps_across_regions_say_what_is_pending() -> None:
     assert [line.split(":")[0] for line in lines[1:3]] == ["Split-brain risk",
                                                            "Secret rotation runs in us-east-1 "
                                                            "and cannot reach r1 until the "
-                                                           "redeploy"]
+                                                           "reconcile, which gives r1 a "
+                                                           "credentials secret of us-west-2"]
     assert lines[3] == ("Pending in us-east-1: the credentials secret, SSM parameter /p/writer. "
                         "Once us-east-1 answers, re-run `rerun`: it resumes and repoints them "
                         "(nothing else changes).")
-    assert lines[4].startswith("Do not deploy env local's stacks yet: r1 in us-west-2 is the "
-                               "writer now, while the stacks still declare w in us-east-1")
-    assert lines[5] == ("Check: `python -m ops verify --env local` (writer: r1; the old primary "
-                        "region shows as WARN until the redeploy).")
-    assert len(lines) == 6
+    assert lines[4].startswith("Reconcile the stacks once us-east-1 answers: declare r1 the "
+                               "writer")
+    assert lines[5].startswith("Until then there is no regional redundancy, no replica of r1")
+    assert lines[6] == ("Check: `python -m ops verify --env local` (writer: r1; the old primary "
+                        "region and the undeclared promotion show as WARN until the "
+                        "reconcile).")
+    assert len(lines) == 7

@@ -219,7 +219,13 @@ def test_after_failover_the_promoted_replica_is_the_writer(env: Deployed) -> Non
     assert f"writer: {env.replicas[0]}" in out.splitlines()[0]
     assert lines(out, "FAIL") == []
     assert [line.split(":")[0] for line in lines(out, "WARN")] == [
-        f"WARN  rds {env.primary}", "WARN  stack RedundantDb-local-Database"]
+        f"WARN  rds {env.primary}", "WARN  stack RedundantDb-local-Database",
+        "WARN  config local"]
+    # Not declared yet: the fix is the declaration (`failover --record` writes it).
+    assert (f"WARN  config local: the live writer is the declared writer: expected "
+            f"{env.primary}, actual {env.replicas[0]} (a failover promoted {env.replicas[0]}: "
+            f"declare it (append {{\"writer\": \"{env.replicas[0]}\", \"region\": "
+            "\"us-east-1\"}") in out
     assert f"PASS  rds {env.replicas[0]}: replication source = none" in out
     assert f"PASS  rds {env.replicas[0]}: backup retention (days) = 7" in out
     assert f"SKIP  rds {env.replicas[0]}: replica checks (promoted" in out
@@ -227,7 +233,7 @@ def test_after_failover_the_promoted_replica_is_the_writer(env: Deployed) -> Non
 
 
 @pytest.mark.parametrize(("source", "status"), [
-    ("primary", "WARN"),        # left behind on the demoted primary: known until the redeploy
+    ("primary", "WARN"),        # left behind on the demoted primary: known until the reconcile
     ("someone-else", "FAIL"),   # any other source is a broken promise
 ])
 def test_after_failover_a_replica_left_on_the_old_primary_is_a_warning(
