@@ -91,3 +91,11 @@ LOG_RETENTION_DAYS: tuple[int, ...] = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
 )
+
+
+def deletion_policy_applies(properties: Mapping[str, Any]) -> bool:
+    """Whether CloudFormation applies a DB instance's DeletionPolicy when the instance leaves
+    the stack: only to a standalone instance. A read replica is deleted whatever its policy
+    ("Read replicas don't support deletion policies"); deletion protection alone protects it.
+    Once promoted (its template without a source), the policy applies."""
+    return not is_replica(properties)

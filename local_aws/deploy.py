@@ -5,7 +5,10 @@ Steps (each prints its progress and time):
   2. synth      `cdk synth -c env=local` through the policy gate (cdk-nag and Redundancy,
                 as every synth; the Control Tower controls run in `make synth` and CI), or a
                 given cloud assembly (`--assembly DIR`);
-  3. state      compare what the emulator holds with the synthesized templates;
+  3. state      compare what the emulator holds with the synthesized templates; for a promoted
+                topology (config/topology.json), refuse it over an emulator that holds no
+                deployment of the env, else run `python -m ops reconcile` (the live state
+                allows it; the replicas the deploy replaces are released);
   4. bootstrap  `cdk bootstrap aws://ACCOUNT/REGION` for the env's region and, with a
                 `dr_region`, the DR region too (both regions run on the one emulator);
   5. deploy     `cdk deploy --all --method=direct --require-approval never` (CDK orders the
@@ -15,11 +18,13 @@ Steps (each prints its progress and time):
 then a summary: stacks, endpoints, secret, checks, resource types the emulator skipped, where it
 listens, how to stop it.
 
-Running it twice: CDK itself skips a bootstrap and stacks whose templates did not change. moto
-cannot update or delete a stack, so when a deployed template differs from the new one, or a stack
-(the bootstrap stack included) is left failed or half-created, the emulator is restarted with a
-clean state and everything is deployed from scratch (the emulator holds nothing but what this app
-deployed). The summary says so.
+Running it twice: CDK itself skips a bootstrap and stacks whose templates did not change, and
+updates the others as CloudFormation does (the emulator's `cfn_stack_update` extension: changed
+resources in place, new ones created, removed ones deleted last per their DeletionPolicy). When
+a stack (the bootstrap stack included) is left failed or half-created, the emulator is restarted
+with a clean state and everything is deployed from scratch (the emulator holds nothing but what
+this app deployed). The summary says so, and names the retired writers a reconcile left outside
+the stacks, with the command that decommissions them.
 
 Recovery: if the emulator dies half-way, the step fails with a message saying so, and the next run
 starts a fresh emulator (state is in memory only) and deploys from scratch.
@@ -43,6 +48,7 @@ from typing import Any, TextIO
 
 import config
 from cloud_assembly.manifest import MANIFEST, AssemblyError, CloudAssembly, StackArtifact
+from config.naming import DEPLOYED_ENVIRONMENT_PARAMETER, stack_name
 from local_aws import emulator as emu
 from local_aws.report import (
     SkippedResource,
@@ -90,6 +96,8 @@ class DeployResult:
     """host:port in the writer endpoint parameter: what applications connect to."""
     dr_writer: str | None = None
     """host:port in the DR region's writer endpoint parameter (env with a dr_region)."""
+    retired: list[str] = field(default_factory=list)
+    """One line per retired writer still kept outside the stacks (with its decommission)."""
 
 
 class Progress:
@@ -233,9 +241,14 @@ def _deployed_state(cloudformation: Any, stacks: Sequence[StackArtifact]) -> dic
             continue
         body = cloudformation.get_template(StackName=stack.name)["TemplateBody"]
         deployed = body if isinstance(body, dict) else json.loads(body)
-        state[stack.name] = "same" if deployed == stack.template else (
-            f"{stack.name}'s template changed since it was deployed")
+        state[stack.name] = "same" if deployed == stack.template else "changed"
     return state
+
+
+def promoted(stacks: Sequence[StackArtifact]) -> bool:
+    """Whether the assembly renders a promoted topology (its stacks require a deployed env)."""
+    return any(DEPLOYED_ENVIRONMENT_PARAMETER in (s.template.get("Parameters") or {})
+               for s in stacks)
 
 
 class Deployment:
@@ -258,6 +271,8 @@ class Deployment:
         self.regions: tuple[str, ...] = (self.region,) + (
             (self.cfg.dr_region,) if self.cfg.dr_region else ())
         self._result: DeployResult | None = None
+        # The declared topology (config/topology.json), for the summary and the refusal.
+        self.layout = config.with_declared_topology(self.cfg).layout
 
     # -- helpers ---------------------------------------------------------------------------
     @property
@@ -372,10 +387,12 @@ class Deployment:
                     state.update(_deployed_state(
                         self._client("cloudformation", region),
                         [s for s in self.result.stacks if s.region == region]))
-            labels = {"absent": "not deployed yet", "same": "deployed, template unchanged"}
+            labels = {"absent": "not deployed yet", "same": "deployed, template unchanged",
+                      "changed": "deployed, template changed: updated in place"}
             for name, what in state.items():
                 self.progress.detail(f"{name}: {labels.get(what, what)}")
-            blockers = [what for what in state.values() if what not in ("absent", "same")]
+            blockers = [what for what in state.values()
+                        if what not in ("absent", "same", "changed")]
             if blockers:
                 reason = "; ".join(blockers)
                 self.progress.detail("moto cannot update or delete a stack: restarting the "
@@ -387,6 +404,26 @@ class Deployment:
                 self.result.restarted_because = reason
                 self.progress.detail(f"fresh emulator at {running.endpoint_url} (pid "
                                      f"{running.pid})")
+                state = {name: "absent" for name in state}
+            if promoted(self.result.stacks):
+                self.prepare_reconcile(state)
+
+    def prepare_reconcile(self, state: dict[str, str]) -> None:
+        """A promoted topology deploys only over the env it was promoted in: refused over an
+        emulator without the env's database stack; otherwise `python -m ops reconcile` checks
+        the live state and releases the replicas the deploy replaces."""
+        database = stack_name(self.options.env, "Database")
+        if state.get(database, "absent") == "absent":
+            raise DeployError(
+                f"env {self.options.env} declares a promoted topology (config/topology.json: "
+                f"{self.layout.change}), which deploys only over the environment it was promoted "
+                f"in, and the emulator holds no deployment of it ({database} is not deployed). "
+                "`make destroy` returns env local to its original topology; then `make deploy`.")
+        command = [sys.executable, "-m", "ops", "reconcile", "--env", self.options.env]
+        self.progress.detail(f"promoted topology: python {' '.join(command[1:])}")
+        self._tool(command, "the reconcile refused the declared topology (output above)",
+                   hint="The message above says what the live state lacks. `make destroy` "
+                        "returns env local to its original topology.")
 
     def bootstrap(self, assembly: Path) -> None:
         targets = [f"aws://{emu.ACCOUNT}/{region}" for region in self.regions]
@@ -410,9 +447,29 @@ class Deployment:
                 self.result.writer = self._client("ssm").get_parameter(
                     Name=parameter)["Parameter"]["Value"]
             dr_parameter = _dr_outputs(self.result).get("WriterEndpointParameter")
-            if dr_parameter and self.cfg.dr_region:
-                self.result.dr_writer = self._client("ssm", self.cfg.dr_region).get_parameter(
+            dr_region = self._standby_region()
+            if dr_parameter and dr_region:
+                self.result.dr_writer = self._client("ssm", dr_region).get_parameter(
                     Name=dr_parameter)["Parameter"]["Value"]
+            self.result.retired = self._retired()
+
+    def _standby_region(self) -> str | None:
+        standby = self.layout.standby
+        return None if standby is None else standby.region
+
+    def _retired(self) -> list[str]:
+        """A line per retired writer that still exists, with its decommission commands."""
+        from ops.instances import describe_instance
+        from ops.reconcile import decommission_commands
+
+        lines = []
+        for member in self.layout.retired:
+            instance = describe_instance(self._client("rds", member.region), member.identifier)
+            if instance is not None:
+                lines.append(f"{member.identifier} ({member.region}): outside the stacks, kept "
+                             "(deletion protection on, fenced); decommission: "
+                             f"{decommission_commands(member)}")
+        return lines
 
     def verify(self) -> None:
         command = [sys.executable, "-m", "ops", "verify", "--env", self.options.env]
@@ -458,17 +515,25 @@ def _plural(count: int, noun: str) -> str:
 
 
 def _database_outputs(result: DeployResult) -> dict[str, str]:
+    """The outputs of the stack that holds the writer (after a regional failover's reconcile,
+    the DR region's)."""
     for outputs in result.outputs.values():
         if "PrimaryIdentifier" in outputs:
             return outputs
     return {}
 
 
-def _dr_outputs(result: DeployResult) -> dict[str, str]:
-    for outputs in result.outputs.values():
+def _dr_stack(result: DeployResult) -> str | None:
+    """The stack that holds the cross-region replica of the writer."""
+    for name, outputs in result.outputs.items():
         if "ReplicaIdentifier" in outputs and "SourceRegion" in outputs:
-            return outputs
-    return {}
+            return name
+    return None
+
+
+def _dr_outputs(result: DeployResult) -> dict[str, str]:
+    name = _dr_stack(result)
+    return result.outputs[name] if name else {}
 
 
 def print_summary(result: DeployResult, *, out: TextIO, state_dir: Path, seconds: float) -> None:
@@ -495,7 +560,8 @@ def print_summary(result: DeployResult, *, out: TextIO, state_dir: Path, seconds
             line("replica", f"{db[key]}  {endpoint}:{port}")
         dr = _dr_outputs(result)
         if dr:
-            dr_region = result.regions[1] if len(result.regions) > 1 else "?"
+            dr_region = {s.name: s.region for s in result.stacks}.get(_dr_stack(result) or "",
+                                                                     "?")
             line("dr replica", f"{dr.get('ReplicaIdentifier')}  "
                                f"{dr.get('ReplicaEndpoint')}:{dr.get('Port', port)}  "
                                f"({dr_region}, from {dr.get('SourceRegion')})")
@@ -511,6 +577,8 @@ def print_summary(result: DeployResult, *, out: TextIO, state_dir: Path, seconds
         line("secret", db.get("SecretArn", "?"))
         if dr.get("SecretArn"):
             line("", f"{dr['SecretArn']}  (read-only replica)")
+    for number, text in enumerate(result.retired):
+        line("retired" if number == 0 else "", text)
     if result.verification:
         line("verification", f"{result.verification}  (make verify)")
     grouped = skipped_by_type(result.skipped)

@@ -198,6 +198,9 @@ def test_a_replica_is_an_instance_with_a_source(properties: dict[str, Any], repl
                                                 cross_region: bool) -> None:
     assert rds.is_replica(properties) is replica
     assert rds.is_cross_region_replica(properties) is cross_region
+    # CloudFormation ignores a read replica's DeletionPolicy (removing it deletes it); a
+    # standalone instance's, a promoted replica's included, applies.
+    assert rds.deletion_policy_applies(properties) is not replica
 
 
 @pytest.mark.parametrize(("value", "identifier"), [

@@ -16,7 +16,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cloud_assembly import StackArtifact
+from cloud_assembly import CloudAssembly, StackArtifact
+from config.naming import DEPLOYED_ENVIRONMENT_PARAMETER
+from config.topology import TOPOLOGY_FILE_VARIABLE
 from local_aws import emulator as emu
 from local_aws import fidelity
 from local_aws.deploy import (
@@ -28,6 +30,7 @@ from local_aws.deploy import (
     Progress,
     _deployed_state,
     offline_tool_environment,
+    promoted,
     tool_environment,
 )
 from local_aws.report import emulation_limits, skipped_by_type, skipped_resources
@@ -87,7 +90,7 @@ def test_deployed_state_tells_absent_same_changed_and_broken(cloudformation: Any
         "CDKToolkit (us-east-1)": "CDKToolkit in us-east-1 is CREATE_IN_PROGRESS (a failed or "
                                   "interrupted bootstrap)",
         "Same": "same",
-        "Changed": "Changed's template changed since it was deployed",
+        "Changed": "changed",
         "Broken": "Broken is CREATE_IN_PROGRESS (a failed or interrupted deploy)",
         "New": "absent",
     }
@@ -255,3 +258,47 @@ def test_the_emulator_and_the_review_read_assemblies_only_through_cloud_assembly
                for package in ("local_aws", "review") for path in (root / package).rglob("*.py")
                if "manifest.json" in path.read_text(encoding="utf-8")]
     assert readers == []
+
+
+def _promoted_assembly(tmp_path: Path) -> Path:
+    """A cloud assembly of env local's stacks whose templates carry the parameter of a promoted
+    topology (stacks.require_deployed_environment)."""
+    stacks = {}
+    for name, region in (("RedundantDb-local-Network", "us-east-1"),
+                         ("RedundantDb-local-Database", "us-east-1")):
+        (tmp_path / f"{name}.template.json").write_text(json.dumps({
+            "Parameters": {DEPLOYED_ENVIRONMENT_PARAMETER: {
+                "Type": "AWS::SSM::Parameter::Value<String>",
+                "Default": "/local-mysql/writer-endpoint"}}, "Resources": {}}))
+        stacks[name] = {"type": "aws:cloudformation:stack",
+                        "environment": f"aws://{emu.ACCOUNT}/{region}",
+                        "properties": {"templateFile": f"{name}.template.json",
+                                       "stackName": name}}
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": stacks}))
+    return tmp_path
+
+
+def test_a_promoted_topology_is_recognized_by_its_templates(tmp_path: Path) -> None:
+    assembly = CloudAssembly.load(_promoted_assembly(tmp_path))
+    assert promoted(assembly.stacks)
+    (tmp_path / "RedundantDb-local-Network.template.json").write_text('{"Resources": {}}')
+    (tmp_path / "RedundantDb-local-Database.template.json").write_text('{"Resources": {}}')
+    assert not promoted(CloudAssembly.load(tmp_path).stacks)
+
+
+def test_fails_a_promoted_topology_over_an_emulator_without_the_env(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused before anything is bootstrapped or deployed, with what to do."""
+    topology = tmp_path / "topology.json"
+    topology.write_text(json.dumps({"local": {"promotions": [
+        {"writer": "local-mysql-replica-1", "region": "us-east-1"}]}}))
+    monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(topology))
+    deployment = _deployment(tmp_path / "state")
+    with pytest.raises(DeployError) as error:
+        deployment.prepare_reconcile({"RedundantDb-local-Database": "absent"})
+    assert str(error.value) == (
+        "env local declares a promoted topology (config/topology.json: env local: generation "
+        "1: local-mysql-replica-1 in us-east-1 is the writer; local-mysql-primary retired), "
+        "which deploys only over the environment it was promoted in, and the emulator holds no "
+        "deployment of it (RedundantDb-local-Database is not deployed). `make destroy` returns "
+        "env local to its original topology; then `make deploy`.")

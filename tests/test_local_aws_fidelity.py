@@ -873,3 +873,152 @@ def test_fails_option_group_for_an_engine_version_rds_does_not_offer() -> None:
     with fidelity.installed(only=("rds-option-group",)), \
             pytest.raises(ClientError, match=r"Audit: .*Cannot find major version 4\.1 for mysql"):
         create_stack("Db", {"Audit": group})
+
+
+# -- stack updates -------------------------------------------------------------------------------
+
+UPDATE = ("cfn-stack-update", "rds-db-instance", "rds-promote-read-replica")
+BOOTSTRAP = {"BootstrapVersion": {"Type": "AWS::SSM::Parameter::Value<String>",
+                                  "Default": "/cdk-bootstrap/version"}}
+TOPIC = {"Type": "AWS::SNS::Topic", "Properties": {}}
+
+
+def update_stack(name: str, resources: dict[str, Any], *, region: str = REGION,
+                 **template: Any) -> None:
+    client("cloudformation", region).update_stack(
+        StackName=name, TemplateBody=json.dumps({"Resources": resources, **template}),
+        Parameters=[{"ParameterKey": key, "UsePreviousValue": True}
+                    for key in template.get("Parameters", {})])
+
+
+def events(name: str) -> list[tuple[str, str]]:
+    """(logical id, status) of the stack's resource events, oldest first."""
+    found = client("cloudformation").describe_stack_events(StackName=name)["StackEvents"]
+    return [(e["LogicalResourceId"], e["ResourceStatus"]) for e in reversed(found)
+            if e["LogicalResourceId"] != name]
+
+
+def test_stack_update_with_use_previous_value_fails_in_moto() -> None:
+    client("ssm").put_parameter(Name="/cdk-bootstrap/version", Value="21", Type="String")
+    create_stack("Plain", {"Topic": TOPIC}, Parameters=BOOTSTRAP)
+    with pytest.raises(KeyError, match="BootstrapVersion"):
+        update_stack("Plain", {"Topic": TOPIC, "Other": TOPIC}, Parameters=BOOTSTRAP)
+
+    with fidelity.installed(only=("cfn-stack-update",)):
+        create_stack("Stack", {"Topic": TOPIC}, Parameters=BOOTSTRAP)
+        update_stack("Stack", {"Topic": TOPIC, "Other": TOPIC}, Parameters=BOOTSTRAP)
+    stack = client("cloudformation").describe_stacks(StackName="Stack")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert events("Stack")[-1] == ("Other", "CREATE_COMPLETE")
+
+
+def _promoted(resources: dict[str, Any]) -> dict[str, Any]:
+    """`resources` with its replica promoted: no source, automated backups."""
+    replica = resources["Replica"]
+    properties = {k: v for k, v in replica["Properties"].items()
+                  if k != "SourceDBInstanceIdentifier"}
+    return {**resources, "Replica": {**replica, "Properties": {**properties,
+                                                                "BackupRetentionPeriod": 7}}}
+
+
+def test_stack_update_promotes_a_replica_in_place() -> None:
+    plain = {"Primary": db_instance("plain-primary", **MYSQL),
+             "Replica": db_instance("plain-replica", SourceDBInstanceIdentifier={"Ref": "Primary"})}
+    create_stack("Plain", plain)
+    update_stack("Plain", _promoted(plain))
+    assert _describe("plain-replica")["ReadReplicaSourceDBInstanceIdentifier"] == \
+        "plain-primary"  # moto: the model has no update; the instance is left a replica
+    resources = client("cloudformation").list_stack_resources(
+        StackName="Plain")["StackResourceSummaries"]
+    assert "Replica" not in [r["LogicalResourceId"] for r in resources]  # and lost to the stack
+
+    promoted = _promoted(_primary_and_replica("db"))
+
+    with fidelity.installed(only=UPDATE):
+        create_stack("Db", _primary_and_replica("db"))
+        before = _describe("db-replica")
+        update_stack("Db", promoted)
+    after = _describe("db-replica")
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in after
+    assert after["BackupRetentionPeriod"] == 7
+    assert (after["DBInstanceArn"], after["InstanceCreateTime"]) == (
+        before["DBInstanceArn"], before["InstanceCreateTime"])  # in place: not replaced
+    assert _describe("db-primary")["ReadReplicaDBInstanceIdentifiers"] == []
+    assert ("Replica", "UPDATE_COMPLETE") in events("Db")
+    assert ("Primary", "UPDATE_COMPLETE") not in events("Db")  # unchanged: not touched
+
+
+def test_stack_update_deletes_removed_resources_last_per_their_deletion_policy() -> None:
+    def template(prefix: str, *, retained: bool) -> dict[str, Any]:
+        resources = _primary_and_replica(prefix)
+        resources["Primary"]["DeletionPolicy"] = "Retain"
+        resources["Topic"] = TOPIC
+        return resources if retained else {"Params": resources["Params"], "Next": TOPIC}
+
+    with fidelity.installed(only=("rds-db-instance",)):
+        create_stack("Plain", template("plain", retained=True))
+        with pytest.raises(ClientError, match="DBInstanceNotFound"):
+            update_stack("Plain", template("plain", retained=False))  # the update fails
+    with pytest.raises(ClientError, match="DBInstanceNotFound"):
+        _describe("plain-primary")  # moto: deleted first, whatever its DeletionPolicy
+
+    with fidelity.installed(only=UPDATE):
+        create_stack("Db", template("db", retained=True))
+        update_stack("Db", template("db", retained=False))
+    assert "ReadReplicaSourceDBInstanceIdentifier" not in _describe("db-primary")  # kept
+    with pytest.raises(ClientError, match="DBInstanceNotFound"):
+        _describe("db-replica")  # a replica's DeletionPolicy is ignored: deleted
+    happened = events("Db")
+    assert happened.index(("Next", "CREATE_COMPLETE")) < happened.index(
+        ("Topic", "DELETE_COMPLETE"))  # created first, cleaned up last
+    assert ("Primary", "DELETE_SKIPPED") in happened and ("Replica", "DELETE_COMPLETE") in happened
+    names = [r["LogicalResourceId"] for r in client("cloudformation").list_stack_resources(
+        StackName="Db")["StackResourceSummaries"]]
+    assert sorted(names) == ["Next", "Params"]
+
+
+def test_stack_update_leaves_a_protected_instance_behind_and_completes() -> None:
+    resources = _primary_and_replica("db")
+    resources["Replica"]["Properties"]["DeletionProtection"] = True
+    with fidelity.installed(only=UPDATE):
+        create_stack("Db", resources)
+        update_stack("Db", {k: v for k, v in resources.items() if k != "Replica"})
+    stack = client("cloudformation").describe_stacks(StackName="Db")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert ("Replica", "DELETE_FAILED") in events("Db")
+    assert _describe("db-replica")["DeletionProtection"] is True  # left behind, as on AWS
+
+
+def test_stack_update_refuses_what_it_would_replace() -> None:
+    resources = _primary_and_replica("db")
+    renamed = {**resources, "Replica": {**resources["Replica"], "Properties": {
+        **resources["Replica"]["Properties"], "DBInstanceIdentifier": "db-other"}}}
+    with fidelity.installed(only=UPDATE):
+        create_stack("Db", resources)
+        with pytest.raises(ClientError, match="DBInstanceIdentifier -> db-other replaces the "
+                                              "instance: the emulator does not"):
+            update_stack("Db", renamed)
+    assert client("cloudformation").describe_stacks(StackName="Db")["Stacks"][0][
+        "StackStatus"] == "UPDATE_ROLLBACK_FAILED"
+
+
+def test_stack_update_changes_security_group_rules_in_place() -> None:
+    opened = {"CidrIp": "10.0.0.0/16", "FromPort": 443, "ToPort": 443, "IpProtocol": "tcp"}
+    with fidelity.installed(only=("cfn-stack-update", "ec2-security-group-egress-property")):
+        outputs = create_stack("Sg", _closed_group(), {"Sg": out({"Fn::GetAtt": ["Sg",
+                                                                                 "GroupId"]})})
+        changed = _closed_group()
+        changed["Sg"]["Properties"]["SecurityGroupEgress"] = [opened]
+        update_stack("Sg", changed)
+    assert _egress(outputs["Sg"]) == [("tcp", 443, ["10.0.0.0/16"], [])]  # same group id
+
+
+def test_missing_ssm_parameter_is_refused_as_aws_refuses_it() -> None:
+    guard = {"Guard": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": "/nope"}}
+    with pytest.raises(AttributeError):
+        create_stack("Plain", {"Topic": TOPIC}, Parameters=guard)
+
+    with fidelity.installed(only=("cfn-stack-update",)), pytest.raises(
+            ClientError, match=r"Unable to fetch parameters \[/nope\] from parameter store"):
+        create_stack("Stack", {"Topic": TOPIC}, Parameters=guard)
+    assert client("cloudformation").list_stacks()["StackSummaries"] == []  # nothing created

@@ -20,6 +20,7 @@ from local_aws.fidelity import (
     backup_vault,
     cfn_dynamic_references,
     cfn_get_stack_output,
+    cfn_stack_update,
     cloudwatch_alarm,
     ec2_restrict_default_sg,
     ec2_security_group,
@@ -44,6 +45,7 @@ __all__ = ["EXTENSIONS", "Extension", "install", "installed", "uninstall"]
 EXTENSIONS: tuple[Extension, ...] = (
     cfn_get_stack_output.EXTENSION,
     cfn_dynamic_references.EXTENSION,
+    cfn_stack_update.EXTENSION,
     kms_key_tags.EXTENSION,
     secrets_secret.EXTENSION,
     secrets_target_attachment.EXTENSION,

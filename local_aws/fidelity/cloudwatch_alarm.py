@@ -78,6 +78,16 @@ class CloudWatchAlarmModel(FidelityModel):
         return EmulatedResource(physical_resource_id=name, attributes={"Arn": alarm.alarm_arn},
                                 on_delete=lambda: backend.delete_alarms([name]))
 
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls, original_resource: Any, new_resource_name: str,
+        cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+    ) -> EmulatedResource:
+        """In place, as PutMetricAlarm on the same name does."""
+        name = original_resource.physical_resource_id
+        return cls.create_from_cloudformation_json(
+            name, cloudformation_json, account_id, region_name, LogicalId=name)
+
 
 EXTENSION = model_extension(
     CloudWatchAlarmModel, resource_type=RESOURCE_TYPE, name="cloudwatch-alarm",

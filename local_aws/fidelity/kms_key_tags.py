@@ -40,6 +40,28 @@ class KmsKeyModel(FidelityModel):
             region_name, **kwargs)
 
 
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls, original_resource: Any, new_resource_name: str,
+        cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+    ) -> Any:
+        """Key policy, description and rotation change in place, as on AWS."""
+        import json
+
+        from moto.kms.models import kms_backends
+
+        key = original_resource
+        properties = cloudformation_json.get("Properties", {})
+        backend = kms_backends[account_id][region_name]
+        policy = properties.get("KeyPolicy")
+        if policy is not None:
+            backend.put_key_policy(key.id, policy if isinstance(policy, str)
+                                   else json.dumps(policy))
+        if "Description" in properties:
+            backend.update_key_description(key.id, properties["Description"])
+        return key
+
+
 EXTENSION = model_extension(
     KmsKeyModel, resource_type=RESOURCE_TYPE, name="kms-key-tags",
     closes="AWS::KMS::Key with CloudFormation Tags (Key/Value) is created and tagged")

@@ -24,6 +24,15 @@ a missing `Port` becomes 3306 whatever the engine; the replica reports the sourc
 fails with `DBSubnetGroupNotFound`: moto copies the source and looks its subnet group up in the
 source's region; it would also keep the source's availability zone (`us-east-1a` for a replica in
 us-west-2); `SourceRegion` is ignored.
+- A stack update changes an instance in place (`update_from_cloudformation_json`): removing
+  `SourceDBInstanceIdentifier` promotes the read replica (it is detached from its source, as
+  `PromoteReadReplica` does: an instance the runbook promoted already has nothing to detach);
+  backup retention and window, deletion protection, class, multi-AZ, master password, security
+  groups and port are modified. A change CloudFormation would answer with a replacement (a new
+  identifier, or a source added to a standalone instance) fails the update: the emulator does
+  not replace instances.
+Gaps in moto 5.2.5 for updates: the model has no update, so a stack update loses the instance
+from the stack (see `cfn_stack_update`).
 Everything else is moto's own `DBInstance` model.
 """
 
@@ -134,6 +143,55 @@ class DBInstanceModel(FidelityModel):
         if option_group:
             database.option_group_name = option_group
         return database
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls, original_resource: Any, new_resource_name: str,
+        cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+    ) -> Any:
+        from moto.ec2.models import ec2_backends
+        from moto.rds.models import rds_backends
+
+        from cloud_assembly.template import boolean
+        from local_aws.fidelity.rds_promote_read_replica import promote_read_replica
+
+        database = original_resource
+        identifier = database.db_instance_identifier
+        properties = cloudformation_json.get("Properties", {})
+        wanted = properties.get("DBInstanceIdentifier", identifier)
+        if wanted != identifier:
+            raise ValidationError(message=f"{identifier}: DBInstanceIdentifier -> {wanted} "
+                                          "replaces the instance: the emulator does not")
+        backend = rds_backends[account_id][region_name]
+        source = properties.get("SourceDBInstanceIdentifier")
+        if source and not database.source_db_instance_identifier:
+            raise ValidationError(message=f"{identifier}: a SourceDBInstanceIdentifier on a "
+                                          "standalone instance replaces it: the emulator does not")
+        if not source and database.source_db_instance_identifier:
+            promote_read_replica(backend, {"db_instance_identifier": identifier})
+        groups = properties.get("VPCSecurityGroups")
+        if groups is not None:
+            ec2 = ec2_backends[account_id][region_name]
+            unknown = [g for g in groups if ec2.get_security_group_from_id(g) is None]
+            if unknown:
+                raise ValidationError(message=f"{identifier}: VPCSecurityGroups {unknown} do not "
+                                              f"exist in {account_id}/{region_name}")
+        changes: dict[str, Any] = {
+            "backup_retention_period": _int(properties.get("BackupRetentionPeriod")),
+            "preferred_backup_window": properties.get("PreferredBackupWindow"),
+            "deletion_protection": boolean(properties.get("DeletionProtection", False)),
+            "db_instance_class": properties.get("DBInstanceClass"),
+            "multi_az": boolean(properties.get("MultiAZ")),
+            "master_user_password": properties.get("MasterUserPassword"),
+            "vpc_security_group_ids": list(groups) if groups is not None else None,
+            "port": _int(properties.get("Port")),
+        }
+        database.update(**changes)
+        return database
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 EXTENSION = model_extension(

@@ -74,6 +74,16 @@ class SecretTargetAttachmentModel(FidelityModel):
         arn = str(secrets.describe_secret(secret_id).arn)
         return EmulatedResource(physical_resource_id=arn)
 
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls, original_resource: Any, new_resource_name: str,
+        cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+    ) -> EmulatedResource:
+        """A new target: its connection keys are written to the secret (a new version)."""
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name,
+            LogicalId=original_resource.physical_resource_id)
+
 
 EXTENSION = model_extension(
     SecretTargetAttachmentModel, resource_type=RESOURCE_TYPE,

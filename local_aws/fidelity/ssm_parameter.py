@@ -51,6 +51,30 @@ class SsmParameterModel(FidelityModel):
             region_name, **kwargs)
 
 
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls, original_resource: Any, new_resource_name: str,
+        cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+    ) -> Any:
+        """A new value (or description) on the same name: a new version, as on AWS."""
+        from moto.cloudformation.exceptions import ValidationError
+        from moto.ssm.models import ssm_backends
+
+        name = original_resource.name
+        properties = cloudformation_json.get("Properties", {})
+        if properties.get("Name", name) != name:
+            raise ValidationError(message=f"{name}: a new Name replaces the parameter: the "
+                                          "emulator does not replace resources")
+        backend = ssm_backends[account_id][region_name]
+        backend.put_parameter(name=name, description=properties.get("Description"),
+                              value=str(properties["Value"]),
+                              parameter_type=properties.get("Type", "String"),
+                              allowed_pattern=properties.get("AllowedPattern"), keyid=None,
+                              overwrite=True, tags=[], data_type=properties.get("DataType", "text"),
+                              tier=properties.get("Tier"), policies=None)
+        return backend.get_parameter(name)
+
+
 EXTENSION = model_extension(
     SsmParameterModel, resource_type=RESOURCE_TYPE, name="ssm-parameter",
     closes="AWS::SSM::Parameter with a Tags object, or without Name, is created")
