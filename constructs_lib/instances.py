@@ -349,9 +349,12 @@ class RetiredInstance(_Instance):
         self.option_group = settings.engine.audit_option_group(self, "AuditOptionGroup",
                                                                settings.log_exports)
         self.parameter_group.bind_to_instance()  # CDK renders a parameter group once bound
-        # CDK's instance construct names its subnet group `<instance>/SubnetGroup`; like the
-        # instance's other children, it waits for the log groups.
+        # CDK's instance construct names its subnet group `<instance>/SubnetGroup`, retained
+        # when the instance's removal policy is RETAIN; like the instance's other children, it
+        # waits for the log groups.
         instance = Construct(self, "Instance")
         instance.node.add_dependency(self.log_groups)
         rds.SubnetGroup(instance, "SubnetGroup", vpc=vpc, vpc_subnets=subnets,
-                        description="Subnet group for Instance database")
+                        description="Subnet group for Instance database",
+                        removal_policy=RemovalPolicy.RETAIN
+                        if settings.removal_policy == RemovalPolicy.RETAIN else None)

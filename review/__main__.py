@@ -5,6 +5,12 @@ Exit status: 0 when the data-loss guard passes everywhere, 1 when it fires (or a
 is stale), 2 when the review cannot run (bad config, unreadable baseline or allow-list) or the
 policy gate refused a synthesis.
 
+An environment whose config/topology.json declares a promotion is compared with its previous
+generation (the same code, synthesized with the topology before that promotion): what the
+deploy that reconciles the stacks will change, with the promotion told apart from a replacement.
+Its original topology is what the committed snapshots hold (the tests compare code changes
+there).
+
 When the policy gate refuses, the environment is synthesized again without it and still reviewed:
 the gate only adds checks (the templates are the same), and a change that breaks the gate, such as
 a renamed construct that an acknowledgment names by path, is exactly the change whose data-loss
@@ -14,6 +20,7 @@ verdict the reviewer needs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -22,9 +29,12 @@ from pathlib import Path
 import config
 from cloud_assembly import CloudAssembly
 from config.naming import stack_name
+from config.topology import TOPOLOGY_FILE_VARIABLE, Topology, topology_file, write
 from review.allowlist import AllowListError, load
+from review.normalize import normalize
 from review.report import render
-from review.snapshots import ALLOWLIST_PATH, BASELINE_ENV, ROOT, BaselineError, load_baseline
+from review.snapshots import (ALLOWLIST_PATH, BASELINE_ENV, ROOT, Baseline, BaselineError,
+                              load_baseline)
 
 EXIT_OK, EXIT_DATA_LOSS, EXIT_ERROR = 0, 1, 2
 
@@ -58,9 +68,35 @@ def _synthesize(env: str, scratch: Path) -> tuple[CloudAssembly, str | None]:
         return synthesize(env, scratch / f"{env}-ungated", gate=False), refusal
 
 
+def _previous_generation(env: str, cfg: config.DatabaseConfig, scratch: Path) -> Baseline:
+    """The templates of `cfg`'s topology before its newest promotion (synthesized ungated:
+    the gate judges the current templates)."""
+    from app import synthesize
+
+    previous = Topology(promotions=cfg.topology.promotions[:-1])
+    scratch_file = scratch / f"{env}-topology.json"
+    scratch_file.write_text(topology_file().read_text() if topology_file().exists() else "{}")
+    write(env, previous, path=scratch_file)
+    before = os.environ.get(TOPOLOGY_FILE_VARIABLE)
+    os.environ[TOPOLOGY_FILE_VARIABLE] = str(scratch_file)
+    try:
+        assembly = synthesize(env, scratch / f"{env}-generation-{previous.generation}",
+                              gate=False)
+    finally:
+        if before is None:
+            os.environ.pop(TOPOLOGY_FILE_VARIABLE, None)
+        else:
+            os.environ[TOPOLOGY_FILE_VARIABLE] = before
+    generation = cfg.topology.generation
+    return Baseline(
+        source=f"generation {generation - 1} of the declared topology (the templates before "
+               f"the promotion config/topology.json declares as generation {generation})",
+        templates={stack.name: normalize(stack.template) for stack in assembly.stacks})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
-    from review.pipeline import review_environment
+    from review.pipeline import declared_promotion, review_environment
 
     try:
         entries = load(ALLOWLIST_PATH)
@@ -73,17 +109,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="review-cdk-out-") as scratch:
         for env in args.env or list(config.ENVIRONMENTS):
             try:
-                config.load(env)
+                cfg = config.load(env)
                 assembly, refusal = _synthesize(env, Path(scratch))
                 templates = {stack.name: stack.template for stack in assembly.stacks}
-                baseline = load_baseline(stacks=templates, ref=args.baseline,
-                                         stack_prefix=stack_name(env, ""))
+                declared = declared_promotion(cfg.layout)
+                baseline = (_previous_generation(env, cfg, Path(scratch)) if declared else
+                            load_baseline(stacks=templates, ref=args.baseline,
+                                          stack_prefix=stack_name(env, "")))
             except (config.ConfigError, BaselineError) as error:
                 print(f"error: {error}", file=sys.stderr)
                 return EXIT_ERROR
             review = review_environment(env=env, templates=templates,
                                         regions=assembly.regions, baseline=baseline,
-                                        entries=entries, gate_error=refusal)
+                                        entries=entries, gate_error=refusal, declared=declared,
+                                        promotion=cfg.layout.change if declared else None)
             path = args.out / f"{env}.md"
             path.write_text(render(review), encoding="utf-8")
             if not args.quiet:

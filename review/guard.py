@@ -7,13 +7,22 @@ replacing a security group or an alarm loses nothing, replacing a database loses
 written since its last snapshot.
 
 Both templates must be normalized (`review.normalize`) so that masking is the same on both sides.
+
+A promotion declared in config/topology.json (`DeclaredPromotion`) changes three verdicts, and
+only for what it declares: the removal of `SourceDBInstanceIdentifier` from the promoted writer
+is CloudFormation's in-place promotion (a note: a brief interruption, no replacement); the
+former writer leaving the stack is its retirement (a note, when its DeletionPolicy keeps it);
+the stateful resources of the replicas it replaces, and of what moved with the writer to its
+new region, leaving the stack are notes too. Everything else still blocks: a create-only change
+on the promoted writer, a source removed from a replica the config does not declare, the
+retired writer deployed with a policy that would delete it.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cloud_assembly import rds, removal
@@ -75,6 +84,39 @@ class Finding:
         ))
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeclaredPromotion:
+    """The changes a promotion declared in config/topology.json makes expected.
+
+    - `writer`: the DB instance identifier promoted in place;
+    - `retired`: the former writer's identifier, which leaves its stack retained;
+    - `replaced`: {stack: logical-id prefixes} of the replicas of the former writer (their
+      constructs' resources), which replicas of the new writer replace;
+    - `moved`: {stack: logical-id prefixes} of what moved with the writer to its new region
+      (the credentials secret), kept by its DeletionPolicy.
+    """
+
+    writer: str
+    retired: str
+    replaced: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    moved: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def owner(self, stack: str, logical_id: str) -> str | None:
+        """'replaced' or 'moved' when `logical_id` is a resource of such a construct."""
+        for kind, table in (("replaced", self.replaced), ("moved", self.moved)):
+            if any(_belongs(logical_id, prefix) for prefix in table.get(stack, ())):
+                return kind
+        return None
+
+
+def _belongs(logical_id: str, prefix: str) -> bool:
+    """A logical id of the construct whose path makes `prefix` (CDK joins the path's parts and
+    adds an 8-digit hash): the prefix, then a capitalized part or the hash."""
+    rest = logical_id[len(prefix):]
+    return logical_id.startswith(prefix) and bool(rest) and (rest[0].isupper() or
+                                                             len(rest) == 8)
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -121,6 +163,11 @@ def _fate(policy: str) -> str:
 
 def _removal_consequence(old: Mapping[str, Any], *, spec: StatefulType) -> str:
     policy = removal.policy_of(old, "DeletionPolicy")
+    if spec.type == rds.DB_INSTANCE and not rds.deletion_policy_applies(
+            old.get("Properties", {})):
+        return ("deletes the read replica whatever its DeletionPolicy (CloudFormation ignores "
+                "it on a replica; deletion protection makes the delete fail and leaves it "
+                "outside the stack): a reader of the writer is lost")
     if removal.keeps_resource(policy):
         return (f"removes the {spec.noun} from the stack: it is orphaned (kept, but no longer "
                 "managed, and its alarms, backups and rotation go with the stack)")
@@ -131,7 +178,8 @@ def _removal_consequence(old: Mapping[str, Any], *, spec: StatefulType) -> str:
 
 
 def _property_findings(*, stack: str, logical_id: str, spec: StatefulType, label: str,
-                       old_template: Template, new_template: Template) -> Iterator[Finding]:
+                       old_template: Template, new_template: Template,
+                       declared: DeclaredPromotion | None = None) -> Iterator[Finding]:
     old = old_template["Resources"][logical_id]
     new = new_template["Resources"][logical_id]
     old_props, new_props = old.get("Properties", {}), new.get("Properties", {})
@@ -162,11 +210,12 @@ def _property_findings(*, stack: str, logical_id: str, spec: StatefulType, label
 
     if spec.type == rds.DB_INSTANCE:
         yield from _database_conditionals(old=old_props, new=new_props, finding=finding,
-                                          replaced=replaced)
+                                          replaced=replaced, declared=declared)
 
 
 def _database_conditionals(*, old: Mapping[str, Any], new: Mapping[str, Any],
-                           finding: Callable[..., Finding], replaced: str) -> Iterator[Finding]:
+                           finding: Callable[..., Finding], replaced: str,
+                           declared: DeclaredPromotion | None = None) -> Iterator[Finding]:
     """The create-only-in-some-cases properties of AWS::RDS::DBInstance."""
     if old.get("Engine") and new.get("Engine") and old["Engine"] != new["Engine"]:
         yield finding("Engine", old["Engine"], new["Engine"], replaced)
@@ -190,19 +239,64 @@ def _database_conditionals(*, old: Mapping[str, Any], new: Mapping[str, Any],
         yield finding("PerformanceInsightsKMSKeyId", before, after,
                       f"{replaced} (the Performance Insights key cannot change once set)")
     before, after = old.get(rds.SOURCE), new.get(rds.SOURCE)
+    identifier = new.get("DBInstanceIdentifier")
     if rds.is_replica(old) and not rds.is_replica(new):
-        yield finding(rds.SOURCE, before, after,
-                      "promotes the read replica to a standalone instance: it stops replicating "
-                      "and keeps its data (no replacement)", blocking=False)
+        if declared is not None and identifier == declared.writer:
+            yield finding(rds.SOURCE, before, after, promotion_consequence(declared),
+                          blocking=False)
+        else:
+            yield finding(rds.SOURCE, before, after,
+                          "promotes a read replica that config/topology.json does not declare "
+                          "the writer: CloudFormation would make it a second writer that stops "
+                          "replicating (no replacement); declare the promotion after the "
+                          "failover that made it the writer, or keep its source")
     elif canonical(before) != canonical(after):
         yield finding(rds.SOURCE, before, after,
                       f"{replaced} (a replica is re-created from its new source)")
 
 
-def find_data_loss(*, stack: str, old: Template | None, new: Template | None) -> list[Finding]:
+def promotion_consequence(declared: DeclaredPromotion) -> str:
+    return (f"the promotion config/topology.json declares: CloudFormation promotes "
+            f"{declared.writer} in place (a brief interruption, no replacement, its data and "
+            f"automated backups kept); {declared.retired} is retired (kept outside the stack, "
+            f"deletion protection on); the replicas of {declared.retired} are replaced by "
+            f"replicas of {declared.writer}")
+
+
+def _declared_removal(resource: Mapping[str, Any], *, stack: str, logical_id: str,
+                      spec: StatefulType, declared: DeclaredPromotion | None) -> str | None:
+    """Why removing this resource is what the declared promotion does (a note), else None."""
+    if declared is None:
+        return None
+    policy = removal.policy_of(resource, "DeletionPolicy")
+    name = resource.get("Properties", {}).get(spec.name_property) if spec.name_property else None
+    if spec.type == rds.DB_INSTANCE and name == declared.retired:
+        if removal.keeps_resource(policy) and rds.deletion_policy_applies(
+                resource.get("Properties", {})):
+            return (f"retires {declared.retired}, the former writer: CloudFormation keeps it "
+                    "outside the stack (DeletionPolicy Retain, deletion protection on), fenced, "
+                    "for forensics until it is decommissioned")
+        return None
+    kind = declared.owner(stack, logical_id)
+    if kind == "replaced":
+        what = ("the replica is deleted once its successor exists: it holds only a copy of "
+                "the former writer's data" if spec.type == rds.DB_INSTANCE else
+                f"the {spec.noun} goes with its replica "
+                f"({'kept outside the stack' if removal.keeps_resource(policy) else 'deleted'})")
+        return (f"a replica of {declared.retired} replaced by a replica of {declared.writer} "
+                f"(RDS cannot re-parent a replica): {what}")
+    if kind == "moved" and removal.keeps_resource(policy):
+        return (f"moves with the writer to its region: the {spec.noun} is kept outside this "
+                "stack (DeletionPolicy Retain); the writer's stack holds its successor")
+    return None
+
+
+def find_data_loss(*, stack: str, old: Template | None, new: Template | None,
+                   declared: DeclaredPromotion | None = None) -> list[Finding]:
     """Every data-losing change of stateful resources from `old` to `new` (normalized templates).
 
     `old` None means a new stack (nothing to lose); `new` None means the stack is gone.
+    `declared`: the promotion config/topology.json declares between the two (module doc).
     """
     if old is None:
         return []
@@ -217,6 +311,14 @@ def find_data_loss(*, stack: str, old: Template | None, new: Template | None) ->
         label = label_of(resource, spec=spec, logical_id=logical_id)
         current = new_resources.get(logical_id)
         if current is None or current.get("Type") != resource.get("Type"):
+            expected = _declared_removal(resource, stack=stack, logical_id=logical_id, spec=spec,
+                                         declared=declared) if current is None else None
+            if expected is not None:
+                findings.append(Finding(
+                    stack=stack, resource=logical_id, resource_type=spec.type, label=label,
+                    property=LOGICAL_ID, old=logical_id, new=None, consequence=expected,
+                    blocking=False))
+                continue
             successor = _successor(resource, spec=spec, added=added)
             consequence = (spec.replacement(resource) if successor
                            else _removal_consequence(resource, spec=spec))
@@ -228,5 +330,6 @@ def find_data_loss(*, stack: str, old: Template | None, new: Template | None) ->
             continue
         assert new is not None
         findings.extend(_property_findings(stack=stack, logical_id=logical_id, spec=spec,
-                                           label=label, old_template=old, new_template=new))
+                                           label=label, old_template=old, new_template=new,
+                                           declared=declared))
     return findings

@@ -29,6 +29,7 @@ class Review:
     stale_entries: tuple[AllowEntry, ...]
     new_stacks: tuple[str, ...] = ()
     gate_error: str | None = None
+    promotion: str | None = None  # the promotion config/topology.json declares, described
 
     @property
     def passed(self) -> bool:
@@ -121,6 +122,8 @@ def changes_section(review: Review) -> str:
               f"FAILED: {len(verdict.blocking)} change(s) delete or replace stored data")
     parts = [f"### Changes against the {review.baseline_source}",
              f"**Data-loss guard: {status}.**"]
+    if review.promotion:
+        parts.append(f"**Declared promotion** (config/topology.json): {review.promotion}")
     if verdict.blocking:
         parts.append("\n".join(f"- {f.message()}" for f in verdict.blocking))
         parts.append("If a replacement is intended, add a reviewed entry to "

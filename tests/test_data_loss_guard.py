@@ -174,9 +174,9 @@ DATA_LOSS = [
     ("update-replace-policy-retain-to-snapshot", PROD_DB, weaken_update_replace_policy,
      "UpdateReplacePolicy", "Retain", "Snapshot", "deleted after a final snapshot"),
     ("remove-replica-retained", PROD_DB, remove_replica, LOGICAL_ID, "DatabaseReplica1Instance",
-     None, "orphaned"),
-    ("remove-replica-snapshot", DEV_DB, remove_replica, LOGICAL_ID, "DatabaseReplica1Instance",
-     None, "deletes the database after a final snapshot"),
+     None, "CloudFormation ignores it on a replica"),
+    ("remove-replica-whatever-its-policy", DEV_DB, remove_replica, LOGICAL_ID,
+     "DatabaseReplica1Instance", None, "deletes the read replica whatever its DeletionPolicy"),
     ("instance-identifier", PROD_DB, change_instance_identifier, "DBInstanceIdentifier",
      PROD.instance_identifier("primary"), "renamed-writer", "replaces the database"),
     ("storage-encrypted", PROD_DB, unencrypt, "StorageEncrypted", True, False,
@@ -269,14 +269,17 @@ def test_a_new_stack_has_nothing_to_lose(normalized: dict[str, Template]) -> Non
     assert find_data_loss(stack=PROD_DB, old=None, new=normalized[PROD_DB]) == []
 
 
-def test_promoting_a_replica_is_a_note_not_a_failure(normalized: dict[str, Template]) -> None:
+def test_fails_on_a_promotion_the_config_does_not_declare(
+        normalized: dict[str, Template]) -> None:
     def promote(t: Template) -> None:
         replica = t["Resources"][_logical_id(t, "AWS::RDS::DBInstance", "Replica1")]
         del replica["Properties"]["SourceDBInstanceIdentifier"]
 
     [finding] = guard(normalized, PROD_DB, promote)
-    assert not finding.blocking and "promotes the read replica" in finding.consequence
-    assert judge(findings=[finding], entries=()).passed
+    assert finding.blocking and finding.property == "SourceDBInstanceIdentifier"
+    assert "promotes a read replica that config/topology.json does not declare" in \
+        finding.consequence
+    assert not judge(findings=[finding], entries=()).passed
 
 
 # --- harmless changes pass ---------------------------------------------------------------------
@@ -497,3 +500,120 @@ def test_every_allow_list_entry_still_means_something(normalized: dict[str, Temp
                        + "\n".join(f"- {e.describe()}" for e in stale))
     unknown = {e.stack for e in entries} - set(normalized)
     assert not unknown, f"{ALLOWLIST_PATH}: entries name stacks that do not exist: {unknown}"
+
+
+# --- a promotion declared in config/topology.json ------------------------------------------------
+
+def _generations(env: str, writer: str, region: str | None,
+                 tmp_path: Path) -> tuple[config.DatabaseConfig, dict[str, Template],
+                                          dict[str, Template], dict[str, str | None]]:
+    """(config of the promoted topology, templates before, after, regions), as `make review`
+    compares them: the previous generation synthesized with the same code."""
+    import os
+
+    from config.topology import TOPOLOGY_FILE_VARIABLE
+
+    topology = tmp_path / "topology.json"
+    entry = {"writer": writer, **({"region": region} if region else {})}
+    before = os.environ[TOPOLOGY_FILE_VARIABLE]
+    try:
+        os.environ[TOPOLOGY_FILE_VARIABLE] = str(tmp_path / "none.json")
+        old = synthesize(env, tmp_path / "old", gate=False)
+        topology.write_text(json.dumps({env: {"promotions": [entry]}}))
+        os.environ[TOPOLOGY_FILE_VARIABLE] = str(topology)
+        new = synthesize(env, tmp_path / "new", gate=False)
+        cfg = config.load(env)
+    finally:
+        os.environ[TOPOLOGY_FILE_VARIABLE] = before
+    return (cfg, {s.name: normalize(s.template) for s in old.stacks},
+            {s.name: normalize(s.template) for s in new.stacks}, new.regions)
+
+
+@pytest.fixture(scope="module")
+def promoted_prod(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, ...]:
+    return _generations("prod", "prod-mysql-replica-2", "eu-west-1",
+                        tmp_path_factory.mktemp("promoted-prod"))
+
+
+def _declared_findings(generations: tuple[Any, ...]) -> list[Finding]:
+    from review.pipeline import declared_promotion
+
+    cfg, old, new, _ = generations
+    declared = declared_promotion(cfg.layout)
+    return [f for stack in sorted(set(old) | set(new))
+            for f in find_data_loss(stack=stack, old=old.get(stack), new=new.get(stack),
+                                    declared=declared)]
+
+
+def test_a_declared_promotion_is_an_in_place_promotion_and_nothing_is_lost(
+        promoted_prod: tuple[Any, ...]) -> None:
+    findings = _declared_findings(promoted_prod)
+    assert [f for f in findings if f.blocking] == []
+    [promotion] = [f for f in findings if f.property == rds.SOURCE]
+    assert promotion.label == "database prod-mysql-replica-2"
+    assert promotion.consequence.startswith(
+        "the promotion config/topology.json declares: CloudFormation promotes "
+        "prod-mysql-replica-2 in place (a brief interruption, no replacement, its data and "
+        "automated backups kept); prod-mysql-primary is retired (kept outside the stack, "
+        "deletion protection on); the replicas of prod-mysql-primary are replaced by replicas "
+        "of prod-mysql-replica-2")
+    removed = {f.label: f.consequence for f in findings if f.property == LOGICAL_ID}
+    assert removed["database prod-mysql-primary"].startswith("retires prod-mysql-primary")
+    for replaced in ("database prod-mysql-replica-1", "database prod-mysql-dr-replica"):
+        assert removed[replaced].startswith("a replica of prod-mysql-primary replaced by a "
+                                            "replica of prod-mysql-replica-2"), replaced
+    assert len([f for f in findings if f.resource_type == rds.DB_INSTANCE]) == 4
+
+
+@pytest.mark.parametrize(("mutate", "prop"), [
+    (lambda props: props.update(StorageEncrypted=True), "StorageEncrypted"),
+    (lambda props: props.update(MasterUsername="dbadmin"), "MasterUsername"),
+    (lambda props: props.update(DBInstanceIdentifier="prod-mysql-writer"),
+     "DBInstanceIdentifier"),
+])
+def test_fails_on_what_would_replace_the_promoted_writer(
+        promoted_prod: tuple[Any, ...], mutate: Callable[[dict[str, Any]], None],
+        prop: str) -> None:
+    cfg, old, new, regions = promoted_prod
+    new = copy.deepcopy(new)
+    writer = next(r for r in new[PROD_DB]["Resources"].values()
+                  if r["Properties"].get("DBInstanceIdentifier") == "prod-mysql-replica-2")
+    mutate(writer["Properties"])
+    blocking = [(f.property, f.consequence.split(":")[0])
+                for f in _declared_findings((cfg, old, new, regions)) if f.blocking]
+    assert blocking[0] == (prop, "replaces the database")
+    # Renamed, it is no longer the writer the config declares: its promotion blocks too.
+    assert blocking[1:] == ([(rds.SOURCE, "promotes a read replica that config/topology.json "
+                                          "does not declare the writer")]
+                            if prop == "DBInstanceIdentifier" else [])
+
+
+def test_fails_when_the_retired_writer_was_deployed_with_a_deleting_policy(
+        promoted_prod: tuple[Any, ...]) -> None:
+    cfg, old, new, regions = promoted_prod
+    old = copy.deepcopy(old)
+    primary(old[PROD_DB])["DeletionPolicy"] = "Snapshot"
+    blocking = [f for f in _declared_findings((cfg, old, new, regions)) if f.blocking]
+    assert [(f.label, f.property) for f in blocking] == [("database prod-mysql-primary",
+                                                          LOGICAL_ID)]
+    assert "deletes the database after a final snapshot" in blocking[0].consequence
+
+
+def test_review_report_shows_one_promotion_and_no_replacement(
+        promoted_prod: tuple[Any, ...]) -> None:
+    from review.pipeline import declared_promotion, review_environment
+    from review.report import render
+    from review.snapshots import Baseline
+
+    cfg, old, new, regions = promoted_prod
+    review = review_environment(
+        env="prod", templates=new, regions=regions,
+        baseline=Baseline(source="generation 0", templates=old), entries=(),
+        declared=declared_promotion(cfg.layout), promotion=cfg.layout.change)
+    assert review.passed
+    text = render(review, diagram=False)
+    assert "**Data-loss guard: PASSED" in text
+    assert ("**Declared promotion** (config/topology.json): env prod: generation 1: "
+            "prod-mysql-replica-2 in eu-west-1 is the writer; prod-mysql-primary retired") in text
+    assert text.count("CloudFormation promotes prod-mysql-replica-2 in place") == 1
+    assert "DATA LOSS" not in text and "replaces the database" not in text
