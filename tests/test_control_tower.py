@@ -59,8 +59,14 @@ def test_local_passes_every_control_but_the_one_broken_on_purpose(
     assert _report(outdir)[PLUGIN]["conclusion"] == "failure"
     # The cdk-nag packs (listed for their acknowledged findings) have nothing open: the synth
     # failed on the Control Tower finding alone.
-    others = {p["conclusion"] for name, p in _report(outdir).items() if name != PLUGIN}
+    others = {p["conclusion"] for name, p in _report(outdir).items()
+              if name not in (PLUGIN, "Redundancy")}
     assert others == {"success"}
+    # The gate refuses the escape hatch too: the template differs from the construct tree, and
+    # the retention is below the configured one.
+    assert {v["ruleName"] for v in _report(outdir)["Redundancy"]["violations"]} == {
+        "Redundancy-TemplateMatchesConstructs[Property::RetentionInDays]",
+        "Redundancy-LogRetentionAsConfigured[Property::RetentionInDays]"}
 
 
 def test_control_tower_catches_short_log_retention(
