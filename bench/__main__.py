@@ -8,7 +8,7 @@ bench/results.md (Markdown tables: the machine, every figure and the budgets, pa
 Environment: BENCH_RUNS (rounds, >= 5 for the published figures), BENCH_SUITE_RUNS (rounds
 that also run `make test` and `make deploy`, default BENCH_RUNS: together ~95 s a round, the
 bulk of the run), BENCH_CASES (comma-separated case-name prefixes, to run a subset while
-working on one), BENCH_CHECKOV (checkov executable; default build/bench-venv/bin/checkov,
+working on one), BENCH_CHECKOV (checkov executable; default build/checkov-venv/bin/checkov,
 installed by `make bench` outside the project's venv).
 """
 
@@ -40,7 +40,7 @@ ENVS = ("local", "dev", "prod")
 # process (`cdk synth -c env=all`, as `make synth` runs).
 CLI_TARGETS = ("dev", "all")
 SCALE = (1, 10, 50)
-CHECKOV = os.environ.get("BENCH_CHECKOV", str(ROOT / "build" / "bench-venv" / "bin" / "checkov"))
+CHECKOV = os.environ.get("BENCH_CHECKOV", str(ROOT / "build" / "checkov-venv" / "bin" / "checkov"))
 MIB = 1024  # ru_maxrss is in KiB on Linux
 
 # As the Makefile runs things: compiled modules are cached (PYTHONDONTWRITEBYTECODE unset).
@@ -286,7 +286,7 @@ def deploy_available() -> str | None:
 
 def checkov_available() -> str | None:
     if not Path(CHECKOV).exists():
-        return (f"{CHECKOV} not found: `make bench` installs checkov into build/bench-venv "
+        return (f"{CHECKOV} not found: `make checkov` installs it into build/checkov-venv "
                 "from the registry; the install failed or was skipped")
     return None
 
