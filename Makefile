@@ -100,6 +100,8 @@ bench: ## Time synth, the gate, its peers and make test; write bench/results.{js
 # ---- Embedded local AWS (moto server + fidelity extensions, local_aws/; docs/local-aws.md) ----
 LOCAL_AWS := $(PY) -m local_aws
 # The emulator's primary is always healthy, so the demo failover is a planned one (--force).
+# Env local records the promotion itself (--record: config/topology.json), so the next
+# `make deploy` reconciles the stacks; `make destroy` returns local to its original topology.
 FAILOVER_ARGS ?= --force --poll 1 --timeout 120
 # The same for the regional demo: env local's DR region (us-west-2) runs on the same emulator.
 FAILOVER_REGION_ARGS ?= --force --poll 1 --timeout 120
@@ -109,17 +111,18 @@ FAILOVER_REGION_ARGS ?= --force --poll 1 --timeout 120
 deploy: install ## Start (or reuse) the local AWS emulator, synth env local through the gate, bootstrap, deploy, verify
 	$(PY) -m local_aws.deploy
 
-destroy: ## Stop the local AWS emulator and drop everything deployed to it
+destroy: ## Stop the local AWS emulator, drop everything deployed to it, return env local to its original topology
 	$(LOCAL_AWS) stop
+	$(PY) -m config --reset local
 
 verify: ## Verify the local deployment (python -m ops verify --env local)
 	$(LOCAL_AWS) run -- $(PY) -m ops verify --env local
 
-failover: ## Promote a replica on the local emulator (FAILOVER_ARGS="--force --dry-run" to only plan)
-	$(LOCAL_AWS) run -- $(PY) -m ops failover --env local $(FAILOVER_ARGS)
+failover: ## Promote a replica on the local emulator and record it in config/topology.json (FAILOVER_ARGS="--force --dry-run" to only plan); `make deploy` then reconciles
+	$(LOCAL_AWS) run -- $(PY) -m ops failover --env local --record $(FAILOVER_ARGS)
 
-failover-region: ## Regional failover on the local emulator: promote the DR replica in us-west-2 (FAILOVER_REGION_ARGS="--force --dry-run" to only plan)
-	$(LOCAL_AWS) run -- $(PY) -m ops failover --env local --region-dr $(FAILOVER_REGION_ARGS)
+failover-region: ## Regional failover on the local emulator: promote the DR replica in us-west-2 and record it (FAILOVER_REGION_ARGS="--force --dry-run" to only plan)
+	$(LOCAL_AWS) run -- $(PY) -m ops failover --env local --region-dr --record $(FAILOVER_REGION_ARGS)
 
 local-aws-status: ## Where the local AWS emulator listens (if it runs)
 	$(LOCAL_AWS) status

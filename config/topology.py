@@ -392,3 +392,20 @@ def write(env: str, topology: Topology, *, path: Path | None = None) -> Path:
 def entry_text(env: str, topology: Topology) -> str:
     """The env's entry of the file as JSON text (what `write` records for it)."""
     return json.dumps({env: topology.as_json()}, indent=2, sort_keys=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m config --reset ENV`: return ENV to its original topology (removes its entry
+    from the topology file); what `make destroy` does for env local."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m config")
+    parser.add_argument("--reset", metavar="ENV", required=True,
+                        help="remove ENV's declared promotions (its original topology)")
+    args = parser.parse_args(argv)
+    if declared(args.reset) is None:
+        print(f"env {args.reset}: already in its original topology ({topology_file().name})")
+        return 0
+    path = write(args.reset, Topology())
+    print(f"env {args.reset}: back to its original topology ({path})")
+    return 0

@@ -426,8 +426,18 @@ class Deployment:
                         "returns env local to its original topology.")
 
     def bootstrap(self, assembly: Path) -> None:
+        """`cdk bootstrap` of the env's regions, unless each already holds a complete bootstrap
+        stack: the emulator holds only what this app's deploys put there, so a complete one is
+        this CLI's (the CLI itself would only confirm it, ~1 s of Node per region)."""
         targets = [f"aws://{emu.ACCOUNT}/{region}" for region in self.regions]
         with self.progress.step(f"cdk bootstrap {' '.join(targets)}"):
+            with self._aws_calls("reading the bootstrap stacks"):
+                done = all(_live_status(self._client("cloudformation", region), TOOLKIT_STACK)
+                           in _COMPLETE for region in self.regions)
+            if done:
+                self.progress.detail(f"{TOOLKIT_STACK} complete in {', '.join(self.regions)}: "
+                                     "already bootstrapped")
+                return
             self._tool(cdk("bootstrap", *targets, "--app", str(assembly)), "cdk bootstrap failed")
 
     def deploy(self, assembly: Path) -> None:

@@ -3,6 +3,8 @@ its templates are shared by all tests (a synth per test would cost minutes)."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,6 +12,15 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import config
+from config.topology import TOPOLOGY_FILE_VARIABLE
+
+# Every environment in its original topology: what an operator records in config/topology.json
+# (`make failover` does for env local) must not change what the tests synthesize. Set before
+# any test module is collected (the snapshot tests build the apps at collection) and inherited
+# by xdist's workers and the tests' subprocesses. A test of a promoted topology names its own
+# file.
+os.environ[TOPOLOGY_FILE_VARIABLE] = os.path.join(
+    tempfile.mkdtemp(prefix="topology-"), "original-topology.json")
 
 if TYPE_CHECKING:  # aws_cdk is imported by the fixtures: xdist's controller never needs it
     import aws_cdk as cdk
@@ -20,10 +31,9 @@ ENVS = tuple(config.ENVIRONMENTS)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The end-to-end tests run first: they are the longest (~23 s, two deploys on the
-    emulator), and started late they leave the other worker idle at the end. xdist's `load`
-    schedule gives each worker a first chunk of consecutive tests, so both go to one worker,
-    which starts the module's background deploy once."""
+    """The end-to-end test runs first: it is the longest (one deploy and two reconciling
+    deploys on the emulator), and started late it would leave the other worker idle at the
+    end."""
     items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
 
 Template = dict[str, Any]

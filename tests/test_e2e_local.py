@@ -1,33 +1,40 @@
-"""End to end on the embedded local AWS, through the real command lines. Env `local` has a DR
-region, so every deploy bootstraps and deploys both regions (us-east-1, us-west-2) on the one
-emulator.
+"""End to end on the embedded local AWS, through the real command lines: the drill of a platform
+team after a failover, in-region then regional, on one emulator. Env `local` has a DR region, so
+every deploy covers both regions (us-east-1, us-west-2) of the one emulator.
 
-1. In-region: deploy (bootstrap, deploy, verify), failover, verify again with the promoted
-   replica as the writer, and the regional failover refused (the DR replica follows the old
-   primary: promoting it would lose the new writer's writes, as on AWS).
-2. Regional, on a second emulator (its deploy starts in the background with the module, so the
-   two scenarios overlap): deploy, `failover --region-dr`, verify with the DR replica as the
-   writer, then deploy once more (the emulator is reused, nothing changes).
+1. Deploy the original topology (bootstrap, deploy, verify: every check passes).
+2. `failover --record` (the promoted replica is the writer; `verify` says what the unit tests
+   say, tests/test_ops_reconcile.py), the regional failover refused (the DR replica follows the
+   old primary: promoting it would lose the new writer's writes, as on AWS).
+3. Reconcile: deploy the recorded topology (the emulator updates the stacks in place) and verify
+   every check passes with no warning; the promoted writer kept (identifier, ARN, creation
+   time); full redundancy: a new replica and a new DR replica, both of the promoted writer.
+4. `failover --region-dr --record` (the new DR replica is promoted), reconcile again: the DR
+   region's instance becomes the primary of the environment, with its replica there and a
+   cross-region replica of it in the original region; every check passes.
 
-Each test runs a fresh emulator on a free port in a temporary state directory; the cloud assembly
-is the one the session already synthesized through the policy gate (`cdk_out` fixture), deployed
-with `cdk deploy --app <dir>`, so there is no second synth.
+The original topology's cloud assembly is the one the session already synthesized through the
+policy gate (`cdk_out` fixture), deployed with `cdk deploy --app <dir>`; each recorded topology's
+assembly is synthesized in this process (warm: about a second), through the gate too. The
+failovers record into a topology file of the test's own (`REDUNDANTDB_TOPOLOGY_FILE`), never
+config/topology.json. One emulator for the whole drill: its first deploy is the costly step.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from config.topology import TOPOLOGY_FILE_VARIABLE
 from local_aws import emulator as emu
 
 pytestmark = pytest.mark.e2e  # run first, on one worker (conftest.pytest_collection_modifyitems)
@@ -39,20 +46,52 @@ TIMEOUT = 180
 PARAMETER = "/local-mysql/writer-endpoint"
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, topology: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`python *args`; `topology`: the declared-topology file the command reads and records
+    into (default: the session's original topology)."""
+    env = dict(os.environ)
+    if topology is not None:
+        env[TOPOLOGY_FILE_VARIABLE] = str(topology)
     return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=TIMEOUT, check=False)
+                          timeout=TIMEOUT, check=False, env=env)
+
+
+def synthesize_recorded(topology: Path, outdir: Path) -> Path:
+    """Env local's cloud assembly of the topology recorded in `topology`, through the gate."""
+    from app import synthesize
+
+    before = os.environ[TOPOLOGY_FILE_VARIABLE]
+    os.environ[TOPOLOGY_FILE_VARIABLE] = str(topology)
+    try:
+        return synthesize("local", outdir).directory
+    finally:
+        os.environ[TOPOLOGY_FILE_VARIABLE] = before
+
+
+def all_passed(verify: subprocess.CompletedProcess[str]) -> None:
+    summary = verify.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"(\d+) checks: \1 passed, 0 failed, 0 warnings, 0 skipped", summary), \
+        output(verify)
+
+
+def replicas_of(session: boto3.session.Session, endpoint: str, identifier: str) -> list[str]:
+    return sorted(describe(session, endpoint, identifier)["ReadReplicaDBInstanceIdentifiers"])
 
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
     return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
 
-def against(state_dir: Path) -> tuple[str, ...]:
-    """`python -m ops` against the emulator of `state_dir` (what `make failover`/`make verify`
-    do)."""
-    return ("-m", "local_aws", "run", "--state-dir", str(state_dir), "--", sys.executable, "-m",
-            "ops")
+def ops(state_dir: Path, *args: str, topology: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m ops *args` against the emulator of `state_dir`, with the environment `python
+    -m local_aws run` gives it (what `make failover`/`make verify` do), in one process."""
+    from local_aws.deploy import tool_environment
+
+    emulator = emu.status(state_dir=state_dir)
+    assert emulator is not None
+    env = {**tool_environment(emulator, region=REGION), TOPOLOGY_FILE_VARIABLE: str(topology)}
+    return subprocess.run([sys.executable, "-m", "ops", *args], cwd=REPO, capture_output=True,
+                          text=True, timeout=TIMEOUT, check=False, env=env)
 
 
 def clients(region: str) -> boto3.session.Session:
@@ -88,39 +127,9 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
     emu.stop(state_dir=state)
 
 
-@dataclass
-class Background:
-    """A deploy running in the background on an emulator of its own."""
-
-    state_dir: Path
-    process: subprocess.Popen[str]
-
-    def result(self) -> subprocess.CompletedProcess[str]:
-        stdout, stderr = self.process.communicate(timeout=TIMEOUT)
-        return subprocess.CompletedProcess(self.process.args, self.process.returncode, stdout,
-                                           stderr)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def regional_deploy(cdk_out: dict[str, Path],
-                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Background]:
-    """The regional scenario's deploy, started when the module starts: it runs on its own
-    emulator while the in-region test uses the other one (each deploy is a chain of single
-    processes, so the two overlap well on two cores)."""
-    _needs_ops()
-    state = tmp_path_factory.mktemp("regional") / "local-aws"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local_aws.deploy", "--state-dir", str(state), "--assembly",
-         str(cdk_out["local"]), "--no-verify"], cwd=REPO, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    yield Background(state_dir=state, process=process)
-    if process.poll() is None:
-        process.kill()
-        process.communicate()
-    emu.stop(state_dir=state)
-
-
-def test_deploy_verify_failover_verify(cdk_out: dict[str, Path], state_dir: Path) -> None:
+def test_deploy_failover_reconcile_then_regional_failover_reconcile(
+        cdk_out: dict[str, Path], state_dir: Path, tmp_path: Path) -> None:
+    # 1. The original topology.
     deploy = run("-m", "local_aws.deploy", "--state-dir", str(state_dir),
                  "--assembly", str(cdk_out["local"]))
     assert deploy.returncode == 0, output(deploy)
@@ -141,77 +150,92 @@ def test_deploy_verify_failover_verify(cdk_out: dict[str, Path], state_dir: Path
     for limit in ("AWS::Backup::BackupPlan.CopyActions", "AWS::RDS::DBInstance.SourceRegion",
                   "AWS::RDS::DBInstance.AutomaticBackupReplicationRegion"):
         assert f"  {limit}: " in summary, summary
-
     emulator = emu.status(state_dir=state_dir)
     assert emulator is not None
-    failover = run(*against(state_dir), "failover", "--env", "local", "--force", "--poll", "0.2",
-                   "--timeout", "30")
+    url = emulator.endpoint_url
+    primary_region, dr_region = clients(REGION), clients(DR_REGION)
+
+    # 2. In-region failover, recorded.
+    before = describe(primary_region, url, "local-mysql-replica-1")
+    topology = tmp_path / "topology.json"
+    failover = ops(state_dir, "failover", "--env", "local", "--force", "--poll", "0.2",
+                   "--timeout", "30", "--record", topology=topology)
     assert failover.returncode == 0, output(failover)
-
-    verify = run(*against(state_dir), "verify", "--env", "local")
-    assert verify.returncode == 0, output(verify)
-    assert "writer: local-mysql-replica-1" in verify.stdout, output(verify)
-    assert "WARN  rds local-mysql-dr-replica: replicates from the writer (by ARN)" in \
-        verify.stdout, output(verify)
-
-    session, url = clients(REGION), emulator.endpoint_url
-    promoted = describe(session, url, "local-mysql-replica-1")
-    old = describe(session, url, "local-mysql-primary")
+    assert json.loads(topology.read_text()) == {"local": {"decommissioned": [], "promotions": [
+        {"region": REGION, "writer": "local-mysql-replica-1"}]}}
+    promoted = describe(primary_region, url, "local-mysql-replica-1")
     assert "ReadReplicaSourceDBInstanceIdentifier" not in promoted
-    assert old["ReadReplicaDBInstanceIdentifiers"] == [
-        f"arn:aws:rds:{DR_REGION}:{emu.ACCOUNT}:db:local-mysql-dr-replica"]
-    assert parameter(session, url) == address(promoted)
-    assert parameter(clients(DR_REGION), url) == address(promoted)
-
+    assert parameter(primary_region, url) == parameter(dr_region, url) == address(promoted)
     # The DR replica follows the demoted primary: a regional failover would lose the writes made
-    # on the new writer, so it is refused (the redeploy must rebuild the DR replica first).
-    regional = run(*against(state_dir), "failover", "--env", "local", "--region-dr", "--force",
-                   "--poll", "0.2", "--timeout", "30")
+    # on the new writer, so it is refused (the reconcile rebuilds the DR replica first).
+    regional = ops(state_dir, "failover", "--env", "local", "--region-dr", "--force",
+                   "--poll", "0.2", "--timeout", "30", topology=topology)
     assert regional.returncode == 3, output(regional)
     assert "replicates from local-mysql-primary, not from the writer local-mysql-replica-1" in \
         regional.stderr, output(regional)
 
+    # 3. The reconcile: the recorded topology, deployed over the same emulator.
+    reconcile(state_dir, topology, tmp_path / "cdk.out.g1",
+              changed="RedundantDb-local-Database", retired=("local-mysql-primary", REGION))
+    writer = describe(primary_region, url, "local-mysql-replica-1")
+    assert (writer["DBInstanceIdentifier"], writer["DBInstanceArn"],
+            writer["InstanceCreateTime"]) == (before["DBInstanceIdentifier"],
+                                              before["DBInstanceArn"],
+                                              before["InstanceCreateTime"])  # not replaced
+    assert replicas_of(primary_region, url, "local-mysql-replica-1") == [
+        f"arn:aws:rds:{DR_REGION}:{emu.ACCOUNT}:db:local-mysql-g1-dr-replica",
+        "local-mysql-g1-replica-1"]
+    assert describe(primary_region, url, "local-mysql-g1-replica-1")[
+        "ReadReplicaSourceDBInstanceIdentifier"] == "local-mysql-replica-1"
+    assert describe(dr_region, url, "local-mysql-g1-dr-replica")[
+        "ReadReplicaSourceDBInstanceIdentifier"] == writer["DBInstanceArn"]
+    assert parameter(primary_region, url) == parameter(dr_region, url) == address(writer)
+    retired = describe(primary_region, url, "local-mysql-primary")
+    assert retired["DeletionProtection"] is True
+    assert not retired["ReadReplicaDBInstanceIdentifiers"]  # its DR replica was replaced
 
-def test_deploy_then_regional_failover(cdk_out: dict[str, Path],
-                                      regional_deploy: Background) -> None:
-    deploy = regional_deploy.result()
-    assert deploy.returncode == 0, output(deploy)
-    state_dir = regional_deploy.state_dir
-    emulator = emu.status(state_dir=state_dir)
-    assert emulator is not None
-
-    failover = run(*against(state_dir), "failover", "--env", "local", "--region-dr", "--force",
-                   "--poll", "0.2", "--timeout", "30")
+    # 4. Regional failover to the new DR replica, recorded, then reconciled.
+    dr_before = describe(dr_region, url, "local-mysql-g1-dr-replica")
+    failover = ops(state_dir, "failover", "--env", "local", "--region-dr", "--force",
+                   "--poll", "0.2", "--timeout", "30", "--record", topology=topology)
     assert failover.returncode == 0, output(failover)
     assert "RPO:         unknown" in failover.stdout, output(failover)  # no ReplicaLag locally
-
-    verify = run(*against(state_dir), "verify", "--env", "local")
-    assert verify.returncode == 0, output(verify)
-    assert "writer: local-mysql-dr-replica" in verify.stdout.splitlines()[0], output(verify)
-    assert "PASS  rds local-mysql-dr-replica: encryption key is the DR CMK" in verify.stdout
-
-    url = emulator.endpoint_url
-    primary_region, dr_region = clients(REGION), clients(DR_REGION)
-    promoted = describe(dr_region, url, "local-mysql-dr-replica")
-    assert "ReadReplicaSourceDBInstanceIdentifier" not in promoted
-    assert describe(primary_region, url, "local-mysql-primary")[
-        "ReadReplicaDBInstanceIdentifiers"] == ["local-mysql-replica-1"]
-    # The writer is what the parameters name, in both regions (the primary region answers here,
-    # so its parameter and the secret are repointed too).
-    assert parameter(dr_region, url) == parameter(primary_region, url) == address(promoted)
     outputs = primary_region.client("cloudformation", endpoint_url=url).describe_stacks(
         StackName="RedundantDb-local-Database")["Stacks"][0]["Outputs"]
     secret_arn = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "SecretArn")
     document = json.loads(primary_region.client("secretsmanager", endpoint_url=url)
                           .get_secret_value(SecretId=secret_arn)["SecretString"])
-    assert (document["host"], document["port"]) == (promoted["Endpoint"]["Address"],
-                                                    promoted["Endpoint"]["Port"])
+    assert (document["host"], document["port"]) == (dr_before["Endpoint"]["Address"],
+                                                    dr_before["Endpoint"]["Port"])
+    verify = reconcile(state_dir, topology, tmp_path / "cdk.out.g2",
+                       changed="RedundantDb-local-DrReplica",
+                       retired=("local-mysql-replica-1", REGION))
+    assert "RedundantDb-local-Foundation: not deployed yet" in verify
+    writer = describe(dr_region, url, "local-mysql-g1-dr-replica")
+    assert (writer["DBInstanceArn"], writer["InstanceCreateTime"]) == (
+        dr_before["DBInstanceArn"], dr_before["InstanceCreateTime"])  # not replaced
+    assert replicas_of(dr_region, url, "local-mysql-g1-dr-replica") == [
+        f"arn:aws:rds:{REGION}:{emu.ACCOUNT}:db:local-mysql-g2-dr-replica",
+        "local-mysql-g2-replica-1"]
+    assert parameter(dr_region, url) == parameter(primary_region, url) == address(writer)
 
-    # Running it again works: unchanged templates, same emulator, verification still passes
-    # (with the failover reported as warnings until the stacks are reconciled).
-    again = run("-m", "local_aws.deploy", "--state-dir", str(state_dir),
-                "--assembly", str(cdk_out["local"]))
-    assert again.returncode == 0, output(again)
-    assert f"reusing the running emulator at {emulator.endpoint_url}" in again.stdout
-    assert "RedundantDb-local-DrReplica: deployed, template unchanged" in again.stdout
-    assert "a failover happened: the stack's primary is no longer the writer" in again.stdout
+
+def reconcile(state_dir: Path, topology: Path, outdir: Path, *, changed: str,
+              retired: tuple[str, str]) -> str:
+    """Deploy the recorded topology over the emulator of `state_dir` and verify it: every check
+    passes with no warning. Returns the deploy's output."""
+    recorded = synthesize_recorded(topology, outdir)
+    deploy = run("-m", "local_aws.deploy", "--state-dir", str(state_dir), "--assembly",
+                 str(recorded), "--no-verify", topology=topology)
+    assert deploy.returncode == 0, output(deploy)
+    assert "reusing the running emulator" in deploy.stdout
+    assert "already bootstrapped" in deploy.stdout
+    assert f"{changed}: deployed, template changed: updated in place" in deploy.stdout, \
+        output(deploy)
+    assert re.search(rf"^  (retired)? +{retired[0]} \({retired[1]}\): outside the stacks, "
+                     r"kept \(deletion protection on, fenced\); decommission: aws rds "
+                     r"modify-db-instance", deploy.stdout, re.MULTILINE), output(deploy)
+    verify = ops(state_dir, "verify", "--env", "local", topology=topology)
+    assert verify.returncode == 0, output(verify)
+    all_passed(verify)
+    return deploy.stdout

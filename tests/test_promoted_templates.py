@@ -69,9 +69,17 @@ CASES = {
 
 
 @pytest.fixture(scope="module")
-def synthesized() -> dict[str, tuple[Synth, Synth]]:
-    """{case: (original topology, promoted topology)}, each through the gate."""
-    return {case: (synth(cfg), synth(cfg, promotion))
+def synthesized(environments: dict[str, Any]) -> dict[str, tuple[Synth, Synth]]:
+    """{case: (original topology, promoted topology)}, each through the gate; the original
+    topology of a configured environment is the session's synthesis."""
+    originals: dict[str, Synth] = {}
+    for env, done in environments.items():
+        prefix = f"RedundantDb-{env}-"
+        originals[env] = Synth(done.stacks.config, done.stacks,
+                               {name.removeprefix(prefix): t for name, t in
+                                done.templates.items()}, done.outdir)
+    return {case: (originals[cfg.name] if cfg is config.ENVIRONMENTS.get(cfg.name)
+                   else synth(cfg), synth(cfg, promotion))
             for case, (cfg, promotion) in CASES.items()}
 
 
