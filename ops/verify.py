@@ -686,7 +686,10 @@ def check_replaced(member: Member, *, factory: ClientFactory, region: str) -> Ch
     except (BotoCoreError, ClientError) as error:
         return CheckResult(status=Status.SKIP, resource=r, check="replaced replica deleted",
                            note=f"{where} unreadable ({error})")
-    return compare(instance is None, resource=r, check="replaced replica deleted",
+    if instance is None:
+        return CheckResult(status=Status.PASS, resource=r, check="replaced replica deleted",
+                           actual="gone")
+    return compare(False, resource=r, check="replaced replica deleted",
                    expected="gone", actual=status_of(instance), degraded=True,
                    note="left behind by the deploy (deletion protection was on?): delete it: "
                         f"aws rds modify-db-instance --region {where} --db-instance-identifier "

@@ -192,6 +192,30 @@ def test_verify_fails_when_the_declared_writer_is_not_the_live_one(env: Deployed
             "over to local-mysql-replica-1, or declare the writer that serves)") in out
 
 
+def test_verify_after_the_reconcile_checks_the_replaced_replicas(
+        env: Deployed, topology: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stacks at the declared generation (their PrimaryIdentifier is the declared writer):
+    a replaced replica left behind is a WARN with the commands that delete it; gone, a PASS."""
+    assert failover(env, "--record")[0] == 0
+    stacks = env.clients.cloudformation
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks.describe_stacks(
+        StackName=env.stack_name)["Stacks"][0]["Outputs"]}
+    outputs["PrimaryIdentifier"] = env.replicas[0]
+    stacks.delete_stack(StackName=env.stack_name)
+    from tests.ops_fixtures import _create_stack
+
+    _create_stack(env.clients, env.stack_name, {k: v for k, v in outputs.items()
+                                                if not k.startswith("Replica")})
+    code, out, _ = env.run("verify")
+    assert "PASS  config local: the stacks follow the declared topology = generation 1" in out
+    assert (f"WARN  rds {env.replicas[1]}: replaced replica deleted: expected gone, actual "
+            "available (left behind by the deploy (deletion protection was on?): delete it: "
+            "aws rds modify-db-instance --region us-east-1") in out
+    env.delete(env.replicas[1])
+    code, out, _ = env.run("verify")
+    assert f"PASS  rds {env.replicas[1]}: replaced replica deleted = gone" in out
+
+
 def test_verify_warns_when_a_retired_writer_is_gone_undeclared(env: Deployed,
                                                                topology: Path) -> None:
     assert failover(env, "--record")[0] == 0
