@@ -15,9 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn, Union, get_args, get_origin, get_type_hints
 
 # The floors, network layout and CloudWatch Logs retentions the constructs and the gate read too.
-from cloud_assembly.baseline import (DATABASE_SUBNET_PREFIX, MIN_AVAILABILITY_ZONES,
-                                     MIN_BACKUP_RETENTION_DAYS, MIN_LOG_RETENTION_DAYS,
-                                     vpc_prefixes)
+from cloud_assembly.baseline import (
+    DATABASE_SUBNET_PREFIX,
+    MIN_AVAILABILITY_ZONES,
+    MIN_BACKUP_RETENTION_DAYS,
+    MIN_LOG_RETENTION_DAYS,
+    vpc_prefixes,
+)
 from cloud_assembly.rds import LOG_RETENTION_DAYS
 from config.topology import Layout, Shape, Topology, layout
 

@@ -8,8 +8,12 @@ from aws_cdk import aws_rds as rds
 from constructs import Construct
 
 from constructs_lib.alarms import AlarmThresholds, alarm_topic, replica_lag_alarm
-from constructs_lib.instances import ISOLATED_SUBNETS, InstanceSettings, ReadReplica
-from constructs_lib.instances import monitoring_role
+from constructs_lib.instances import (
+    ISOLATED_SUBNETS,
+    InstanceSettings,
+    ReadReplica,
+    monitoring_role,
+)
 from constructs_lib.security import clients_security_group
 from constructs_lib.validation import db_identifier, other_region
 from constructs_lib.writer_endpoint import check_parameter_name, writer_endpoint_parameter

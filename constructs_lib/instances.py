@@ -15,9 +15,15 @@ from constructs import Construct
 from cloud_assembly.baseline import MIN_LOG_RETENTION_DAYS
 from constructs_lib.engine import EngineSpec
 from constructs_lib.logs import InstanceLogGroups
-from constructs_lib.validation import (backup_retention_days, db_identifier, in_range, invalid,
-                                       log_retention_days, other_region,
-                                       stateful_removal_policy)
+from constructs_lib.validation import (
+    backup_retention_days,
+    db_identifier,
+    in_range,
+    invalid,
+    log_retention_days,
+    other_region,
+    stateful_removal_policy,
+)
 
 #: Storage RDS gives an instance, in GiB (gp3).
 STORAGE_LIMITS_GIB = (20, 65536)

@@ -13,8 +13,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from cloud_assembly.baseline import (DATABASE_SUBNET_PREFIX, MIN_AVAILABILITY_ZONES,
-                                     MIN_LOG_RETENTION_DAYS, vpc_prefixes)
+from cloud_assembly.baseline import (
+    DATABASE_SUBNET_PREFIX,
+    MIN_AVAILABILITY_ZONES,
+    MIN_LOG_RETENTION_DAYS,
+    vpc_prefixes,
+)
 from constructs_lib.encryption import restrict_grants_to_aws_services
 from constructs_lib.logs import retention_period
 from constructs_lib.validation import invalid, log_retention_days

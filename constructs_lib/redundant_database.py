@@ -18,9 +18,16 @@ from constructs import Construct
 from constructs_lib.alarms import AlarmThresholds, DatabaseAlarms, alarm_topic, replica_lag_alarm
 from constructs_lib.backup import DatabaseBackupPlan, locked_vault
 from constructs_lib.credentials import DatabaseCredentials, check_username
-from constructs_lib.instances import (ISOLATED_SUBNETS, InstanceSettings, PrimaryDatabase,
-                                      PromotedReplica, ReadReplica, RetiredInstance,
-                                      check_allocated_storage, monitoring_role)
+from constructs_lib.instances import (
+    ISOLATED_SUBNETS,
+    InstanceSettings,
+    PrimaryDatabase,
+    PromotedReplica,
+    ReadReplica,
+    RetiredInstance,
+    check_allocated_storage,
+    monitoring_role,
+)
 from constructs_lib.security import EgressTo, admit, clients_security_group, egress_only_to
 from constructs_lib.validation import db_identifier, distinct, invalid, other_region, whole_days
 from constructs_lib.writer_endpoint import check_parameter_name, writer_endpoint_parameter

@@ -16,13 +16,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from config import DatabaseConfig
 from config.naming import stack_name
 from config.topology import DATABASE_STACK, DR_STACK, Layout, Topology
-from botocore.exceptions import BotoCoreError
-
 from ops.errors import OpsError
 
 FOUNDATION = {DR_STACK: "DrFoundation", DATABASE_STACK: "Foundation"}

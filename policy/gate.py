@@ -12,8 +12,13 @@ from constructs import IConstruct, Node
 
 from cloud_assembly import rds
 from config import DatabaseConfig
-from policy.acknowledgments import (DISABLED_CONTROL_TOWER_RULES, Acknowledgment,
-                                    acknowledgments_for, scanner_metadata, scanner_skips_for)
+from policy.acknowledgments import (
+    DISABLED_CONTROL_TOWER_RULES,
+    Acknowledgment,
+    acknowledgments_for,
+    scanner_metadata,
+    scanner_skips_for,
+)
 from policy.model import AlarmPromise, InstancePromise, PolicySettings
 from policy.plugin import RedundancyPolicy
 from policy.rules.escape_hatch import RULE_ID as CROSS_VIEW_RULE

@@ -24,8 +24,13 @@ from cloud_assembly import link_stacks
 from cloud_assembly.template import Resource
 from policy.model import Compliance, PolicySettings, Result, Rule, StackView
 from policy.rules import ALL_RULES, CROSS_VIEW_RULES, PER_VIEW_RULES
-from policy.views import (SynthesizedStack, construct_view_via_jsii, construct_views,
-                          synthesized_stacks, template_view)
+from policy.views import (
+    SynthesizedStack,
+    construct_view_via_jsii,
+    construct_views,
+    synthesized_stacks,
+    template_view,
+)
 
 VERSION = "1.0.0"
 

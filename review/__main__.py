@@ -33,8 +33,14 @@ from config.topology import TOPOLOGY_FILE_VARIABLE, Topology, topology_file, wri
 from review.allowlist import AllowListError, load
 from review.normalize import normalize
 from review.report import render
-from review.snapshots import (ALLOWLIST_PATH, BASELINE_ENV, ROOT, Baseline, BaselineError,
-                              load_baseline)
+from review.snapshots import (
+    ALLOWLIST_PATH,
+    BASELINE_ENV,
+    ROOT,
+    Baseline,
+    BaselineError,
+    load_baseline,
+)
 
 EXIT_OK, EXIT_DATA_LOSS, EXIT_ERROR = 0, 1, 2
 

@@ -17,7 +17,6 @@ from review.guard import Finding
 from review.stateful import STATEFUL_TYPES
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class Review:
     """Everything one environment's report shows."""

@@ -12,10 +12,20 @@ from config import DatabaseConfig
 from config.topology import DATABASE_STACK, DR_STACK
 from constructs_lib.encryption import DatabaseKey
 from constructs_lib.network import IsolatedNetwork
-from constructs_lib.redundant_database import (DisasterRecoveryTarget, Member,
-                                               RedundantDatabase, StandbyDatabase)
-from stacks.props import (alarm_thresholds, instance_settings, instance_type, members,
-                          writer_endpoint_parameter_name, writer_member)
+from constructs_lib.redundant_database import (
+    DisasterRecoveryTarget,
+    Member,
+    RedundantDatabase,
+    StandbyDatabase,
+)
+from stacks.props import (
+    alarm_thresholds,
+    instance_settings,
+    instance_type,
+    members,
+    writer_endpoint_parameter_name,
+    writer_member,
+)
 
 
 def writer_composition_props(config: DatabaseConfig, stack: str) -> dict[str, Any]:

@@ -17,10 +17,18 @@ from constructs_lib.cross_region_replica import CrossRegionReplica
 from constructs_lib.encryption import DatabaseKey
 from constructs_lib.network import IsolatedNetwork
 from constructs_lib.redundant_database import DisasterRecoveryTarget, RedundantDatabase
-from stacks.database_stack import (standby_outputs, writer_composition_props, writer_endpoint_of,
-                                   writer_outputs)
-from stacks.props import (alarm_thresholds, instance_settings, instance_type,
-                          writer_endpoint_parameter_name)
+from stacks.database_stack import (
+    standby_outputs,
+    writer_composition_props,
+    writer_endpoint_of,
+    writer_outputs,
+)
+from stacks.props import (
+    alarm_thresholds,
+    instance_settings,
+    instance_type,
+    writer_endpoint_parameter_name,
+)
 
 _DR_CLIENTS = "Attach to the application in the DR region: allowed into the replica"
 _DR_WRITER_ENDPOINT = ("host:port of the current writer, as seen from the DR region; repointed "

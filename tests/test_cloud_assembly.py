@@ -9,8 +9,14 @@ from typing import Any
 
 import pytest
 
-from cloud_assembly import AssemblyError, CloudAssembly, link_stacks, split_environment
-from cloud_assembly import rds, removal
+from cloud_assembly import (
+    AssemblyError,
+    CloudAssembly,
+    link_stacks,
+    rds,
+    removal,
+    split_environment,
+)
 from cloud_assembly.manifest import assembly_with_tree
 from cloud_assembly.template import Resource, Stack, boolean, literal_string, truthy
 from tests.conftest import Synthesized

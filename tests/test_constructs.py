@@ -30,8 +30,12 @@ from constructs_lib.engine import EngineSpec
 from constructs_lib.instances import InstanceSettings, PrimaryDatabase, ReadReplica
 from constructs_lib.logs import InstanceLogGroups, retention_period
 from constructs_lib.network import IsolatedNetwork
-from constructs_lib.redundant_database import (DisasterRecoveryTarget, Member, Promoted,
-                                               RedundantDatabase, Retired)
+from constructs_lib.redundant_database import (
+    DisasterRecoveryTarget,
+    Member,
+    Promoted,
+    RedundantDatabase,
+)
 from constructs_lib.writer_endpoint import writer_endpoint_parameter
 
 ROOT = Path(__file__).resolve().parents[1]

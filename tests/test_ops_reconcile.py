@@ -22,7 +22,7 @@ from ops.outputs import DatabaseOutputs
 from ops.record import record
 from ops.report import Status
 from ops.verify import check_backup_selection
-from tests.ops_fixtures import (Deployed, fresh_environment, local_config, mocked_aws)
+from tests.ops_fixtures import Deployed, fresh_environment, local_config, mocked_aws
 
 TWO = local_config(replica_count=2)
 

@@ -11,8 +11,19 @@ import pytest
 from cloud_assembly import link_stacks
 from cloud_assembly.template import Resource
 from policy.model import AlarmPromise, Compliance, InstancePromise, PolicySettings, Rule, StackView
-from policy.rules import ALL_RULES, RULE_IDS, backups, configured, credentials, disaster_recovery
-from policy.rules import encryption, escape_hatch, network, redundancy, retention
+from policy.rules import (
+    ALL_RULES,
+    RULE_IDS,
+    backups,
+    configured,
+    credentials,
+    disaster_recovery,
+    encryption,
+    escape_hatch,
+    network,
+    redundancy,
+    retention,
+)
 
 C, N, NA = Compliance.COMPLIANT, Compliance.NON_COMPLIANT, Compliance.NOT_APPLICABLE
 KEY = {"Fn::GetAtt": ["Key", "Arn"]}

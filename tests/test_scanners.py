@@ -152,7 +152,7 @@ def test_the_register_skips_no_check_on_our_own_resources_but_replica_encryption
         scans: Scans) -> None:
     """Apart from aws-cdk-lib's own provider function, the only checks that do not apply are
     the ones CloudFormation itself forbids: StorageEncrypted on a read replica."""
-    for (env, stack, logical_id, check), skip in scans.register.items():
+    for (_, _, _, check), skip in scans.register.items():
         if skip.path.endswith("/Custom::VpcRestrictDefaultSGCustomResourceProvider/Handler"):
             continue
         assert (check, skip.guard) == ("CKV_AWS_16", "RDS_STORAGE_ENCRYPTED"), skip

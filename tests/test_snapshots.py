@@ -20,7 +20,6 @@ from review.snapshot_extension import CloudFormationSnapshotExtension
 from review.snapshots import snapshot_path
 
 
-
 def _stacks() -> list[tuple[str, str]]:
     """(env, stack name) of every stack the app builds, read from the construct tree (no synth:
     ~0.1 s per environment at collection), so a new stack gets its snapshot test by itself."""

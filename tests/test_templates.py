@@ -175,7 +175,7 @@ class TestReplicas:
 
     def test_protected_private_monitored(self, templates: Templates, env: str) -> None:
         cfg = config.ENVIRONMENTS[env]
-        for n, replica in enumerate(replicas(_db(templates, env)).values(), 1):
+        for replica in replicas(_db(templates, env)).values():
             props = replica["Properties"]
             assert props["DeletionProtection"] is True
             assert props["PubliclyAccessible"] is False

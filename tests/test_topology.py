@@ -12,8 +12,15 @@ import pytest
 
 import config
 from config import ConfigError, validate
-from config.topology import (TOPOLOGY_FILE, TOPOLOGY_FILE_VARIABLE, Promotion, Topology,
-                             TopologyError, declared, write)
+from config.topology import (
+    TOPOLOGY_FILE,
+    TOPOLOGY_FILE_VARIABLE,
+    Promotion,
+    Topology,
+    TopologyError,
+    declared,
+    write,
+)
 
 LOCAL = config.ENVIRONMENTS["local"]  # MySQL, one replica, DR in us-west-2
 PROD = config.ENVIRONMENTS["prod"]  # two replicas, DR in eu-central-1

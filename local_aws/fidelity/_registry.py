@@ -22,8 +22,7 @@ arguments that the service APIs (and moto's own responses) pass as None.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
