@@ -163,7 +163,7 @@ def update_resources(resource_map: Any, template: dict[str, Any],
                    resource_map)
             events.append(ResourceEvent(name, kind, "UPDATE_COMPLETE"))
             continue
-        updated = parse_and_update_resource(name, new_resources[name], resource_map,
+        updated: Any = parse_and_update_resource(name, new_resources[name], resource_map,
                                             account_id=resource_map._account_id,
                                             region_name=resource_map._region_name)
         if updated is None:
@@ -221,7 +221,7 @@ def _update_vpc_endpoint(endpoint: Any, properties: dict[str, Any], resource_map
         raise ValidationError(message=f"VPC endpoint {endpoint.id}: ServiceName changed: the "
                                       "emulator does not replace resources")
     policy = properties.get("PolicyDocument")
-    backend = ec2_backends[resource_map._account_id][resource_map._region_name]
+    backend: Any = ec2_backends[resource_map._account_id][resource_map._region_name]
     backend.modify_vpc_endpoint(endpoint.id, json.dumps(policy) if policy else None,
                                 None, None, None, None, None, None)
 

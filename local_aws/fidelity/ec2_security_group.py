@@ -59,7 +59,7 @@ class SecurityGroupModel(FidelityModel):
         return group
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls, original_resource: Any, new_resource_name: str,
         cloudformation_json: dict[str, Any], account_id: str, region_name: str,
     ) -> Any:
@@ -73,7 +73,7 @@ class SecurityGroupModel(FidelityModel):
             if name in properties and properties[name] != current:
                 raise ValidationError(message=f"{group.id}: {name} changes replace the group: "
                                               "the emulator does not replace resources")
-        backend = ec2_backends[account_id][region_name]
+        backend: Any = ec2_backends[account_id][region_name]
         egress = properties.get("SecurityGroupEgress")
         group.egress_rules.clear()
         if egress:

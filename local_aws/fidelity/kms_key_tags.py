@@ -41,7 +41,7 @@ class KmsKeyModel(FidelityModel):
 
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls, original_resource: Any, new_resource_name: str,
         cloudformation_json: dict[str, Any], account_id: str, region_name: str,
     ) -> Any:

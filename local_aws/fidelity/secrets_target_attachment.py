@@ -75,7 +75,7 @@ class SecretTargetAttachmentModel(FidelityModel):
         return EmulatedResource(physical_resource_id=arn)
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls, original_resource: Any, new_resource_name: str,
         cloudformation_json: dict[str, Any], account_id: str, region_name: str,
     ) -> EmulatedResource:

@@ -52,7 +52,7 @@ class SsmParameterModel(FidelityModel):
 
 
     @classmethod
-    def update_from_cloudformation_json(  # type: ignore[override]
+    def update_from_cloudformation_json(
         cls, original_resource: Any, new_resource_name: str,
         cloudformation_json: dict[str, Any], account_id: str, region_name: str,
     ) -> Any:
@@ -65,7 +65,7 @@ class SsmParameterModel(FidelityModel):
         if properties.get("Name", name) != name:
             raise ValidationError(message=f"{name}: a new Name replaces the parameter: the "
                                           "emulator does not replace resources")
-        backend = ssm_backends[account_id][region_name]
+        backend: Any = ssm_backends[account_id][region_name]
         backend.put_parameter(name=name, description=properties.get("Description"),
                               value=str(properties["Value"]),
                               parameter_type=properties.get("Type", "String"),
