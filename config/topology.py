@@ -193,6 +193,18 @@ class Layout:
                 f"is the writer; {old.identifier} retired")
 
 
+def decommission_commands(member: Member) -> str:
+    """The AWS CLI commands that delete a retired writer for good (a final snapshot first)."""
+    region = f" --region {member.region}" if member.region else ""
+    identifier = member.identifier
+    return (f"aws rds modify-db-instance{region} --db-instance-identifier {identifier} "
+            f"--no-deletion-protection --apply-immediately && aws rds delete-db-instance"
+            f"{region} --db-instance-identifier {identifier} --final-db-snapshot-identifier "
+            f"{identifier}-final, then list {identifier} under \"decommissioned\" in "
+            "config/topology.json and deploy (its security group, parameter, option and subnet "
+            "groups leave the stack)")
+
+
 # --- the environment's shape, as the topology needs it ------------------------------------
 
 @dataclass(frozen=True, kw_only=True)

@@ -469,8 +469,8 @@ class Deployment:
 
     def _retired(self) -> list[str]:
         """A line per retired writer that still exists, with its decommission commands."""
+        from config.topology import decommission_commands
         from ops.instances import describe_instance
-        from ops.reconcile import decommission_commands
 
         lines = []
         for member in self.layout.retired:

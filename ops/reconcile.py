@@ -29,7 +29,7 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config import DatabaseConfig
-from config.topology import Layout, Member
+from config.topology import Layout, Member, decommission_commands
 from ops.aws import ClientFactory, region_problem
 from ops.errors import OpsError, Refusal, describe_client_error
 from ops.instances import AVAILABLE, describe_instance, endpoint_of, source_of, status_of
@@ -38,18 +38,6 @@ from ops.promotion import require_account
 from ops.writer import Endpoint, read_parameter
 
 RETAIN = "Retain"
-
-
-def decommission_commands(member: Member) -> str:
-    """The AWS CLI commands that delete a retired writer for good (a final snapshot first)."""
-    region = f" --region {member.region}" if member.region else ""
-    identifier = member.identifier
-    return (f"aws rds modify-db-instance{region} --db-instance-identifier {identifier} "
-            f"--no-deletion-protection --apply-immediately && aws rds delete-db-instance"
-            f"{region} --db-instance-identifier {identifier} --final-db-snapshot-identifier "
-            f"{identifier}-final, then list {identifier} under \"decommissioned\" in "
-            "config/topology.json and deploy (its security group, parameter, option and subnet "
-            "groups leave the stack)")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -93,11 +93,13 @@ class DeclaredPromotion:
     - `replaced`: {stack: logical-id prefixes} of the replicas of the former writer (their
       constructs' resources), which replicas of the new writer replace;
     - `moved`: {stack: logical-id prefixes} of what moved with the writer to its new region
-      (the credentials secret), kept by its DeletionPolicy.
+      (the credentials secret), kept by its DeletionPolicy;
+    - `decommission`: the commands that delete the retired writer for good, when it is time.
     """
 
     writer: str
     retired: str
+    decommission: str = ""
     replaced: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     moved: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -275,7 +277,8 @@ def _declared_removal(resource: Mapping[str, Any], *, stack: str, logical_id: st
                 resource.get("Properties", {})):
             return (f"retires {declared.retired}, the former writer: CloudFormation keeps it "
                     "outside the stack (DeletionPolicy Retain, deletion protection on), fenced, "
-                    "for forensics until it is decommissioned")
+                    "for forensics until it is decommissioned"
+                    + (f": {declared.decommission}" if declared.decommission else ""))
         return None
     kind = declared.owner(stack, logical_id)
     if kind == "replaced":

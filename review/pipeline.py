@@ -8,7 +8,7 @@ from typing import Any
 
 import config
 from config.naming import stack_name
-from config.topology import DATABASE_STACK, Layout, Member
+from config.topology import DATABASE_STACK, Layout, Member, decommission_commands
 from review.allowlist import AllowEntry, judge, stale_entries
 from review.diff import Change, diff_stack
 from review.facts import describe
@@ -38,7 +38,8 @@ def declared_promotion(layout: Layout) -> DeclaredPromotion | None:
         moved[stack_name(layout.env, old.stack)] = (
             "DatabaseCredentials" if old.stack == DATABASE_STACK else "Credentials",)
     return DeclaredPromotion(writer=layout.writer.identifier, retired=old.identifier,
-                             replaced=replaced, moved=moved)
+                             replaced=replaced, moved=moved,
+                             decommission=decommission_commands(old))
 
 
 def review_environment(*, env: str, templates: Mapping[str, Mapping[str, Any]],

@@ -191,6 +191,13 @@ def test_a_declared_promotion_is_an_in_place_promotion_and_nothing_is_lost(
         "of prod-mysql-replica-2")
     removed = {f.label: f.consequence for f in findings if f.property == LOGICAL_ID}
     assert removed["database prod-mysql-primary"].startswith("retires prod-mysql-primary")
+    assert removed["database prod-mysql-primary"].endswith(
+        "until it is decommissioned: aws rds modify-db-instance --region eu-west-1 "
+        "--db-instance-identifier prod-mysql-primary --no-deletion-protection --apply-immediately"
+        " && aws rds delete-db-instance --region eu-west-1 --db-instance-identifier "
+        "prod-mysql-primary --final-db-snapshot-identifier prod-mysql-primary-final, then list "
+        "prod-mysql-primary under \"decommissioned\" in config/topology.json and deploy (its "
+        "security group, parameter, option and subnet groups leave the stack)")
     for replaced in ("database prod-mysql-replica-1", "database prod-mysql-dr-replica"):
         assert removed[replaced].startswith("a replica of prod-mysql-primary replaced by a "
                                             "replica of prod-mysql-replica-2"), replaced
