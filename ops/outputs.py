@@ -1,10 +1,9 @@
 """The stacks' CloudFormation outputs: the only source of resource names.
 
-`RedundantDb-<env>-Database` (primary region) and, for an env with a `dr_region`,
-`RedundantDb-<env>-DrReplica` (DR region).
-
-The stack name comes from `config.naming`, shared with the CDK app (which `ops` must not
-import: it pulls in aws_cdk).
+The stack that holds the writer has the writer outputs (`DatabaseOutputs`), the one that holds
+its cross-region replica the DR outputs (`DrOutputs`); which stacks those are, and in which
+regions, is the declared topology's (`ops.topology`, with the stack names of `config.naming`,
+shared with the CDK app, which `ops` must not import: it pulls in aws_cdk).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from config.naming import APP_NAME, stack_name
+from config.naming import APP_NAME
 from ops.errors import OpsError, describe_client_error
 
 DEFAULT_STACK_PREFIX = APP_NAME
@@ -28,18 +27,6 @@ DR_REQUIRED_OUTPUTS = (
     "WriterEndpointParameter",
 )
 _REPLICA_OUTPUT = re.compile(r"^Replica(?P<n>[1-9]\d*)(?P<kind>Identifier|Endpoint)$")
-
-
-def database_stack_name(*, env: str, prefix: str = DEFAULT_STACK_PREFIX) -> str:
-    return stack_name(env, "Database", prefix=prefix)
-
-
-def dr_replica_stack_name(*, env: str, prefix: str = DEFAULT_STACK_PREFIX) -> str:
-    return stack_name(env, "DrReplica", prefix=prefix)
-
-
-def dr_foundation_stack_name(*, env: str, prefix: str = DEFAULT_STACK_PREFIX) -> str:
-    return stack_name(env, "DrFoundation", prefix=prefix)
 
 
 @dataclass(frozen=True, kw_only=True)
