@@ -52,7 +52,7 @@ class DatabaseBackupPlan(Construct):
         key: kms.IKey,
         daily_retention: Duration = Duration.days(35),
         monthly_retention: Duration = Duration.days(365),
-        copy_to: backup.IBackupVaultRef | None = None,
+        copy_to: backup.IBackupVault | None = None,
     ) -> None:
         whole_days("DatabaseBackupPlan", "daily_retention", daily_retention,
                    MIN_BACKUP_RETENTION_DAYS, None)
@@ -90,7 +90,7 @@ class DatabaseBackupPlan(Construct):
         )
 
 
-def _copy(vault: backup.IBackupVaultRef | None,
+def _copy(vault: backup.IBackupVault | None,
           retention: Duration) -> list[backup.BackupPlanCopyActionProps] | None:
     if vault is None:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import CfnDeletionPolicy, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -131,7 +132,7 @@ class _Instance(Construct):
 
     def _instance_props(self, s: InstanceSettings, *, vpc: ec2.IVpc,
                         subnets: ec2.SubnetSelection, key: kms.IKey,
-                        monitoring_role: iam.IRole | None) -> dict[str, object]:
+                        monitoring_role: iam.IRole | None) -> dict[str, Any]:
         return dict(
             option_group=s.engine.audit_option_group(self, "AuditOptionGroup", s.log_exports),
             instance_identifier=self.identifier,
@@ -321,8 +322,8 @@ class PromotedReplica(ReadReplica):
 
     def __init__(self, scope: Construct, construct_id: str, *,
                  backup_window: str | None = None,
-                 master_password: SecretValue | None = None, **props: object) -> None:
-        super().__init__(scope, construct_id, **props)  # type: ignore[arg-type]
+                 master_password: SecretValue | None = None, **props: Any) -> None:
+        super().__init__(scope, construct_id, **props)
         settings = props["settings"]
         assert isinstance(settings, InstanceSettings)
         l1 = self._l1(self.instance)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import Duration
 from aws_cdk import aws_backup as backup
@@ -189,8 +190,8 @@ class RedundantDatabase(Construct):
             scope, "Credentials", username=master_username, key=key,
             replica_regions={dr.region: kms.Key.from_key_arn(scope, "DrKey", dr.key_arn)}
             if dr else None)
-        placement = dict(settings=settings, vpc=vpc, subnets=subnets, key=key,
-                         monitoring_role=role)
+        placement: dict[str, Any] = dict(settings=settings, vpc=vpc, subnets=subnets, key=key,
+                                         monitoring_role=role)
         self.writer: PrimaryDatabase | PromotedReplica
         if isinstance(writer, Promoted):
             self.writer = PromotedReplica(

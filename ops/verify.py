@@ -202,10 +202,10 @@ def _resolve_primary_parameter(outputs: DatabaseOutputs, state: LiveState,
             actual=repr(value), note=f"checks fall back to {fallback}"),))
     identifier = identify_endpoint(endpoint.host, known=known, instances=instances)
     if identifier is None:
-        known = ", ".join(outputs.instance_identifiers)
+        names = ", ".join(outputs.instance_identifiers)
         return WriterResolution(identifier=fallback, results=(compare(
             False, resource=resource, check="writer-endpoint parameter names an instance",
-            expected=f"the endpoint of one of {known}", actual=value,
+            expected=f"the endpoint of one of {names}", actual=value,
             note=f"checks fall back to {fallback}"),))
     live = instances.get(identifier)
     live_endpoint = endpoint_of(live) if live else None

@@ -124,6 +124,7 @@ class DBInstanceModel(FidelityModel):
         cross_region = source_region is not None and source_region != region_name
         subnet_group = None
         if cross_region:
+            assert source is not None and source_region is not None
             _check_cross_region(logical_id, properties, source=source,
                                 source_region=source_region, account_id=account_id)
             subnet_group = properties.pop("DBSubnetGroupName", None)
