@@ -9,11 +9,20 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 
 import config
-from config.schema import LOG_RETENTION_DAYS, AlarmThresholds, ConfigError, validate
+from config.schema import (
+    LOG_RETENTION_DAYS,
+    AlarmThresholds,
+    ConfigError,
+    _conforms,
+    _describe,
+    validate,
+)
+from config.topology import Promotion, Topology
 from constructs_lib.logs import retention_period
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -156,6 +165,197 @@ def test_fails_on_bad_value(cfg: config.DatabaseConfig, message: str) -> None:
     assert text.startswith(f"config error in env '{cfg.name}': ")
     assert message in text
     assert "\n" not in text
+
+
+def _mariadb(**changes: object) -> config.DatabaseConfig:
+    return _mysql(**{"engine": "mariadb", "engine_version": "10.11.10", **changes})
+
+
+@pytest.mark.parametrize("cfg", [
+    # Windows at minute precision: touching is not overlapping
+    _dev(backup_window="03:00-04:00", maintenance_window="sun:04:00-sun:05:00"),
+    _dev(backup_window="05:00-06:00", maintenance_window="sun:04:00-sun:05:00"),
+    _dev(backup_window="02:15-02:45", maintenance_window="sun:02:45-sun:03:30"),
+    _dev(backup_window="02:45-03:15", maintenance_window="sat:02:00-sat:02:45"),
+    # exactly 30 minutes, also across midnight
+    _dev(backup_window="02:00-02:30", maintenance_window="sun:04:00-sun:04:30"),
+    _dev(backup_window="23:45-00:15", maintenance_window="wed:04:00-wed:04:30"),
+    # a maintenance window from Sunday into Monday, the backup window after it
+    _dev(backup_window="00:30-01:30", maintenance_window="sun:23:30-mon:00:30"),
+    _dev(backup_window="23:00-23:30", maintenance_window="sun:23:30-mon:00:30"),
+    # the limits, inclusive
+    _dev(port=1150), _dev(port=65535), _dev(replica_count=1), _dev(replica_count=5),
+    _dev(allocated_storage_gib=20), _dev(allocated_storage_gib=65535,
+                                        max_allocated_storage_gib=65536),
+    _dev(backup_retention_days=35), _dev(secret_rotation_days=1), _dev(secret_rotation_days=365),
+    _dev(master_username="a" * 16), _dev(database_name="d" * 63), _dev(name="d" * 20),
+    _dev(name="d-1"), _dev(monitoring_interval_seconds=1), _dev(log_retention_days=3653),
+    _dev(alarms=AlarmThresholds(replica_lag_seconds=1, cpu_percent=1, free_storage_percent=1,
+                                connections=1)),
+    _dev(alarms=AlarmThresholds(replica_lag_seconds=86400, cpu_percent=100,
+                                free_storage_percent=99, connections=100000)),
+    # MariaDB: MySQL's log types and default port, its own versions
+    _mariadb(), _mariadb(log_exports=("audit", "error", "general", "slowquery")),
+    # a name RDS reserves is refused only as a whole name
+    _dev(master_username="admin2"), _dev(master_username="rootuser"),
+    # DR: AZs of the DR region, a DR network beside the primary's
+    _mysql(dr_availability_zones=()),
+    _mysql(dr_availability_zones=("us-west-2a", "us-west-2b", "us-west-2c"),
+           dr_vpc_cidr="10.11.0.0/16"),
+    dataclasses.replace(config.ENVIRONMENTS["prod"], account="123456789012"),
+])
+def test_accepts_a_value_at_the_limit(cfg: config.DatabaseConfig) -> None:
+    assert validate(cfg) is cfg
+
+
+@pytest.mark.parametrize(("cfg", "message"), [
+    (_dev(backup_window="03:00-04:01", maintenance_window="sun:04:00-sun:05:00"),
+     "maintenance_window='sun:04:00-sun:05:00': must not overlap backup_window '03:00-04:01' "
+     "on any day"),
+    (_dev(backup_window="04:59-05:30", maintenance_window="sun:04:00-sun:05:00"),
+     "maintenance_window='sun:04:00-sun:05:00': must not overlap backup_window '04:59-05:30' on any day"),
+    (_dev(backup_window="02:15-02:45", maintenance_window="sun:02:44-sun:03:30"),
+     "maintenance_window='sun:02:44-sun:03:30': must not overlap backup_window '02:15-02:45' on any day"),
+    (_dev(backup_window="02:15-02:45", maintenance_window="fri:01:00-fri:02:16"),
+     "maintenance_window='fri:01:00-fri:02:16': must not overlap backup_window '02:15-02:45' on any day"),
+    (_dev(backup_window="00:00-00:45", maintenance_window="sun:23:30-mon:00:30"),
+     "maintenance_window='sun:23:30-mon:00:30': must not overlap backup_window '00:00-00:45' "
+     "on any day"),
+    (_dev(backup_window="23:00-23:31", maintenance_window="sun:23:30-mon:00:30"),
+     "maintenance_window='sun:23:30-mon:00:30': must not overlap backup_window '23:00-23:31' on any day"),
+    (_dev(backup_window="12:00-13:00", maintenance_window="mon:00:00-sun:23:59"),
+     "maintenance_window='mon:00:00-sun:23:59': must not overlap backup_window '12:00-13:00' on any day"),
+    (_dev(backup_window="02:00-02:29"), "backup_window='02:00-02:29': at least 30 minutes long"),
+    (_dev(backup_window="23:45-00:14"), "backup_window='23:45-00:14': at least 30 minutes long"),
+    (_dev(backup_window="02:00-02:00"), "backup_window='02:00-02:00': at least 30 minutes long"),
+    (_dev(backup_window="24:00-01:00"), "backup_window='24:00-01:00': 'hh24:mi-hh24:mi' in UTC, "
+                                        "e.g. '02:00-03:00'"),
+    (_dev(maintenance_window="sun:04:00-sun:04:29"),
+     "maintenance_window='sun:04:00-sun:04:29': at least 30 minutes long"),
+    (_dev(maintenance_window="sun:23:45-mon:00:14"),
+     "maintenance_window='sun:23:45-mon:00:14': at least 30 minutes long"),
+    (_dev(maintenance_window="sun:04:00-sun:04:60"),
+     "maintenance_window='sun:04:00-sun:04:60': 'ddd:hh24:mi-ddd:hh24:mi' in UTC, e.g. "
+     "'sun:04:00-sun:05:00'"),
+    (_dev(port=1149), "port=1149: a port between 1150 and 65535"),
+    (_dev(port=65536), "port=65536: a port between 1150 and 65535"),
+    (_mariadb(port=3306), "port=3306: not the mariadb default port 3306: a non-default port "
+                          "keeps out scanners looking for databases"),
+    (_mariadb(log_exports=("postgresql",)),
+     "log_exports='postgresql': mariadb exports audit, error, general, slowquery"),
+    (_mariadb(engine_version="8.0.43"), "engine_version='8.0.43': not a version mariadb "
+                                        "supports (known majors: 10, 11)"),
+    *((_dev(master_username=name), f"master_username={name!r}: not a reserved name (admin, "
+       "mysql, postgres, rdsadmin, rdsrepladmin, root)")
+      for name in ("admin", "rdsadmin", "root", "postgres", "mysql", "rdsrepladmin", "Admin",
+                   "ROOT")),
+    (_dev(master_username="a" * 17),
+     f"master_username={'a' * 17!r}: a letter then up to 15 letters, digits or underscores"),
+    (_dev(database_name="d" * 64),
+     f"database_name={'d' * 64!r}: a letter then up to 62 letters, digits or underscores"),
+    (_dev(name="d" * 21), f"name={'d' * 21!r}: a lowercase letter, then up to 19 lowercase "
+                          "letters, digits or single hyphens (it names the stacks and the DB "
+                          "instances), not ending in a hyphen"),
+    (_dev(name="d--1"), "name='d--1': a lowercase letter, then up to 19 lowercase letters, "
+                        "digits or single hyphens (it names the stacks and the DB instances), "
+                        "not ending in a hyphen"),
+    (_dev(replica_count=6), "replica_count=6: between 1 and 5 read replicas"),
+    (_dev(allocated_storage_gib=65537), "allocated_storage_gib=65537: between 20 and 65536 GiB "
+                                        "of gp3 storage"),
+    (_dev(allocated_storage_gib=100, max_allocated_storage_gib=65537),
+     "max_allocated_storage_gib=65537: more than allocated_storage_gib (100) and at most 65536, "
+     "so storage autoscaling has room"),
+    (_dev(secret_rotation_days=366), "secret_rotation_days=366: between 1 and 365 days"),
+    (_dev(monitoring_interval_seconds=2),
+     "monitoring_interval_seconds=2: one of 1, 5, 10, 15, 30, 60 (enhanced monitoring is on)"),
+    (_dev(log_exports=("postgresql", "postgresql", "upgrade")),
+     "log_exports=('postgresql', 'postgresql', 'upgrade'): each log type once"),
+    *((_dev(alarms=AlarmThresholds(**{name: value})), f"alarms.{name}={value}: between {low} "
+       f"and {high}")
+      for name, low, high in (("replica_lag_seconds", 1, 86400), ("cpu_percent", 1, 100),
+                              ("free_storage_percent", 1, 99), ("connections", 1, 100000))
+      for value in (low - 1, high + 1)),
+    # DR
+    (_mysql(dr_region=None), "dr_availability_zones=('us-west-2a', 'us-west-2b'): naming DR "
+                             "availability zones needs a dr_region"),
+    (_mysql(dr_region="us-west-9"), "dr_region='us-west-9': an AWS region name with RDS "
+                                    "cross-region replicas: us-east-1, us-east-2,"),
+    (_mysql(region=None, availability_zones=()),
+     "dr_region='us-west-2': a DR region needs an explicit region for the primary (the "
+     "replica's source ARN and SourceRegion name it)"),
+    (_mysql(dr_region="us-east-1", dr_availability_zones=()),
+     "dr_region='us-east-1': must differ from the primary region us-east-1: a replica in the "
+     "same region does not survive the loss of the region"),
+    (_mysql(dr_availability_zones=("us-west-2a", "us-west-2a")),
+     "dr_availability_zones=('us-west-2a', 'us-west-2a'): at least two distinct AZs for a "
+     "multi-AZ DR replica"),
+    (_mysql(dr_availability_zones=("us-west-2a", "us-west-22")),
+     "dr_availability_zones='us-west-22': an AZ of region us-west-2, e.g. 'us-west-2a'"),
+    (_mysql(dr_availability_zones=("us-west-2a", "us-east-1b")),
+     "dr_availability_zones='us-east-1b': an AZ of region us-west-2, e.g. 'us-west-2a'"),
+    (_mysql(dr_vpc_cidr="10.10.128.0/17"),
+     "dr_vpc_cidr='10.10.128.0/17': must not overlap vpc_cidr 10.10.0.0/16 (the VPCs may be "
+     "peered for failover)"),
+    (_mysql(availability_zones=("us-east-1a", "us-east-1ab")),
+     "availability_zones='us-east-1ab': an AZ of region us-east-1, e.g. 'us-east-1a'"),
+    (_mysql(availability_zones=("us-east-1a", "us-east-1a")),
+     "availability_zones=('us-east-1a', 'us-east-1a'): at least two distinct AZs for a multi-AZ "
+     "database"),
+    (_dev(region="eu-west-1", account="1234567890123"),
+     "account='1234567890123': an AWS account id is 12 digits, or None for an env-agnostic "
+     "synth"),
+    (_dev(region="eu-west-1a"), "region='eu-west-1a': an AWS region name such as 'eu-west-1', "
+                                "or None for env-agnostic synth"),
+    # What a supported engine version looks like: the latest of that major, else the majors
+    (_dev(engine_version="16.99"), "engine_version='16.99': not a version postgres supports "
+                                   "(versions of postgres 16: 16.8, 16.9, 16.10, 16.11, 16.12, "
+                                   "16.13)"),
+    (_dev(engine_version="99.1"), "engine_version='99.1': not a version postgres supports "
+                                  "(known majors: 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)"),
+    (_mysql(engine_version="9.9.9"), "engine_version='9.9.9': not a version mysql supports "
+                                     "(known majors: 5, 8)"),
+    (_dev(allocated_storage_gib=65536, max_allocated_storage_gib=65536),
+     "max_allocated_storage_gib=65536: more than allocated_storage_gib (65536) and at most "
+     "65536, so storage autoscaling has room"),
+    # The declared topology is typed like every other field, down to its items
+    (_dev(topology=None), "topology=None: a Topology"),
+    (_dev(topology=Topology(promotions=[Promotion(writer="x")])),
+     "topology.promotions=[Promotion(writer='x', region=None)]: a tuple of Promotion"),
+    (_dev(topology=Topology(promotions=(Promotion(writer="dev-postgres-replica-1"),
+                                        Promotion(writer=1)))),
+     "topology.promotions[1].writer=1: a string"),
+    (_dev(topology=Topology(decommissioned=("a", 2))),
+     "topology.decommissioned=('a', 2): a tuple of strings"),
+], ids=lambda v: v if isinstance(v, str) and len(v) < 40 else None)
+def test_fails_at_the_limit(cfg: config.DatabaseConfig, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        validate(cfg)
+    text = str(error.value)
+    if message.endswith(","):  # a list too long to spell out here
+        assert text.startswith(f"config error in env '{cfg.name}': {message}")
+    else:
+        assert text == f"config error in env '{cfg.name}': {message}"
+
+
+@pytest.mark.parametrize(("hint", "value", "conforms", "described"), [
+    # The annotation forms the type check supports, beyond those the config's fields use today
+    (tuple[int, str], (1, "a"), True, "a tuple of (an integer, a string)"),
+    (tuple[int, str], (1, 2), False, "a tuple of (an integer, a string)"),
+    (tuple[int, str], (1,), False, "a tuple of (an integer, a string)"),
+    (tuple[int, str], [1, "a"], False, "a tuple of (an integer, a string)"),
+    (tuple[bool, ...], (True,), True, "a tuple of booleans"),
+    (tuple[float, ...], (1.5, 2.0), True, "a tuple of float"),
+    (float, 1.5, True, "a number"),
+    (float, True, False, "a number"),
+    (Any, object(), True, "an Any"),
+    (int | None, None, True, "an integer or None"),
+    (Literal[1, "1"], "1", True, "one of 1, 1"),
+    (Literal[1, "1"], True, False, "one of 1, 1"),
+])
+def test_the_type_check_reads_each_annotation_form(hint: Any, value: object, conforms: bool,
+                                                   described: str) -> None:
+    assert _conforms(value, hint) is conforms
+    assert _describe(hint) == described
 
 
 _FIELDS = [f.name for f in dataclasses.fields(config.DatabaseConfig)]
