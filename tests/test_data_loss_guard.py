@@ -9,6 +9,7 @@ declared promotions are in tests/test_data_loss_guard_synthesized.py.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -21,7 +22,15 @@ from cloud_assembly import rds
 from config.naming import APP_NAME
 from review import snapshots
 from review.allowlist import AllowEntry, AllowListError, judge, parse, stale_entries
-from review.guard import ABSENT, LOGICAL_ID, Finding, find_data_loss
+from review.guard import (
+    ABSENT,
+    LOGICAL_ID,
+    DeclaredPromotion,
+    Finding,
+    canonical,
+    find_data_loss,
+    show,
+)
 from review.normalize import normalize
 from review.snapshots import load_baseline
 from review.stateful import STATEFUL_TYPES
@@ -265,6 +274,290 @@ def test_fails_on_a_promotion_the_config_does_not_declare(
     assert "promotes a read replica that config/topology.json does not declare" in \
         finding.consequence
     assert not judge(findings=[finding], entries=()).passed
+
+
+def test_an_engine_change_replaces_the_database(normalized: dict[str, Template]) -> None:
+    [finding] = guard(normalized, PROD_DB, lambda t: primary(t)["Properties"].update(
+        Engine="mariadb"))
+    assert (finding.property, finding.old, finding.new) == ("Engine", "mysql", "mariadb")
+    assert finding.blocking and finding.consequence == REPLACES_PROD_PRIMARY
+
+
+#: What replacing prod's primary costs (retained on replacement, a fixed identifier).
+REPLACES_PROD_PRIMARY = ("replaces the database: CloudFormation creates a new, empty instance; "
+                         "the old one is orphaned outside the stack with its data (and a fixed "
+                         "DBInstanceIdentifier makes the create fail)")
+
+
+def _one(logical_id: str, type_: str, deletion: str = "Snapshot", **props: Any) -> Template:
+    return {"Resources": {logical_id: {"Type": type_, "Properties": props,
+                                       "DeletionPolicy": deletion,
+                                       "UpdateReplacePolicy": deletion}}}
+
+
+def _renamed(old: Template, logical_id: str, **props: Any) -> Template:
+    [resource] = copy.deepcopy(old)["Resources"].values()
+    resource["Properties"] = {**resource["Properties"], **props}
+    return {"Resources": {logical_id: resource}}
+
+
+DB = "AWS::RDS::DBInstance"
+VAULT = "AWS::Backup::BackupVault"
+KEY_ARN = {"Fn::GetAtt": ["Key", "Arn"]}
+
+
+@pytest.mark.parametrize(("old", "new", "successor", "consequence"), [
+    # The same literal name under a new logical id: the database is replaced
+    (_one("Db1", DB, DBInstanceIdentifier="db-a", Engine="mysql"),
+     _renamed(_one("Db1", DB, DBInstanceIdentifier="db-a", Engine="mysql"), "Db2",
+              AllocatedStorage="100"), "Db2",
+     "replaces the database and deletes its automated backups: CloudFormation creates a new, "
+     "empty instance; the old one is deleted after a final snapshot (a changed construct id or "
+     "path changes the logical id)"),
+    # One named database removed, another one added: a removal, not a rename
+    (_one("Db1", DB, DBInstanceIdentifier="db-a", Engine="mysql"),
+     _renamed(_one("Db1", DB, DBInstanceIdentifier="db-a", Engine="mysql"), "Db2",
+              DBInstanceIdentifier="db-b"), None,
+     "deletes the database after a final snapshot; everything written after that snapshot and "
+     "its automated backups are lost"),
+    # No literal name: the same properties under a new logical id are the same resource
+    (_one("Vault1", VAULT, "Retain", EncryptionKeyArn=KEY_ARN),
+     _renamed(_one("Vault1", VAULT, "Retain", EncryptionKeyArn=KEY_ARN), "Vault2"), "Vault2",
+     "replaces the backup vault: new recovery points go to a new, empty vault; the old backup "
+     "vault is orphaned outside the stack (a changed construct id or path changes the logical "
+     "id)"),
+    # ... and other properties make it another resource
+    (_one("Vault1", VAULT, "Retain", EncryptionKeyArn=KEY_ARN),
+     _renamed(_one("Vault1", VAULT, "Retain", EncryptionKeyArn=KEY_ARN), "Vault2",
+              EncryptionKeyArn={"Fn::GetAtt": ["Key2", "Arn"]}), None,
+     "removes the backup vault from the stack: it is orphaned (kept, but no longer managed, "
+     "and its alarms, backups and rotation go with the stack)"),
+    # A resource of another type is never the successor
+    (_one("Vault1", VAULT, "Delete", EncryptionKeyArn=KEY_ARN),
+     {"Resources": {"Vault2": {"Type": "AWS::Backup::BackupPlan",
+                               "Properties": {"EncryptionKeyArn": KEY_ARN}}}}, None,
+     "deletes the backup vault and its data (DeletionPolicy Delete)"),
+], ids=["same name", "another name", "no name, same properties", "no name, other properties",
+        "another type"])
+def test_a_new_logical_id_is_a_rename_only_for_the_same_resource(
+        old: Template, new: Template, successor: str | None, consequence: str) -> None:
+    [finding] = find_data_loss(stack="S", old=old, new=new)
+    [old_id] = old["Resources"]
+    assert (finding.property, finding.old, finding.new) == (LOGICAL_ID, old_id, successor)
+    assert finding.blocking and finding.consequence == consequence
+
+
+# --- a declared promotion, on hand-written templates ------------------------------------------
+
+SOURCE_REF = {"Fn::GetAtt": ["DatabasePrimaryInstanceBFD6CC54", "DBInstanceArn"]}
+
+
+def _db(identifier: str, policy: str = "Retain", **props: Any) -> dict[str, Any]:
+    return {"Type": DB, "DeletionPolicy": policy, "UpdateReplacePolicy": policy,
+            "Properties": {"DBInstanceIdentifier": identifier, "Engine": "mysql", **props}}
+
+
+def _kept(type_: str, policy: str = "Retain", **props: Any) -> dict[str, Any]:
+    return {"Type": type_, "DeletionPolicy": policy, "UpdateReplacePolicy": policy,
+            "Properties": props}
+
+
+#: Generation 0: the primary, two replicas of it (with their log groups) and the secret.
+GENERATION_0: Template = {"Resources": {
+    "DatabasePrimaryInstanceBFD6CC54": _db("db-primary"),
+    "DatabaseReplica1InstanceA1B2C3D4": _db("db-replica-1",
+                                            SourceDBInstanceIdentifier=SOURCE_REF),
+    "DatabaseReplica2InstanceE5F6A7B8": _db("db-replica-2",
+                                            SourceDBInstanceIdentifier=SOURCE_REF),
+    "DatabaseReplica2LogGroupserror0C0FFEE0": _kept("AWS::Logs::LogGroup", "Delete"),
+    "DatabaseReplica20C0FFEE1": _kept("AWS::Logs::LogGroup"),
+    "DatabaseReplica20LogGroup0C0FFEE2": _kept("AWS::Logs::LogGroup"),
+    "DatabaseCredentials0C0FFEE3": _kept("AWS::SecretsManager::Secret"),
+}}
+#: Generation 1: replica 1 promoted in place, the primary retired, replica 2 replaced, the
+#: secret moved to the writer's region.
+GENERATION_1: Template = {"Resources": {
+    "DatabaseReplica1InstanceA1B2C3D4": _db("db-replica-1"),
+    "DatabaseG1Replica1Instance9F8E7D6C": _db("db-g1-replica-1", SourceDBInstanceIdentifier={
+        "Fn::GetAtt": ["DatabaseReplica1InstanceA1B2C3D4", "DBInstanceArn"]}),
+    "DatabaseReplica20LogGroup0C0FFEE2": _kept("AWS::Logs::LogGroup"),
+}}
+DECLARED = DeclaredPromotion(
+    writer="db-replica-1", retired="db-primary",
+    replaced={"S": ("DatabaseReplica2",), "Other": ("DatabaseReplica20",)},
+    moved={"S": ("DatabaseCredentials",)})
+REPLACED = "a replica of db-primary replaced by a replica of db-replica-1 (RDS cannot re-parent " \
+           "a replica): "
+
+
+def _findings(old: Template, new: Template, declared: DeclaredPromotion | None = DECLARED
+              ) -> list[tuple[str, str, Any, Any, bool, str]]:
+    return [(f.resource, f.property, f.old, f.new, f.blocking, f.consequence)
+            for f in find_data_loss(stack="S", old=old, new=new, declared=declared)]
+
+
+def test_a_declared_promotion_loses_nothing() -> None:
+    assert _findings(GENERATION_0, GENERATION_1) == [
+        ("DatabasePrimaryInstanceBFD6CC54", LOGICAL_ID, "DatabasePrimaryInstanceBFD6CC54", None,
+         False, "retires db-primary, the former writer: CloudFormation keeps it outside the "
+                "stack (DeletionPolicy Retain, deletion protection on), fenced, for forensics "
+                "until it is decommissioned"),
+        ("DatabaseReplica1InstanceA1B2C3D4", rds.SOURCE, SOURCE_REF, None, False,
+         "the promotion config/topology.json declares: CloudFormation promotes db-replica-1 in "
+         "place (a brief interruption, no replacement, its data and automated backups kept); "
+         "db-primary is retired (kept outside the stack, deletion protection on); the replicas "
+         "of db-primary are replaced by replicas of db-replica-1"),
+        ("DatabaseReplica2InstanceE5F6A7B8", LOGICAL_ID, "DatabaseReplica2InstanceE5F6A7B8",
+         None, False, REPLACED + "the replica is deleted once its successor exists: it holds "
+                                 "only a copy of the former writer's data"),
+        ("DatabaseReplica2LogGroupserror0C0FFEE0", LOGICAL_ID,
+         "DatabaseReplica2LogGroupserror0C0FFEE0", None, False,
+         REPLACED + "the log group goes with its replica (deleted)"),
+        ("DatabaseReplica20C0FFEE1", LOGICAL_ID, "DatabaseReplica20C0FFEE1", None, False,
+         REPLACED + "the log group goes with its replica (kept outside the stack)"),
+        ("DatabaseCredentials0C0FFEE3", LOGICAL_ID, "DatabaseCredentials0C0FFEE3", None, False,
+         "moves with the writer to its region: the secret is kept outside this stack "
+         "(DeletionPolicy Retain); the writer's stack holds its successor"),
+    ]
+
+
+def _changed(template: Template, logical_id: str, **changes: Any) -> Template:
+    changed = copy.deepcopy(template)
+    changed["Resources"][logical_id].update(changes)
+    return changed
+
+
+def _without(template: Template, *logical_ids: str) -> Template:
+    return {"Resources": {k: v for k, v in template["Resources"].items()
+                          if k not in logical_ids}}
+
+
+@pytest.mark.parametrize(("old", "new", "declared", "blocking"), [
+    # The retired writer deployed with a policy that deletes it
+    (_changed(GENERATION_0, "DatabasePrimaryInstanceBFD6CC54", DeletionPolicy="Snapshot"),
+     GENERATION_1, DECLARED, [("DatabasePrimaryInstanceBFD6CC54", LOGICAL_ID,
+                               "deletes the database after a final snapshot; everything written "
+                               "after that snapshot and its automated backups are lost")]),
+    # The secret that moves with the writer, deployed with a deleting policy
+    (_changed(GENERATION_0, "DatabaseCredentials0C0FFEE3", DeletionPolicy="Delete"),
+     GENERATION_1, DECLARED, [("DatabaseCredentials0C0FFEE3", LOGICAL_ID,
+                               "deletes the secret and its data (DeletionPolicy Delete)")]),
+    # Another identifier promoted than the one declared
+    (GENERATION_0, GENERATION_1, dataclasses.replace(DECLARED, writer="db-replica-2"),
+     [("DatabaseReplica1InstanceA1B2C3D4", rds.SOURCE,
+       "promotes a read replica that config/topology.json does not declare the writer: "
+       "CloudFormation would make it a second writer that stops replicating (no replacement); "
+       "declare the promotion after the failover that made it the writer, or keep its source")]),
+    # No declaration: everything the promotion removes blocks
+    (GENERATION_0, GENERATION_1, None, [
+        ("DatabasePrimaryInstanceBFD6CC54", LOGICAL_ID, "removes the database from the stack: "
+         "it is orphaned (kept, but no longer managed, and its alarms, backups and rotation go "
+         "with the stack)"),
+        ("DatabaseReplica1InstanceA1B2C3D4", rds.SOURCE, "promotes a read replica that "
+         "config/topology.json does not declare the writer: CloudFormation would make it a "
+         "second writer that stops replicating (no replacement); declare the promotion after "
+         "the failover that made it the writer, or keep its source"),
+        ("DatabaseReplica2InstanceE5F6A7B8", LOGICAL_ID, "deletes the read replica whatever its "
+         "DeletionPolicy (CloudFormation ignores it on a replica; deletion protection makes the "
+         "delete fail and leaves it outside the stack): a reader of the writer is lost"),
+        ("DatabaseReplica2LogGroupserror0C0FFEE0", LOGICAL_ID,
+         "deletes the log group and its data (DeletionPolicy Delete)"),
+        ("DatabaseReplica20C0FFEE1", LOGICAL_ID, "removes the log group from the stack: it is "
+         "orphaned (kept, but no longer managed, and its alarms, backups and rotation go with "
+         "the stack)"),
+        ("DatabaseCredentials0C0FFEE3", LOGICAL_ID, "removes the secret from the stack: it is "
+         "orphaned (kept, but no longer managed, and its alarms, backups and rotation go with "
+         "the stack)")]),
+    # A resource whose id only starts like a replaced construct's (Replica20, Replica2) is not its
+    (GENERATION_0, _without(GENERATION_1, "DatabaseReplica20LogGroup0C0FFEE2"), DECLARED,
+     [("DatabaseReplica20LogGroup0C0FFEE2", LOGICAL_ID, "removes the log group from the stack: "
+       "it is orphaned (kept, but no longer managed, and its alarms, backups and rotation go "
+       "with the stack)")]),
+], ids=["retired writer not retained", "moved secret not retained", "another writer",
+        "undeclared", "a prefix is not a construct"])
+def test_a_declared_promotion_allows_only_what_it_declares(
+        old: Template, new: Template, declared: DeclaredPromotion | None,
+        blocking: list[tuple[str, str, str]]) -> None:
+    assert [(r, p, c) for r, p, _, _, b, c in _findings(old, new, declared) if b] == blocking
+
+
+@pytest.mark.parametrize(("change", "finding"), [
+    ({"EngineVersion": "8.4.3"}, ("EngineVersion", "8.0.43", "8.4.3",
+     "changes the engine major version 8.0 -> 8.4: a one-way upgrade with downtime "
+     "(CloudFormation refuses it unless AllowMajorVersionUpgrade is set); the only way back is "
+     "a restore")),
+    ({"EngineVersion": "8.0.44"}, None),
+    ({"Engine": None}, None),  # a replica names no engine
+    ({"StorageType": "io2"}, ("StorageType", "gp3", "io2",
+     "can replace the database (CloudFormation does for some storage type changes); if it "
+     "does: CloudFormation creates a new, empty instance; the old one is orphaned outside the "
+     "stack with its data (and a fixed DBInstanceIdentifier makes the create fail)")),
+    ({"AvailabilityZone": "eu-west-1a"}, ("AvailabilityZone", None, "eu-west-1a",
+     "can replace the database (CloudFormation does for moving a Single-AZ instance to another "
+     "AZ); if it does: CloudFormation creates a new, empty instance; the old one is orphaned "
+     "outside the stack with its data (and a fixed DBInstanceIdentifier makes the create "
+     "fail)")),
+    ({"PerformanceInsightsKMSKeyId": None}, ("PerformanceInsightsKMSKeyId", KEY_ARN, None,
+     "replaces the database: CloudFormation creates a new, empty instance; the old one is "
+     "orphaned outside the stack with its data (and a fixed DBInstanceIdentifier makes the "
+     "create fail) (the Performance Insights key cannot change once set)")),
+], ids=["major", "minor", "no engine", "storage type", "availability zone", "pi key removed"])
+def test_a_conditionally_create_only_property(change: dict[str, Any],
+                                              finding: tuple[str, Any, Any, str] | None) -> None:
+    props = {"EngineVersion": "8.0.43", "StorageType": "gp3",
+             "PerformanceInsightsKMSKeyId": KEY_ARN}
+    old = {"Resources": {"Db": _db("db", **props)}}
+    new = {"Resources": {"Db": _db("db", **{k: v for k, v in (props | change).items()
+                                           if v is not None})}}
+    if change.get("Engine", "mysql") is None:
+        del new["Resources"]["Db"]["Properties"]["Engine"]
+        new["Resources"]["Db"]["Properties"]["EngineVersion"] = "8.4.3"
+    found = [(f.property, f.old, f.new, f.consequence)
+             for f in find_data_loss(stack="S", old=old, new=new)]
+    assert found == ([finding] if finding else [])
+
+
+def test_a_pi_key_set_for_the_first_time_replaces_nothing() -> None:
+    old = {"Resources": {"Db": _db("db")}}
+    new = {"Resources": {"Db": _db("db", PerformanceInsightsKMSKeyId=KEY_ARN)}}
+    assert find_data_loss(stack="S", old=old, new=new) == []
+
+
+@pytest.mark.parametrize(("value", "toml"), [
+    (True, "true"), (False, "false"), (3, "3"), ("x", '"x"'), ([1, "a"], '[1, "a"]'),
+    ({"Ref": "K", "B": [False]}, '{ "Ref" = "K", "B" = [false] }'),
+])
+def test_a_suggested_entry_writes_the_new_value_as_toml(value: Any, toml: str) -> None:
+    finding = Finding(stack="S", resource="R", resource_type=DB, label="database R",
+                      property="P", old=None, new=value, consequence="c")
+    assert finding.allow_entry_toml().splitlines()[4] == f"to = {toml}"
+
+
+def test_a_value_with_no_toml_form_is_refused() -> None:
+    finding = Finding(stack="S", resource="R", resource_type=DB, label="database R",
+                      property="P", old=None, new=None, consequence="c")
+    with pytest.raises(TypeError, match=r"^no TOML form for \(1\+2j\)$"):
+        dataclasses.replace(finding, new=1 + 2j).allow_entry_toml()
+
+
+def test_values_compare_and_show_whatever_their_key_order() -> None:
+    old = {"Resources": {"Db": _db("db", KmsKeyId={"Fn::GetAtt": ["Key", "Arn"]},
+                                   Tags=[{"Key": "a", "Value": "1"}])}}
+    reordered = {"Resources": {"Db": _db("db", KmsKeyId={"Fn::GetAtt": ["Key", "Arn"]},
+                                         Tags=[{"Value": "1", "Key": "a"}])}}
+    assert find_data_loss(stack="S", old=old, new=reordered) == []
+    assert canonical({"b": 1, "a": [1, 2]}) == '{"a":[1,2],"b":1}'
+    assert show({"b": 1, "a": "x"}) == '{"a": "x", "b": 1}'
+    assert (canonical(None), show(None)) == (ABSENT, ABSENT)
+
+
+def test_a_resource_without_properties_is_labelled_by_its_logical_id() -> None:
+    old = {"Resources": {"Vault": {"Type": VAULT}}}
+    [finding] = find_data_loss(stack="S", old=old, new={"Resources": {}})
+    assert finding.label == "backup vault Vault"
+    assert finding.message() == ("S: backup vault Vault (AWS::Backup::BackupVault Vault): "
+                                 "LogicalId \"Vault\" -> (absent): deletes the backup vault and "
+                                 "its data (DeletionPolicy Delete)")
 
 
 # --- harmless changes pass ---------------------------------------------------------------------
