@@ -400,6 +400,9 @@ def analyse(by: dict[str, Case], runs: int) -> dict[str, Any]:
     def wall(s: Sample) -> float:
         return s.wall
 
+    def data_of(key: str) -> Callable[[Sample], float]:
+        return lambda s: float(s.data[key])
+
     def mem(s: Sample) -> float:
         return s.rss_mib
 
@@ -417,7 +420,7 @@ def analyse(by: dict[str, Case], runs: int) -> dict[str, Any]:
         # it runs, without the noise of subtracting two cold processes.
         for part in (*GATE_PARTS, "total"):
             derived[f"gate_own_{part}_s"] = summarize(
-                column("cli.gate.all", cli_rounds, lambda s, k=part: float(s.data[k]))).as_dict()
+                column("cli.gate.all", cli_rounds, data_of(part))).as_dict()
     for env in CLI_TARGETS:
         g, f = f"cli.gate.{env}", f"cli.floor.{env}"
         rs = rounds(g, f)
@@ -486,13 +489,13 @@ def analyse(by: dict[str, Case], runs: int) -> dict[str, Any]:
         budgets.append(_budget("warm synthesis (app.synth) of one more replicated-database "
                                "stack in a shared network, gate included, <= 0.1 s (building "
                                "its constructs is reported beside it)", per_db, 0.1, "s"))
-        g = summarize(growth)
-        derived["scale_peak_rss_growth_10_50_over_1_10"] = g.as_dict(3)
+        grow = summarize(growth)
+        derived["scale_peak_rss_growth_10_50_over_1_10"] = grow.as_dict(3)
         budgets.append({"budget": "peak memory grows at most linearly with the stacks (MiB per "
                                   "database from 10 to 50 <= 1.25x that from 1 to 10)",
-                        "measured": f"{g.median:.2f}x ({g.min:.2f}-{g.max:.2f}); "
+                        "measured": f"{grow.median:.2f}x ({grow.min:.2f}-{grow.max:.2f}); "
                                     f"R^2 of a line {summarize(r2s).median:.3f}",
-                        "median": round(g.median, 4), "limit": 1.25, "pass": g.median <= 1.25})
+                        "median": round(grow.median, 4), "limit": 1.25, "pass": grow.median <= 1.25})
     # (5) peers: checkov runs once, in a cold process, over every template; the gate's added
     # cost is its own work in one cold `cdk synth -c env=all` (as `make synth` runs), timed in
     # that process; the wall-clock difference from its floor is shown beside it.
@@ -512,8 +515,8 @@ def analyse(by: dict[str, Case], runs: int) -> dict[str, Any]:
                                     f"{added.max:.2f})",
                         "median": round(ratio, 4), "limit": 5, "pass": ratio >= 5})
     else:
-        case = by.get("peer.checkov")
-        why = (case.failures[0] if case and case.failures else None) or (
+        checkov = by.get("peer.checkov")
+        why = (checkov.failures[0] if checkov and checkov.failures else None) or (
             "the cdk synth -c env=all pair was not measured" if "peer.checkov" in ok
             else "checkov was not measured")
         budgets.append({"budget": "gate's added cost over all templates >= 5x below checkov's",

@@ -15,8 +15,11 @@ from __future__ import annotations
 import sys
 
 import app as project  # first: it starts jsii's Node with the app's options
+
+# isort: split
+import aws_cdk as cdk
+
 import config
-from app import cdk
 from stacks import EnvironmentStacks
 
 RULE_ID = "PolicyGateOff"

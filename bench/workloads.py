@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 # app first: it starts jsii's Node process with the app's Node options (app.JSII_NODE_OPTIONS).
 import config  # noqa: E402,I001
-from app import build_app, cdk, cdk_context  # noqa: E402
+from app import build_app, cdk_context  # noqa: E402
+import aws_cdk as cdk  # noqa: E402
 
 T_IMPORT = time.perf_counter() - T0
 VARIANTS = ("gate", "floor", "validated")

@@ -44,7 +44,8 @@ class StackArtifact:
 
     @cached_property
     def template(self) -> dict[str, Any]:
-        return json.loads(self.template_file.read_text())
+        template: dict[str, Any] = json.loads(self.template_file.read_text())
+        return template
 
 
 @dataclass(frozen=True)

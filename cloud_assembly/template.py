@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self, TypeVar
 
 _SUB_VARIABLE = re.compile(r"\$\{(?!!)([^}]+)\}")
 
@@ -49,11 +49,11 @@ class Stack:
     resources: dict[str, Resource]
     outputs: dict[str, Any] = field(default_factory=dict)
     region: str | None = None  # None for an environment-agnostic stack
-    app: dict[str, Stack] = field(default_factory=dict, repr=False)
+    app: dict[str, Self] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_template(cls, name: str, template: Mapping[str, Any], *,
-                      region: str | None = None, **extra: Any) -> Stack:
+                      region: str | None = None, **extra: Any) -> Self:
         return cls(name=name,
                    resources={logical_id: Resource.from_template(logical_id, body)
                               for logical_id, body in (template.get("Resources") or {}).items()},
@@ -80,7 +80,7 @@ class Stack:
                 out.append((stack, resource))
         return out
 
-    def stack_of(self, resource: Resource) -> Stack:
+    def stack_of(self, resource: Resource) -> Self:
         """The stack of the app that holds `resource` (this one when none does)."""
         for stack in self.app.values():
             if stack.resources.get(resource.logical_id) is resource:
@@ -96,7 +96,10 @@ class Stack:
         return None
 
 
-def link_stacks(stacks: Iterable[Stack]) -> dict[str, Stack]:
+StackT = TypeVar("StackT", bound=Stack)
+
+
+def link_stacks(stacks: Iterable[StackT]) -> dict[str, StackT]:
     """{name: stack}, each stack's `app` set to it so references cross stacks."""
     app = {stack.name: stack for stack in stacks}
     for stack in app.values():
@@ -193,7 +196,8 @@ def literal_string(value: Any) -> str | None:
         return value
     if isinstance(value, dict) and "Fn::Join" in value:
         sep, parts = value["Fn::Join"]
-        return sep.join(p if isinstance(p, str) else "${}" for p in parts)
+        joined: str = sep.join(p if isinstance(p, str) else "${}" for p in parts)
+        return joined
     return None
 
 

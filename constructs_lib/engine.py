@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -90,7 +91,7 @@ class EngineSpec:
             ],
         )
 
-    def hosted_rotation(self, **kwargs: object) -> secretsmanager.HostedRotation:
+    def hosted_rotation(self, **kwargs: Any) -> secretsmanager.HostedRotation:
         """Single-user rotation run by Secrets Manager's hosted Lambda."""
         if self.name == "postgres":
             return secretsmanager.HostedRotation.postgre_sql_single_user(**kwargs)

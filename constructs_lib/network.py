@@ -157,8 +157,10 @@ class IsolatedNetwork(Construct):
         it, never names their groups (that reference would be a dependency cycle).
         """
         for group in groups:
+            # Every ISecurityGroup is a Construct; jsii's stub of the interface does not say so.
             ec2.CfnSecurityGroupIngress(
-                group, "HttpsToEndpoints", ip_protocol="tcp", from_port=_HTTPS, to_port=_HTTPS,
+                group,  # type: ignore[arg-type]
+                "HttpsToEndpoints", ip_protocol="tcp", from_port=_HTTPS, to_port=_HTTPS,
                 group_id=self.endpoint_security_group.security_group_id,
                 source_security_group_id=group.security_group_id, description=description)
 

@@ -134,7 +134,8 @@ def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
         if control_tower:
             from cdklabs.cdk_validator_cfnguard import CfnGuardValidator
 
-            packs.append(CfnGuardValidator(
+            # jsii's stubs type it as the Beta1 plugin interface, which add_plugins takes too.
+            packs.append(CfnGuardValidator(  # type: ignore[arg-type]
                 control_tower_rules_enabled=True,
                 disabled_rules=sorted(DISABLED_CONTROL_TOWER_RULES)))
         cdk.Validations.of(app).add_plugins(*packs)
@@ -160,7 +161,7 @@ def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
 
 def policy_of(app: cdk.App) -> RedundancyPolicy:
     """The Redundancy plugin registered on `app` (its evaluations feed the compliance report)."""
-    plugin = getattr(app, _ATTRIBUTE, None)
+    plugin: RedundancyPolicy | None = getattr(app, _ATTRIBUTE, None)
     if plugin is None:
         raise LookupError("the policy gate is not applied to this app")
     return plugin

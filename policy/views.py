@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, TypeVar
 
 import aws_cdk as cdk
 from constructs import IConstruct
@@ -199,7 +199,7 @@ def construct_views(app: IConstruct, stacks: list[SynthesizedStack]) -> list[Sta
         elif (entry.type is not None and is_a(node, cdk.CfnResource)
               and not _renders_type(node, entry.type) and _resource_type(node) != entry.type):
             return None  # the tree is not this app's
-    by_path = {stack.path: stack for stack in stacks}
+    by_path: dict[str | None, SynthesizedStack] = {stack.path: stack for stack in stacks}
     logical_ids = {stack.path: stack.logical_ids for stack in stacks}
     template_resources = {stack.path: stack.template.get("Resources", {}) for stack in stacks}
     pending: list[_Pending] = []
@@ -232,12 +232,12 @@ def construct_views(app: IConstruct, stacks: list[SynthesizedStack]) -> list[Sta
             if properties is None:
                 bag = item.entry.props if item.entry.props is not None else answer["props"]
                 properties = _rendered(item.node, bag)
-            options = answer.get("options") or {}
+            asked_options = answer.get("options") or {}
             resources[stack.path][logical_id] = Resource(
                 logical_id=logical_id, type=item.type, properties=properties,
-                deletion_policy=_policy(options.get("deletionPolicy")),
-                update_replace_policy=_policy(options.get("updateReplacePolicy")),
-                path=item.entry.path, condition=_condition(options.get("condition")))
+                deletion_policy=_policy(asked_options.get("deletionPolicy")),
+                update_replace_policy=_policy(asked_options.get("updateReplacePolicy")),
+                path=item.entry.path, condition=_condition(asked_options.get("condition")))
     # A CfnOutput has no escape hatch: its template entry is its construct's value.
     return [StackView(name=stack.name, resources=resources[stack.path], settings=stack.settings,
                       outputs=stack.template.get("Outputs", {}), region=stack.region)
@@ -247,7 +247,10 @@ def construct_views(app: IConstruct, stacks: list[SynthesizedStack]) -> list[Sta
 _SUBCLASS: dict[tuple[type, type], bool] = {}
 
 
-def is_a(node: object, cls: type) -> bool:
+_T = TypeVar("_T")
+
+
+def is_a(node: object, cls: type[_T]) -> TypeGuard[_T]:
     """`isinstance(node, cls)` read from the class's MRO, once per class. jsii's classes are
     ABCs: the first `isinstance` of each class against CfnResource walks its thousands of
     generated L1 subclasses (~45 ms for one app's ~80 classes)."""
@@ -272,7 +275,7 @@ def _rendered(node: cdk.CfnResource, bag: dict[str, Any] | None) -> dict[str, An
     spelt so already (its `_render_properties` returns it as is): no round trip for it."""
     if type(node) is cdk.CfnResource:
         return bag or {}
-    return node._render_properties(bag or {}) or {}
+    return dict(node._render_properties(bag or {}) or {})
 
 
 def _ask_node(stack: cdk.Stack, items: list[_Pending]) -> list[dict[str, Any]]:

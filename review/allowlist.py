@@ -19,6 +19,7 @@ decision. An entry that neither allows a pending finding nor holds in the curren
 
 from __future__ import annotations
 
+import builtins
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ class AllowEntry:
     reason: str
     index: int = 0
 
-    @property
+    @builtins.property  # to mypy, a bare `property` here is the field of that name
     def to_value(self) -> Any:
         return None if self.to == ABSENT else self.to
 
@@ -71,7 +72,7 @@ class AllowEntry:
         if resource is None:
             return False
         if self.property in ("DeletionPolicy", "UpdateReplacePolicy"):
-            return removal.policy_of(resource, self.property) == self.to
+            return bool(removal.policy_of(resource, self.property) == self.to)
         current = effective_value(resource.get("Properties", {}).get(self.property),
                                   template=template)
         return canonical(current) == canonical(self.to_value)

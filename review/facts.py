@@ -268,8 +268,8 @@ def _encryption(view: EnvironmentView) -> Section:
         for resource in stack.resources.values():
             kind = _KIND.get(resource.type, resource.type.split("::", 1)[-1])
             for name in _KEY_PROPERTIES:
-                for key in view.addresses(stack, resource.prop(name)):
-                    add(key, _KEY_USE.get(name, kind), view.name(stack, resource))
+                for address in view.addresses(stack, resource.prop(name)):
+                    add(address, _KEY_USE.get(name, kind), view.name(stack, resource))
             rotation_lambda = resource.prop("HostedRotationLambda") or {}
             add(view.address(stack, rotation_lambda.get("KmsKeyArn")), "rotation function",
                 short(resource.logical_id))
@@ -449,7 +449,8 @@ def _network(view: EnvironmentView) -> Section:
     for stack, db in view.all_of_type(rds.DB_INSTANCE):
         p = db.properties
         for group in p.get("VPCSecurityGroups", []):
-            for source, port, rule in ingress.get(view.address(stack, group), []) or [
+            address = view.address(stack, group)
+            for source, port, rule in (ingress.get(address, []) if address else []) or [
                     ("nothing (no ingress rule)", "-", "-")]:
                 rows.append((view.name(stack, db), text(p.get("PubliclyAccessible")),
                              str(p.get("Port")), source, port, rule))
@@ -510,7 +511,8 @@ def _alarms(view: EnvironmentView) -> Section:
         if p.get("MetricName") == "FreeStorageSpace" and isinstance(threshold, (int, float)):
             threshold = f"{threshold / 2**30:g} GiB"
         minutes = int(p.get("Period", 60)) * int(p.get("EvaluationPeriods", 1)) // 60
-        operator = _COMPARISONS.get(p.get("ComparisonOperator"), p.get("ComparisonOperator"))
+        operator = p.get("ComparisonOperator")
+        operator = _COMPARISONS.get(operator, operator) if isinstance(operator, str) else operator
         rows.append((short(alarm.logical_id), view.region(stack.name),
                      f"{p.get('MetricName')} ({p.get('Statistic', '-')})", ", ".join(dims) or "-",
                      f"{operator} {threshold} for {minutes} min",
@@ -549,9 +551,9 @@ def _diagram(view: EnvironmentView, instances: Sequence[Instance]
         nodes.append(Node(id=_node_id(_address(stack, key)), region=view.region(stack.name),
                           shape="key", label=view.name(stack, key)))
     for inst in instances:
-        key = view.address(view.stacks[inst.stack], inst.resource.prop("KmsKeyId"))
-        if key is not None:
-            edges.append(Edge(source=_node_id(key), target=_node_id(inst.address),
+        key_address = view.address(view.stacks[inst.stack], inst.resource.prop("KmsKeyId"))
+        if key_address is not None:
+            edges.append(Edge(source=_node_id(key_address), target=_node_id(inst.address),
                               label="encrypts", dotted=True))
     for stack, secret in view.all_of_type("AWS::SecretsManager::Secret"):
         secret_id = _node_id(_address(stack, secret))

@@ -73,7 +73,8 @@ def normalize(template: Template) -> Template:
                 resource["Metadata"] = kept_metadata
             else:
                 del resource["Metadata"]
-    return _mask_hashes(out)
+    masked: dict[str, Any] = _mask_hashes(out)
+    return masked
 
 
 def dumps(template: Template) -> str:

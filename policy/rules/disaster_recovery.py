@@ -20,7 +20,7 @@ def _in_region(value: Any, region: str, stack: StackView) -> bool:
     """True when `value` (a vault or key ARN) names something in `region`: a cross-region
     Fn::GetStackOutput, or a literal ARN of that region, or a resource of a stack there."""
     if isinstance(value, dict) and "Fn::GetStackOutput" in value:
-        return value["Fn::GetStackOutput"].get("Region") == region
+        return bool(value["Fn::GetStackOutput"].get("Region") == region)
     text = literal_string(value)
     if text is not None and f":{region}:" in text:
         return True

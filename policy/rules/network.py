@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cloud_assembly import rds
 from cloud_assembly.template import Resource, truthy
 from policy.model import COMPLIANT, NOT_APPLICABLE, Result, Rule, StackView, non_compliant
@@ -105,7 +107,7 @@ TLS_ENFORCED = Rule(
 )
 
 
-def _ingress_rules(resource: Resource) -> list[dict]:
+def _ingress_rules(resource: Resource) -> list[dict[str, Any]]:
     if resource.type == "AWS::EC2::SecurityGroupIngress":
         return [dict(resource.properties)]
     return list(resource.prop("SecurityGroupIngress", []) or [])
