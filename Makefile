@@ -23,7 +23,7 @@ unexport PYTHONDONTWRITEBYTECODE
 PY_STAMP   := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: help install checkov synth test lock clean review snapshot-update bench
+.PHONY: help install checkov synth lint test mutation lock clean review snapshot-update bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -38,6 +38,10 @@ $(PY_STAMP): requirements.txt requirements-dev.txt constraints.txt
 	@# synth imports 44 MB), and importing the app compiles those 44 MB beside it (~22 s -> ~12 s).
 	$(PY) -m compileall -q -j 0 -x '/aws_cdk/' $(VENV)/lib & compiling=$$!; \
 	  $(PY) -c 'import app, policy.gate, cdklabs.cdk_validator_cfnguard' && wait $$compiling
+	@# mypy's cache (.mypy_cache) of the pinned dependencies: reading aws-cdk-lib's stubs costs
+	@# ~160 s once per install, so that `make lint` (in `make test`) checks only what changed
+	@# (~2 s). Its verdict is lint's to give, not the install's.
+	$(BIN)/mypy > /dev/null || true
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json $(PY_STAMP)
@@ -67,14 +71,28 @@ synth: install ## Synthesize every environment through the gate (one process) in
 	@echo "==> cdk synth -c env=all -c controlTower=true"
 	$(CDK) synth --quiet -c env=all -c controlTower=true --output cdk.out
 
-test: ## Run the whole test suite, checkov over every template included (two workers: two cores)
+lint: install ## Static checks: ruff (pyflakes, import order, bugbear) and mypy --strict (pyproject.toml)
+	$(BIN)/ruff check --quiet .
+	$(BIN)/mypy
+
+test: ## Static checks (lint), then the whole test suite, checkov included (two workers: two cores)
 	@# The project's venv and checkov's are independent: installed side by side (fresh clone)
 	@$(MAKE) --no-print-directory -j2 install checkov
+	@$(MAKE) --no-print-directory lint
 	CHECKOV=$(CHECKOV) $(PY) -m pytest -n 2
+
+MUTATION_STAMP := $(VENV)/.mutation-installed
+
+$(MUTATION_STAMP): requirements-mutation.txt constraints.txt $(PY_STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-mutation.txt -c constraints.txt
+	@touch $@
+
+mutation: $(MUTATION_STAMP) ## Mutation testing (mutmut) of config/, the gate's rules and the data-loss guard: build/mutation/scores.md (~30 min; not part of test)
+	$(PY) -m tests.mutation
 
 lock: ## Re-resolve constraints.txt and requirements-checkov.txt (needs the registry)
 	rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv
-	.lock-venv/bin/pip install --quiet -r requirements-dev.txt
+	.lock-venv/bin/pip install --quiet -r requirements-mutation.txt
 	{ echo "# Full transitive lock for requirements*.txt (pip install -c constraints.txt). Regenerate with 'make lock'."; .lock-venv/bin/pip freeze; } > constraints.txt
 	rm -rf .lock-venv && $(PYTHON_BOOT) -m venv .lock-venv
 	.lock-venv/bin/pip install --quiet "$$(grep -m1 '^checkov==' requirements-checkov.txt)"
