@@ -248,6 +248,39 @@ CASES: list[tuple[Rule, Resource, list[Resource], int, Compliance, str]] = [
         "Rotation", "AWS::SecretsManager::RotationSchedule",
         SecretId={"Ref": "Attachment"})).values()), 14, N,
      "rotation schedule Rotation has no rotation function"),
+    # Shapes a hand-edited template may have: each one checked, none "cannot be checked"
+    (backups.BACKUP_PLAN, primary(), full(primary(), Selection=res(
+        "Selection", "AWS::Backup::BackupSelection",
+        BackupPlanId={"Fn::GetAtt": ["Plan", "BackupPlanId"]})), 14, N,
+     "no AWS::Backup::BackupSelection of a backup plan with rules selects this instance"),
+    (backups.BACKUP_PLAN, primary(), full(primary(), Selection=res(
+        "Selection", "AWS::Backup::BackupSelection", BackupPlanId="plan-elsewhere",
+        BackupSelection={"Resources": [{"Ref": "Primary"}]})), 14, N,
+     "no AWS::Backup::BackupSelection of a backup plan with rules selects this instance"),
+    (backups.BACKUP_PLAN, primary(), full(primary(), Plan=res("Plan", "AWS::Backup::BackupPlan")),
+     14, N, "no AWS::Backup::BackupSelection of a backup plan with rules selects this instance"),
+    (credentials.NO_PLAINTEXT_PASSWORD, primary(MasterUserPassword=None,
+                                                ManageMasterUserPassword=True), [], 14, C, ""),
+    (credentials.SECRET_ROTATION, support()["Secret"], list(support(Secret=None, Rotation=res(
+        "Rotation", "AWS::SecretsManager::RotationSchedule", SecretId={"Ref": "Attachment"},
+        RotationLambdaARN="arn:aws:lambda:eu-west-1:1:function:rotate")).values()), 14, C, ""),
+    (credentials.SECRET_ROTATION, support()["Secret"], list(support(Secret=None, Rotation=res(
+        "Rotation", "AWS::SecretsManager::RotationSchedule",
+        SecretId="arn:aws:secretsmanager:eu-west-1:1:secret:other",
+        HostedRotationLambda={"RotationType": "MySQLSingleUser"})).values()), 14, N,
+     "no AWS::SecretsManager::RotationSchedule rotates this secret"),
+    # A key reference that names another kind of resource is no key
+    (encryption.STORAGE_ENCRYPTED_CMK, primary(KmsKeyId={"Fn::GetAtt": ["Secret", "Arn"]}),
+     full(primary()), 14, N,
+     "KmsKeyId is a value that is not a key of this app, not a customer-managed key defined in "
+     "this app"),
+    (encryption.REPLICA_SOURCE_ENCRYPTED, replica(StorageEncrypted=True),
+     [primary(), *support().values()], 14, C, ""),
+    # A source that is no ARN names no instance (not the one without an identifier)
+    (encryption.REPLICA_SOURCE_ENCRYPTED, replica(SourceDBInstanceIdentifier="not-an-arn"),
+     [primary()], 14, N,
+     "the source instance is not in this app, so its encryption cannot be proven"),
+    (encryption.DR_REPLICA_ENCRYPTED, replica(), [primary()], 14, NA, ""),
     (network.NOT_PUBLIC, primary(), [], 14, C, ""),
     (network.NOT_PUBLIC, primary(PubliclyAccessible=True), [], 14, N, "PubliclyAccessible=true"),
     (network.NOT_PUBLIC, primary(PubliclyAccessible=None), [], 14, N,
@@ -377,6 +410,15 @@ DR_REPLICATION = {"AutomaticBackupReplicationRegion": "eu-central-1",
 
 DR_CASES: list[tuple[Rule, str, dict, dict, Compliance, str]] = [
     # (rule, which resource, dr_app kwargs, unused, expected, detail)
+    (disaster_recovery.CROSS_REGION_BACKUP_COPY, "Plan", dict(replica_props={}, plan={
+        "BackupPlanRule": [{"RuleName": "Daily", "CopyActions": [{
+            "DestinationBackupVaultArn": "arn:aws:backup:eu-central-1:1:backup-vault:dr"}]}]}),
+     {}, C, ""),
+    *((disaster_recovery.CROSS_REGION_BACKUP_COPY, "Plan", dict(replica_props={}, plan={
+        "BackupPlanRule": [{"RuleName": "Daily", "CopyActions": [copy]}]}), {}, N,
+       "rule 'Daily' copies no recovery point to a vault in the DR region eu-central-1")
+      for copy in ({"DestinationBackupVaultArn": "arn:aws:backup:eu-west-1:1:backup-vault:v"},
+                   {"DestinationBackupVaultArn": {"Fn::GetAtt": ["Key", "Arn"]}}, {})),
     (encryption.DR_REPLICA_ENCRYPTED, "DrReplica",
      dict(replica_props={"SourceRegion": "eu-west-1", "KmsKeyId": KEY_OUT}), {}, C, ""),
     (encryption.DR_REPLICA_ENCRYPTED, "DrReplica",
@@ -550,6 +592,9 @@ CONFIGURED_CASES: list[tuple[Rule, Resource, list[Resource], Compliance, list[st
      ["Property::RotationRules"],
      "RotationRules: {'ScheduleExpression': 'cron(0 0 1 * ? *)'} is no literal interval "
      "(AutomaticallyAfterDays or rate(...)); configured every 30 days"),
+    (RO, schedule({"ScheduleExpression": "rate(720 hours)"}), [], C, [], ""),
+    (RO, schedule({"ScheduleExpression": "rate(721 hours)"}), [], N, ["Property::RotationRules"],
+     "RotationRules: every 30.0417 days; configured every 30 days"),
     (RO, schedule(None), [], N, ["Property::RotationRules"],
      "RotationRules: None is no literal interval (AutomaticallyAfterDays or rate(...)); "
      "configured every 30 days"),
@@ -562,6 +607,16 @@ CONFIGURED_CASES: list[tuple[Rule, Resource, list[Resource], Compliance, list[st
     (AL, alarm("FreeStorageSpace", 2**32, "LessThanThreshold"), [], C, [], ""),
     (AL, alarm("FreeStorageSpace", 2**30, "LessThanThreshold"), [], N, ["Property::Threshold"],
      "Threshold: 1073741824; configured 2.14748e+09 (fires below)"),
+    (AL, alarm("FreeStorageSpace", 2**31, "LessThanThreshold"), [], C, [], ""),
+    # the primary declared as a replica; a replica of another primary is none of this one's
+    (I, configured_replica("p"), [configured_primary(DBInstanceIdentifier="x")], N,
+     ["Property::SourceDBInstanceIdentifier"],
+     "SourceDBInstanceIdentifier: the config declares the primary; the template makes it a "
+     "read replica"),
+    (I, configured_primary(), [REPLICAS[0], configured_replica(
+        "r2", SourceDBInstanceIdentifier={"Fn::Join": [":", ["arn", {"Ref": "Other"}]]}),
+        res("Other", "AWS::RDS::DBInstance")], N, ["ReplicaCount"],
+     "1 read replica(s) of this primary in its stack; configured 2"),
     (AL, alarm("ReadIOPS", 1), [], NA, [], ""),  # no threshold configured for it
     (AL, alarm("CPUUtilization", 95, namespace="Custom"), [], NA, [], ""),
 ]
@@ -765,6 +820,16 @@ def test_storage_encrypted_cmk_follows_the_declared_lineage(
         target: Resource, path: str, expected: Compliance, detail: str) -> None:
     compliance, found = lineage(target, encryption.STORAGE_ENCRYPTED_CMK, path)
     assert compliance is expected and detail in found
+
+
+def test_the_lineage_key_may_live_in_another_stack_of_the_app() -> None:
+    writer = StackView("S", {r.logical_id: r for r in (promoted(), *support(Key=None).values())},
+                       settings=PolicySettings("test", 14, inherited_encryption=(
+                           ("db-replica-1", "K/Key"),)))
+    keys = StackView("K", {"Key": dataclasses.replace(support()["Key"], path="K/Key")})
+    link_stacks([writer, keys])
+    result = encryption.STORAGE_ENCRYPTED_CMK.evaluate(writer.resources["Promoted"], writer)
+    assert (result.compliance, result.detail) == (C, "")
 
 
 @pytest.mark.parametrize(("target", "expected"), [
