@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,12 +16,16 @@ from config import ConfigError, validate
 from config.topology import (
     TOPOLOGY_FILE,
     TOPOLOGY_FILE_VARIABLE,
+    Member,
     Promotion,
     Topology,
     TopologyError,
     declared,
+    entry_text,
+    main,
     write,
 )
+from config.topology import topology_file as topology_file_path
 
 LOCAL = config.ENVIRONMENTS["local"]  # MySQL, one replica, DR in us-west-2
 PROD = config.ENVIRONMENTS["prod"]  # two replicas, DR in eu-central-1
@@ -196,3 +201,122 @@ def test_write_keeps_the_other_environments_and_drops_an_original_topology(
         "prod": {"promotions": [{"writer": "p"}]}}
     write("local", Topology())
     assert json.loads(topology_file.read_text()) == {"prod": {"promotions": [{"writer": "p"}]}}
+
+
+def _member(identifier: str, construct_id: str, stack: str, region: str | None, kind: str,
+            generation: int, source: str | None = None) -> Member:
+    return Member(identifier=identifier, construct_id=construct_id, stack=stack, region=region,
+                  kind=kind, generation=generation, source=source, key_stack=stack)
+
+
+PRIMARY = _member("local-mysql-primary", "Primary", "Database", "us-east-1", "primary", 0)
+REPLICA = _member("local-mysql-replica-1", "Replica1", "Database", "us-east-1", "replica", 0,
+                  "local-mysql-primary")
+STANDBY = _member("local-mysql-dr-replica", "Replica", "DrReplica", "us-west-2", "dr-replica", 0,
+                  "local-mysql-primary")
+
+
+@pytest.mark.parametrize(("writers", "members", "retired", "replaced"), [
+    ((), (PRIMARY, REPLICA, STANDBY), (), ()),
+    (("local-mysql-replica-1",), (
+        dataclasses.replace(REPLICA, source=None),
+        _member("local-mysql-g1-replica-1", "G1Replica1", "Database", "us-east-1", "replica", 1,
+                "local-mysql-replica-1"),
+        _member("local-mysql-g1-dr-replica", "G1DrReplica", "DrReplica", "us-west-2",
+                "dr-replica", 1, "local-mysql-replica-1")), (PRIMARY,), (STANDBY,)),
+    ((("local-mysql-dr-replica", "us-west-2"),), (
+        dataclasses.replace(STANDBY, source=None),
+        _member("local-mysql-g1-replica-1", "G1Replica1", "DrReplica", "us-west-2", "replica", 1,
+                "local-mysql-dr-replica"),
+        _member("local-mysql-g1-dr-replica", "G1DrReplica", "Database", "us-east-1",
+                "dr-replica", 1, "local-mysql-dr-replica")), (PRIMARY,), (REPLICA,)),
+], ids=["original", "in region", "regional"])
+def test_each_member_of_a_generation(writers: tuple[str | tuple[str, str], ...],
+                                     members: tuple[Member, ...], retired: tuple[Member, ...],
+                                     replaced: tuple[Member, ...]) -> None:
+    layout = promoted(LOCAL, *writers).layout
+    assert (layout.members, layout.retired, layout.replaced) == (members, retired, replaced)
+    for member in (*members, *retired, *replaced):
+        assert layout.member(member.identifier) == member
+    assert layout.member("local-mysql-g9-replica-1") is None
+    assert layout.in_stack("Database") == tuple(m for m in members if m.stack == "Database")
+    assert layout.in_stack("DrReplica") == tuple(m for m in members if m.stack == "DrReplica")
+    assert layout.retired_in("Database") == retired and layout.retired_in("DrReplica") == ()
+
+
+def test_the_change_a_generation_declares() -> None:
+    assert promoted(LOCAL).layout.change == (
+        "env local: the original topology (writer local-mysql-primary)")
+    assert promoted(LOCAL, ("local-mysql-dr-replica", "us-west-2")).layout.change == (
+        "env local: generation 1: local-mysql-dr-replica in us-west-2 is the writer; "
+        "local-mysql-primary retired")
+    assert promoted(DEV, ("dev-postgres-replica-1", None)).layout.change == (
+        "env dev: generation 1: dev-postgres-replica-1 is the writer; dev-postgres-primary "
+        "retired")
+
+
+def test_a_promotion_as_the_file_spells_it() -> None:
+    first = Promotion(writer="local-mysql-replica-1", region="us-east-1")
+    assert Promotion(writer="w").as_json() == {"writer": "w"}
+    topology = Topology(decommissioned=("old",)).promoted(first)
+    assert topology == Topology(promotions=(first,), decommissioned=("old",))
+    assert entry_text("local", topology) == (
+        '{\n  "local": {\n    "decommissioned": [\n      "old"\n    ],\n    "promotions": [\n'
+        '      {\n        "region": "us-east-1",\n        "writer": "local-mysql-replica-1"\n'
+        '      }\n    ]\n  }\n}')
+
+
+def test_the_file_is_written_sorted_and_indented(topology_file: Path) -> None:
+    write("prod", Topology())  # no entry to drop, no file yet: an empty object
+    assert topology_file.read_text() == "{}\n"
+    write("local", Topology(promotions=(Promotion(writer="w"),)))
+    assert topology_file.read_text() == (
+        '{\n  "local": {\n    "decommissioned": [],\n    "promotions": [\n      {\n'
+        '        "writer": "w"\n      }\n    ]\n  }\n}\n')
+    assert sorted(p.name for p in topology_file.parent.iterdir()) == ["topology.json"]
+
+
+def test_an_empty_or_unset_file_declares_nothing(topology_file: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    topology_file.write_text("  \n")
+    assert declared("local") is None
+    monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, "")
+    assert topology_file_path() == TOPOLOGY_FILE
+
+
+def test_fails_on_a_file_that_is_no_object(topology_file: Path) -> None:
+    topology_file.write_text("[]")
+    with pytest.raises(TopologyError) as error:
+        declared("local")
+    assert str(error.value) == f"{topology_file}: a JSON object of environments, not list"
+
+
+def test_a_declaration_read_without_a_config_fails_with_its_field(topology_file: Path) -> None:
+    topology_file.write_text(json.dumps({"local": {"promotions": [{"writer": 1}]}}))
+    with pytest.raises(ValueError) as error:
+        declared("local")
+    assert str(error.value) == ("topology.promotions[0]={'writer': 1}: an object {'writer': DB "
+                                "instance identifier, 'region': region}")
+
+
+@pytest.mark.parametrize(("before", "output"), [
+    ({"local": {"promotions": [{"writer": "w"}]}, "prod": {"promotions": [{"writer": "p"}]}},
+     "env local: back to its original topology ({path})"),
+    ({"prod": {"promotions": [{"writer": "p"}]}},
+     "env local: already in its original topology (topology.json)"),
+])
+def test_reset_returns_an_env_to_its_original_topology(
+        topology_file: Path, capsys: pytest.CaptureFixture[str], before: dict[str, Any],
+        output: str) -> None:
+    topology_file.write_text(json.dumps(before))
+    assert main(["--reset", "local"]) == 0
+    assert capsys.readouterr().out == output.format(path=topology_file) + "\n"
+    assert json.loads(topology_file.read_text()) == {"prod": {"promotions": [{"writer": "p"}]}}
+
+
+def test_reset_needs_an_env(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main([])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "python -m config: error: the following arguments are required: --reset")
