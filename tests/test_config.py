@@ -180,6 +180,8 @@ def _mariadb(**changes: object) -> config.DatabaseConfig:
     # exactly 30 minutes, also across midnight
     _dev(backup_window="02:00-02:30", maintenance_window="sun:04:00-sun:04:30"),
     _dev(backup_window="23:45-00:15", maintenance_window="wed:04:00-wed:04:30"),
+    # a backup window across midnight, the maintenance window right after it
+    _dev(backup_window="23:45-00:15", maintenance_window="mon:00:15-mon:01:00"),
     # a maintenance window from Sunday into Monday, the backup window after it
     _dev(backup_window="00:30-01:30", maintenance_window="sun:23:30-mon:00:30"),
     _dev(backup_window="23:00-23:30", maintenance_window="sun:23:30-mon:00:30"),
@@ -238,6 +240,16 @@ def test_accepts_a_value_at_the_limit(cfg: config.DatabaseConfig) -> None:
      "maintenance_window='sun:04:00-sun:04:60': 'ddd:hh24:mi-ddd:hh24:mi' in UTC, e.g. "
      "'sun:04:00-sun:05:00'"),
     (_dev(port=1149), "port=1149: a port between 1150 and 65535"),
+    (_dev(deletion_protection=False),
+     "deletion_protection=False: every database is protected from deletion; turn it off by hand "
+     "at decommission time (aws rds modify-db-instance --no-deletion-protection)"),
+    (_dev(log_exports=()), "log_exports=(): at least one of postgresql, upgrade, "
+                           "iam-db-auth-error"),
+    (_dev(log_retention_days=8),
+     "log_retention_days=8: a CloudWatch Logs retention: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, "
+     "180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653"),
+    (_dev(log_retention_days=90), "log_retention_days=90: at least 365 days: database logs are "
+                                  "audit evidence (AWS Control Tower CT.CLOUDWATCH.PR.2)"),
     (_dev(port=65536), "port=65536: a port between 1150 and 65535"),
     (_mariadb(port=3306), "port=3306: not the mariadb default port 3306: a non-default port "
                           "keeps out scanners looking for databases"),
