@@ -337,8 +337,22 @@ KEY_ARN = {"Fn::GetAtt": ["Key", "Arn"]}
      {"Resources": {"Vault2": {"Type": "AWS::Backup::BackupPlan",
                                "Properties": {"EncryptionKeyArn": KEY_ARN}}}}, None,
      "deletes the backup vault and its data (DeletionPolicy Delete)"),
+    # ... found past a resource of another type added first
+    (_one("Vault1", VAULT, "Retain", EncryptionKeyArn=KEY_ARN),
+     {"Resources": {"Plan": {"Type": "AWS::Backup::BackupPlan", "Properties": {}},
+                    **_renamed(_one("Vault1", VAULT, "Retain", EncryptionKeyArn=KEY_ARN),
+                               "Vault2")["Resources"]}}, "Vault2",
+     "replaces the backup vault: new recovery points go to a new, empty vault; the old backup "
+     "vault is orphaned outside the stack (a changed construct id or path changes the logical "
+     "id)"),
+    # No properties on either side: the same resource
+    ({"Resources": {"Vault1": {"Type": VAULT}}}, {"Resources": {"Vault2": {"Type": VAULT}}},
+     "Vault2", "replaces the backup vault: new recovery points go to a new, empty vault; the old "
+               "backup vault is deleted (a changed construct id or path changes the logical id)"),
+    ({"Resources": {"Db": {"Type": DB}}}, {"Resources": {}}, None,
+     "deletes the database and its data (DeletionPolicy Delete)"),
 ], ids=["same name", "another name", "no name, same properties", "no name, other properties",
-        "another type"])
+        "another type", "past another type", "no properties", "no properties, removed"])
 def test_a_new_logical_id_is_a_rename_only_for_the_same_resource(
         old: Template, new: Template, successor: str | None, consequence: str) -> None:
     [finding] = find_data_loss(stack="S", old=old, new=new)
@@ -397,6 +411,17 @@ def _findings(old: Template, new: Template, declared: DeclaredPromotion | None =
 
 
 def test_a_declared_promotion_loses_nothing() -> None:
+    [retired, promotion, *_] = find_data_loss(stack="S", old=GENERATION_0, new=GENERATION_1,
+                                              declared=DECLARED)
+    assert retired.message().startswith(
+        "S: database db-primary (AWS::RDS::DBInstance DatabasePrimaryInstanceBFD6CC54): "
+        "LogicalId \"DatabasePrimaryInstanceBFD6CC54\" -> (absent): retires db-primary")
+    assert promotion.message().startswith(
+        "S: database db-replica-1 (AWS::RDS::DBInstance DatabaseReplica1InstanceA1B2C3D4): "
+        "SourceDBInstanceIdentifier {")
+    [note, *_] = find_data_loss(stack="S", old=GENERATION_0, new=GENERATION_1,
+                                declared=dataclasses.replace(DECLARED, decommission="rm -rf"))
+    assert note.consequence.endswith("until it is decommissioned: rm -rf")
     assert _findings(GENERATION_0, GENERATION_1) == [
         ("DatabasePrimaryInstanceBFD6CC54", LOGICAL_ID, "DatabasePrimaryInstanceBFD6CC54", None,
          False, "retires db-primary, the former writer: CloudFormation keeps it outside the "
@@ -473,12 +498,37 @@ def _without(template: Template, *logical_ids: str) -> Template:
      [("DatabaseReplica20LogGroup0C0FFEE2", LOGICAL_ID, "removes the log group from the stack: "
        "it is orphaned (kept, but no longer managed, and its alarms, backups and rotation go "
        "with the stack)")]),
+    # Nothing declared as moved from this stack
+    (GENERATION_0, GENERATION_1, dataclasses.replace(DECLARED, moved={}),
+     [("DatabaseCredentials0C0FFEE3", LOGICAL_ID, "removes the secret from the stack: it is "
+       "orphaned (kept, but no longer managed, and its alarms, backups and rotation go with the "
+       "stack)")]),
+    # A resource of a replaced construct that stays, as another type, is no declared removal
+    (GENERATION_0, {"Resources": {**GENERATION_1["Resources"],
+                                  "DatabaseReplica2LogGroupserror0C0FFEE0": _kept(VAULT)}},
+     DECLARED, [("DatabaseReplica2LogGroupserror0C0FFEE0", LOGICAL_ID,
+                 "deletes the log group and its data (DeletionPolicy Delete)")]),
+    # A retired writer that was still a replica in the old template: deleted whatever its policy
+    (_changed(GENERATION_0, "DatabasePrimaryInstanceBFD6CC54", Properties={
+        "DBInstanceIdentifier": "db-primary", "SourceDBInstanceIdentifier": "arn:x"}),
+     GENERATION_1, DECLARED, [("DatabasePrimaryInstanceBFD6CC54", LOGICAL_ID,
+                               "deletes the read replica whatever its DeletionPolicy "
+                               "(CloudFormation ignores it on a replica; deletion protection "
+                               "makes the delete fail and leaves it outside the stack): a "
+                               "reader of the writer is lost")]),
 ], ids=["retired writer not retained", "moved secret not retained", "another writer",
-        "undeclared", "a prefix is not a construct"])
+        "undeclared", "a prefix is not a construct", "nothing moved", "type changed",
+        "retired replica"])
 def test_a_declared_promotion_allows_only_what_it_declares(
         old: Template, new: Template, declared: DeclaredPromotion | None,
         blocking: list[tuple[str, str, str]]) -> None:
-    assert [(r, p, c) for r, p, _, _, b, c in _findings(old, new, declared) if b] == blocking
+    found = _findings(old, new, declared)
+    assert [(r, p, c) for r, p, _, _, b, c in found if b] == blocking
+    for resource, prop, before, after, _, _ in found:  # each names what it was and becomes
+        if prop == rds.SOURCE:
+            assert (before, after) == (SOURCE_REF, None)
+        else:
+            assert (prop, before, after) == (LOGICAL_ID, resource, None)
 
 
 @pytest.mark.parametrize(("change", "finding"), [
@@ -515,6 +565,32 @@ def test_a_conditionally_create_only_property(change: dict[str, Any],
     found = [(f.property, f.old, f.new, f.consequence)
              for f in find_data_loss(stack="S", old=old, new=new)]
     assert found == ([finding] if finding else [])
+
+
+@pytest.mark.parametrize(("attribute", "when"), [
+    ("DeletionPolicy", "the stack is deleted or the resource removed"),
+    ("UpdateReplacePolicy", "it is replaced"),
+])
+def test_a_weakened_policy_says_when_and_what_is_lost(attribute: str, when: str) -> None:
+    old = {"Resources": {"Db": _db("db")}}
+    new = _changed(old, "Db", **{attribute: "Snapshot"})
+    [finding] = find_data_loss(stack="S", old=old, new=new)
+    assert (finding.property, finding.old, finding.new) == (attribute, "Retain", "Snapshot")
+    assert finding.consequence == (f"weakens the protection of the database: when {when}, it is "
+                                   "deleted after a final snapshot instead of retained")
+
+
+def test_a_template_without_resources_or_properties_loses_nothing() -> None:
+    assert find_data_loss(stack="S", old={}, new={}) == []
+    bare = {"Resources": {"Db": {"Type": DB}}}
+    assert find_data_loss(stack="S", old=bare, new=copy.deepcopy(bare)) == []
+
+
+def test_a_new_source_names_both_sources() -> None:
+    old = {"Resources": {"Db": _db("db", SourceDBInstanceIdentifier="arn:a")}}
+    [finding] = find_data_loss(stack="S", old=old, new=_changed(old, "Db", Properties={
+        "DBInstanceIdentifier": "db", "Engine": "mysql", "SourceDBInstanceIdentifier": "arn:b"}))
+    assert (finding.property, finding.old, finding.new) == (rds.SOURCE, "arn:a", "arn:b")
 
 
 def test_a_pi_key_set_for_the_first_time_replaces_nothing() -> None:
