@@ -72,7 +72,7 @@ def _shown(value: Any) -> str:
 def _holds_secret(name: str, *values: Any) -> bool:
     """`name` (a property path) or a key inside `values` names a property that may hold a
     secret."""
-    if _SECRET.search(name.rsplit(".", 1)[-1]):
+    if _SECRET.search(name):  # anchored at the end: the path's last part
         return True
     todo = list(values)
     while todo:

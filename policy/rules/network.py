@@ -6,7 +6,7 @@ from typing import Any
 
 from cloud_assembly import rds
 from cloud_assembly.template import Resource, truthy
-from policy.model import COMPLIANT, NOT_APPLICABLE, Result, Rule, StackView, non_compliant
+from policy.model import COMPLIANT, Result, Rule, StackView, non_compliant
 
 _WORLD = ("0.0.0.0/0", "::/0")
 _INTERNET_ROUTE_TARGETS = ("GatewayId", "NatGatewayId", "EgressOnlyInternetGatewayId",
@@ -114,9 +114,9 @@ def _ingress_rules(resource: Resource) -> list[dict[str, Any]]:
 
 
 def _no_world_ingress(resource: Resource, stack: StackView) -> Result:
-    rules = _ingress_rules(resource)
+    rules = _ingress_rules(resource)  # a SecurityGroupIngress is one rule
     if not rules:
-        return NOT_APPLICABLE if resource.type == "AWS::EC2::SecurityGroupIngress" else COMPLIANT
+        return COMPLIANT
     for rule in rules:
         source = rule.get("CidrIp") or rule.get("CidrIpv6")
         if source in _WORLD:
