@@ -23,6 +23,7 @@ from config.topology import (
     declared,
     decommission_commands,
     entry_text,
+    layout,
     main,
     write,
 )
@@ -130,6 +131,15 @@ def test_env_agnostic_promotion_has_no_region() -> None:
      "config error in env 'dev': topology.promotions[0].region='eu-west-1': "
      "dev-postgres-replica-1 is in the deploy-time region; the writer's region must hold it (no "
      "region: the env is environment-agnostic)"),
+    (DEV, ("nope",), (),
+     "config error in env 'dev': topology.promotions[0].writer='nope': no member of the "
+     "environment has this identifier; generation 1 can promote a replica of "
+     "dev-postgres-primary: dev-postgres-replica-1"),
+    (LOCAL, ("local-mysql-replica-1", "local-mysql-g1-replica-1"),
+     ("local-mysql-g2-replica-1",),
+     "config error in env 'local': topology.decommissioned='local-mysql-g2-replica-1': only a "
+     "retired writer can be decommissioned (local-mysql-primary, local-mysql-replica-1); a live "
+     "member still holds or serves the data"),
     (LOCAL, (("local-mysql-dr-replica", "us-east-1"),), (),
      "config error in env 'local': topology.promotions[0].region='us-east-1': "
      "local-mysql-dr-replica is in us-west-2; the writer's region must hold it (one of the "
@@ -177,7 +187,7 @@ def test_load_reads_and_validates_the_declared_topology(topology_file: Path) -> 
     ([], "topology=[]: an object with 'promotions' (and 'decommissioned')"),
     ({"writer": "x"}, "topology.writer='x': not a topology field; known: promotions, "
                       "decommissioned"),
-    ({"promotions": "x"}, "topology.promotions='x': a list of"),
+    ({"promotions": "x"}, "topology.promotions='x': a list of {'writer': ID, 'region': REGION}"),
     ({"promotions": [{"region": "us-east-1"}]}, "topology.promotions[0]={'region': 'us-east-1'}"
                                                 ": an object {'writer'"),
     ({"promotions": [{"writer": "a", "zone": "b"}]},
@@ -339,3 +349,30 @@ def test_the_commands_that_decommission_a_retired_writer(region: str | None, fla
         "local-mysql-primary-final, then list local-mysql-primary under \"decommissioned\" in "
         "config/topology.json and deploy (its security group, parameter, option and subnet "
         "groups leave the stack)")
+
+
+def test_a_layout_read_without_a_config_fails_with_its_field() -> None:
+    with pytest.raises(ValueError) as error:
+        layout(LOCAL.shape, Topology(promotions=(Promotion(writer="nope"),)))
+    assert str(error.value) == (
+        "topology.promotions[0].writer='nope': no member of the environment has this "
+        "identifier; generation 1 can promote a replica of local-mysql-primary: "
+        "local-mysql-replica-1, local-mysql-dr-replica")
+
+
+def test_the_file_is_read_back_as_written(topology_file: Path) -> None:
+    topology = Topology(promotions=(Promotion(writer="local-mysql-replica-1", region="us-east-1"),
+                                    Promotion(writer="local-mysql-g1-replica-1")),
+                        decommissioned=("local-mysql-primary",))
+    write("local", topology)
+    assert declared("local") == topology
+
+
+def test_reset_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out == (
+        "usage: python -m config [-h] --reset ENV\n\noptions:\n"
+        "  -h, --help   show this help message and exit\n"
+        "  --reset ENV  remove ENV's declared promotions (its original topology)\n")
