@@ -776,6 +776,9 @@ CROSS_VIEW_CASES: list[tuple[Resource, Resource, Compliance, list[str], str]] = 
      ["Attribute::DeletionPolicy", "Attribute::UpdateReplacePolicy"],
      'DeletionPolicy is "Snapshot" in the construct tree, "Retain" in the template; '
      'UpdateReplacePolicy is "Snapshot" in the construct tree, "Delete" in the template'),
+    (Resource("X", "AWS::Custom::Thing", {"Doc": "y" * 118}),  # 120 characters: shown whole
+     Resource("X", "AWS::Custom::Thing", {"Doc": "short"}), N, ["Property::Doc"],
+     'Doc is "' + "y" * 118 + '" in the construct tree, "short" in the template'),
     (Resource("X", "AWS::Custom::Thing", {"Doc": {"B": 1, "A": "x" * 200}}),
      Resource("X", "AWS::Custom::Thing", {"Doc": "short"}), N, ["Property::Doc"],
      'Doc is {"A": "' + "x" * 110 + '... in the construct tree, "short" in the template'),
