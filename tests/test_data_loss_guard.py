@@ -446,6 +446,14 @@ def test_a_declared_promotion_loses_nothing() -> None:
     ]
 
 
+def test_a_declared_removal_needs_no_properties() -> None:
+    old = {"Resources": {"DatabaseReplica2LogGroupsslow0C0FFEE4": {"Type": "AWS::Logs::LogGroup"}}}
+    assert _findings(old, {"Resources": {}}) == [
+        ("DatabaseReplica2LogGroupsslow0C0FFEE4", LOGICAL_ID,
+         "DatabaseReplica2LogGroupsslow0C0FFEE4", None, False,
+         REPLACED + "the log group goes with its replica (deleted)")]
+
+
 def _changed(template: Template, logical_id: str, **changes: Any) -> Template:
     changed = copy.deepcopy(template)
     changed["Resources"][logical_id].update(changes)
