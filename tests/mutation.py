@@ -129,9 +129,14 @@ def _prepare(area: Area) -> Path:
 
 def _mutmut(work: Path, children: int) -> None:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    run = subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children)],
-                         cwd=work, env=env, capture_output=True, text=True, check=False)
-    (work / "mutmut.log").write_text(run.stdout + run.stderr)
+    for _ in range(2):  # mutmut resumes where it stopped: once more if a signal stopped it
+        run = subprocess.run(
+            [sys.executable, "-m", "mutmut", "run", "--max-children", str(children)],
+            cwd=work, env=env, capture_output=True, text=True, check=False)
+        with (work / "mutmut.log").open("a") as log:
+            log.write(run.stdout + run.stderr)
+        if run.returncode >= 0:
+            break
     if run.returncode != 0:
         sys.exit(f"mutmut failed in {work} (exit {run.returncode}); see {work / 'mutmut.log'}:\n"
                  + "\n".join((run.stdout + run.stderr).splitlines()[-30:]))
