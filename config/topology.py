@@ -328,7 +328,7 @@ def layout(shape: Shape, topology: Topology, *, fail: Any = None) -> Layout:
 
 # --- the file --------------------------------------------------------------------------------
 
-def _parse(env: str, entry: Any, fail: Any) -> Topology:
+def _parse(entry: Any, fail: Any) -> Topology:
     if not isinstance(entry, Mapping):
         fail("topology", entry, "an object with 'promotions' (and 'decommissioned')")
     unknown = sorted(set(entry) - {"promotions", "decommissioned"})
@@ -383,7 +383,7 @@ def declared(env: str, *, fail: Any = None, path: Path | None = None) -> Topolog
             fail(name, value, allowed)
         raise ValueError(f"{name}={value!r}: {allowed}")
 
-    return _parse(env, data[env], refuse)
+    return _parse(data[env], refuse)
 
 
 def write(env: str, topology: Topology, *, path: Path | None = None) -> Path:

@@ -68,34 +68,28 @@ def build_parser() -> argparse.ArgumentParser:
                         help="fail on warnings too (e.g. a failover not yet reconciled)")
     failover = commands.add_parser("failover", parents=[common],
                                    help="promote a read replica and repoint the writer endpoint")
-    failover.add_argument("--replica", help="the replica to promote (default: the healthiest)")
     failover.add_argument("--region-dr", action="store_true",
                           help="regional failover: promote the cross-region DR replica (config "
                           "dr_region) and repoint the writer endpoint; the primary region's "
                           "parameter and secret are repointed best effort")
-    failover.add_argument("--dry-run", action="store_true",
-                          help="print the plan and change nothing")
     failover.add_argument("--force", action="store_true",
                           help="fail over even though the writer is healthy (planned failover)")
-    failover.add_argument("--timeout", type=_positive, default=1800.0, metavar="SECONDS",
-                          help="how long to wait for the promotion (default 1800)")
-    failover.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
-                          help="seconds between status checks (default 15)")
     switchover = commands.add_parser(
         "switchover", parents=[common], help="planned failover without data loss: make the "
         "writer read-only, wait for a replica lag of 0, then promote")
-    switchover.add_argument("--replica", help="the replica to promote (default: the healthiest)")
     switchover.add_argument("--region-dr", action="store_true",
                             help="switch over to the cross-region DR replica")
-    switchover.add_argument("--dry-run", action="store_true",
-                            help="print the plan and change nothing")
     switchover.add_argument("--drain-timeout", type=_positive, default=600.0, metavar="SECONDS",
                             help="how long to wait for a replica lag of 0 (default 600)")
-    switchover.add_argument("--timeout", type=_positive, default=1800.0, metavar="SECONDS",
-                            help="how long to wait for the promotion (default 1800)")
-    switchover.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
-                            help="seconds between status checks (default 15)")
     for command in (failover, switchover):
+        command.add_argument("--replica",
+                             help="the replica to promote (default: the healthiest)")
+        command.add_argument("--dry-run", action="store_true",
+                             help="print the plan and change nothing")
+        command.add_argument("--timeout", type=_positive, default=1800.0, metavar="SECONDS",
+                             help="how long to wait for the promotion (default 1800)")
+        command.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
+                             help="seconds between status checks (default 15)")
         command.add_argument("--record", action="store_true",
                              help="write the promotion into config/topology.json (the config "
                              "change is printed either way)")

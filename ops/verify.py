@@ -655,15 +655,25 @@ def check_backup_selection(*, outputs: DatabaseOutputs, writer: str, clients: Cl
                    actual=", ".join(selected) or "nothing", degraded=not reconciled, note=fix)
 
 
-def check_retired(member: Member, *, factory: ClientFactory, region: str) -> CheckResult:
-    """A retired writer is kept, standalone, with deletion protection, until decommissioned."""
+def _describe_member(member: Member, *, factory: ClientFactory, region: str, check: str
+                     ) -> tuple[str, str, dict[str, Any] | None | CheckResult]:
+    """(region, resource label, the member's description, None when it is gone, or the SKIP
+    result of `check` when its region cannot be read)."""
     where = member.region or region
     r = rds(member.identifier)
     try:
-        instance = describe_instance(factory(where, True).rds, member.identifier)
+        return where, r, describe_instance(factory(where, True).rds, member.identifier)
     except (BotoCoreError, ClientError) as error:
-        return CheckResult(status=Status.SKIP, resource=r, check="retired writer kept",
-                           note=f"{where} unreadable ({error})")
+        return where, r, CheckResult(status=Status.SKIP, resource=r, check=check,
+                                     note=f"{where} unreadable ({error})")
+
+
+def check_retired(member: Member, *, factory: ClientFactory, region: str) -> CheckResult:
+    """A retired writer is kept, standalone, with deletion protection, until decommissioned."""
+    where, r, instance = _describe_member(member, factory=factory, region=region,
+                                          check="retired writer kept")
+    if isinstance(instance, CheckResult):
+        return instance
     if instance is None:
         return CheckResult(status=Status.WARN, resource=r, check="retired writer kept",
                            expected="the instance (retained for forensics)", actual="missing",
@@ -679,13 +689,10 @@ def check_retired(member: Member, *, factory: ClientFactory, region: str) -> Che
 
 def check_replaced(member: Member, *, factory: ClientFactory, region: str) -> CheckResult:
     """A replica the reconcile replaced is gone (the deploy's cleanup deleted it)."""
-    where = member.region or region
-    r = rds(member.identifier)
-    try:
-        instance = describe_instance(factory(where, True).rds, member.identifier)
-    except (BotoCoreError, ClientError) as error:
-        return CheckResult(status=Status.SKIP, resource=r, check="replaced replica deleted",
-                           note=f"{where} unreadable ({error})")
+    where, r, instance = _describe_member(member, factory=factory, region=region,
+                                          check="replaced replica deleted")
+    if isinstance(instance, CheckResult):
+        return instance
     if instance is None:
         return CheckResult(status=Status.PASS, resource=r, check="replaced replica deleted",
                            actual="gone")
