@@ -11,6 +11,9 @@ One reader, so that they cannot drift apart:
 - `cloud_assembly.removal`: what a DeletionPolicy / UpdateReplacePolicy keeps;
 - `cloud_assembly.rds`: the RDS facts every consumer needs (is a replica, source of, the TLS
   parameter per engine family, create-only properties, retention limits);
+- `cloud_assembly.engines`: engine versions: major versions and their end of RDS standard
+  support (with sources), parameter-group families, and how RDS upgrades a source and its read
+  replicas;
 - `cloud_assembly.baseline`: the secure floors that the constructs' defaults, the config's
   validation and the gate's rules share.
 
