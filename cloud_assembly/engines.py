@@ -162,6 +162,28 @@ def is_major_upgrade(engine: str, from_version: str, to_version: str) -> bool:
             and major_version(engine, from_version) != major_version(engine, to_version))
 
 
+def replica_version_refusal(engine: str, writer_version: str,
+                            replica_version: str) -> str | None:
+    """Why RDS cannot run read replicas of `replica_version` beside a writer of
+    `writer_version` (None when it can), as the middle of a staged upgrade.
+
+    A replica never runs an older version than its source. MySQL and MariaDB replicas may run
+    any newer version, minor or major: they are upgraded first. A PostgreSQL replica may run a
+    newer minor version of its source's major version (replicas first, as for MySQL), never
+    another major version: RDS upgrades the same-region replicas together with the source, and
+    a cross-region replica cannot be upgraded on its own either."""
+    if version_key(replica_version) < version_key(writer_version):
+        return (f"older than the writer's {writer_version}: a read replica never runs an "
+                "older version than its source")
+    if engine == "postgres" and is_major_upgrade(engine, writer_version, replica_version):
+        return (f"PostgreSQL {major_version(engine, replica_version)} beside a writer of "
+                f"PostgreSQL {major_version(engine, writer_version)}: RDS upgrades PostgreSQL "
+                "read replicas to a new major version together with their source, never on "
+                "their own; declare the new version in engine_version (the same-region "
+                "replicas follow the writer; a cross-region replica is recreated from it)")
+    return None
+
+
 def replicas_upgraded_with_source(engine: str, from_version: str, to_version: str) -> bool:
     """RDS upgrades the source's same-region read replicas itself, together with the source:
     a PostgreSQL major upgrade ("You can't upgrade read replicas separately"). RDS upgrades

@@ -29,12 +29,13 @@ ENVIRONMENTS: dict[str, DatabaseConfig] = {
         dr_vpc_cidr="10.110.0.0/16",
     ),
     # Shared development: env-agnostic, deploys to whatever account/region the caller's
-    # credentials name. PostgreSQL so that both engine families are exercised every synth.
+    # credentials name. PostgreSQL so that both engine families are exercised every synth;
+    # PostgreSQL 17 rather than 16: a year longer in RDS standard support (until 2030-02-28).
     "dev": DatabaseConfig(
         name="dev",
         vpc_cidr="10.20.0.0/16",
         engine="postgres",
-        engine_version="16.10",
+        engine_version="17.9",
         port=5433,
         log_exports=("postgresql", "upgrade"),
         instance_class="db.t4g.large",

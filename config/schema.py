@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn, Union, get_args, get_origin, get_type_hints
 
 # The floors, network layout and CloudWatch Logs retentions the constructs and the gate read too.
+from cloud_assembly import engines
 from cloud_assembly.baseline import (
     DATABASE_SUBNET_PREFIX,
     MIN_AVAILABILITY_ZONES,
@@ -64,6 +65,9 @@ _MAINTENANCE_WINDOW = re.compile(
     r"(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):([0-5]\d)$"
 )
 _WEEK_MINUTES = 7 * 24 * 60
+# A reason that is a placeholder, not a decision someone can review.
+_PLACEHOLDER = re.compile(r"\b(todo|tbd|tbc|fixme|xxx|placeholder|lorem|ipsum)\b|n/a", re.I)
+MIN_REASON_WORDS, MIN_REASON_CHARACTERS = 5, 30
 
 
 class ConfigError(ValueError):
@@ -85,6 +89,16 @@ class AlarmThresholds:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ExtendedSupport:
+    """Paid RDS Extended Support, chosen on purpose: every instance is enrolled in it past its
+    major version's end of standard support (`EngineLifecycleSupport:
+    open-source-rds-extended-support`). `reason` says why, for the reviewer of the bill: a
+    sentence, not a placeholder."""
+
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class DatabaseConfig:
     """One environment: where it lives and what its redundant database looks like."""
 
@@ -94,7 +108,13 @@ class DatabaseConfig:
     availability_zones: tuple[str, ...] = ()
     vpc_cidr: str = "10.40.0.0/16"
     engine: Engine = "mysql"
-    engine_version: str = "8.0.43"
+    engine_version: str = "8.4.10"
+    #: During a staged upgrade, the version every read replica (same-region and cross-region)
+    #: runs while it differs from the writer's `engine_version`; None: the writer's.
+    replica_engine_version: str | None = None
+    #: None: standard support only (RDS upgrades an instance past its end of standard support
+    #: instead of billing Extended Support); see docs/engine-lifecycle.md.
+    extended_support: ExtendedSupport | None = None
     instance_class: str = "db.r6g.large"
     replica_instance_class: str = "db.r6g.large"
     replica_count: int = 1
@@ -314,16 +334,7 @@ def validate(cfg: DatabaseConfig) -> DatabaseConfig:
                 _fail(env, "availability_zones", az, f"an AZ of region {region}, e.g. "
                       f"'{region}a'")
     _check_vpc(env, "vpc_cidr", cfg.vpc_cidr, cfg.availability_zones)
-    if not _VERSION.match(cfg.engine_version):
-        fail("engine_version", "a full engine version such as '8.0.43' or '16.10'")
-    known = supported_engine_versions(cfg.engine)
-    if cfg.engine_version not in known:
-        major = cfg.engine_version.split(".")[0]
-        near = sorted((v for v in known if v.split(".")[0] == major),
-                      key=lambda v: tuple(int(p) for p in v.split(".")))
-        hint = f"versions of {cfg.engine} {major}: {', '.join(near[-6:])}" if near else (
-            f"known majors: {', '.join(sorted({v.split('.')[0] for v in known}, key=int))}")
-        fail("engine_version", f"not a version {cfg.engine} supports ({hint})")
+    _validate_engine(cfg)
     for name in ("instance_class", "replica_instance_class"):
         if not _INSTANCE_CLASS.match(getattr(cfg, name)):
             fail(name, "an RDS instance class of the form db.<family>.<size>, e.g. db.r6g.large")
@@ -403,6 +414,81 @@ def validate(cfg: DatabaseConfig) -> DatabaseConfig:
         if not low <= value <= high:
             _fail(env, name, value, f"between {low} and {high}")
     return cfg
+
+
+def _check_version(cfg: DatabaseConfig, name: str, version: str) -> None:
+    """`version` is a full version of `cfg.engine` that aws-cdk-lib knows."""
+    if not _VERSION.match(version):
+        _fail(cfg.name, name, version, "a full engine version such as '8.4.10' or '17.9'")
+    known = supported_engine_versions(cfg.engine)
+    if version not in known:
+        major = version.split(".")[0]
+        near = sorted((v for v in known if v.split(".")[0] == major),
+                      key=lambda v: tuple(int(p) for p in v.split(".")))
+        hint = f"versions of {cfg.engine} {major}: {', '.join(near[-6:])}" if near else (
+            f"known majors: {', '.join(sorted({v.split('.')[0] for v in known}, key=int))}")
+        _fail(cfg.name, name, version, f"not a version {cfg.engine} supports ({hint})")
+
+
+def _check_support(cfg: DatabaseConfig, name: str, version: str) -> None:
+    """`version`'s major version is in RDS standard support today, or Extended Support is
+    chosen (where RDS offers it)."""
+    calendar = engines.calendar(cfg.engine)
+    try:
+        end = engines.end_of_standard_support(cfg.engine, version)
+    except engines.EngineVersionError:
+        _fail(cfg.name, name, version, f"no end of standard support is recorded for "
+              f"{cfg.engine} {engines.major_version(cfg.engine, version)} in "
+              f"cloud_assembly/engines.py; known majors: "
+              f"{', '.join(calendar.standard_support_ends)} (source: {calendar.source})")
+    today = engines.today()
+    if today <= end or (cfg.extended_support is not None and calendar.extended_support):
+        return
+    supported = ", ".join(f"{major} (until {until})"
+                          for major, until in calendar.standard_support_ends.items()
+                          if until >= today)
+    major = engines.major_version(cfg.engine, version)
+    if not calendar.extended_support:
+        _fail(cfg.name, name, version, f"{cfg.engine} {major} left RDS standard support on "
+              f"{end}, and RDS offers no Extended Support for {cfg.engine} (it upgrades such "
+              f"an instance itself): use a major version in standard support: {supported}")
+    _fail(cfg.name, name, version, f"{cfg.engine} {major} left RDS standard support on {end} "
+          f"(today is {today}; RDS bills Extended Support for it from the day after): upgrade "
+          f"to a major version in standard support ({supported}), or opt in with "
+          "extended_support=ExtendedSupport(reason='<why this environment pays for it>')")
+
+
+def _validate_engine(cfg: DatabaseConfig) -> None:
+    """The writer's version, the replicas' version during a staged upgrade, their support
+    window and the Extended Support opt-in (docs/engine-lifecycle.md)."""
+    env = cfg.name
+    _check_version(cfg, "engine_version", cfg.engine_version)
+    replica = cfg.replica_engine_version
+    if replica is not None:
+        _check_version(cfg, "replica_engine_version", replica)
+        if replica == cfg.engine_version:
+            _fail(env, "replica_engine_version", replica, "None while the replicas run the "
+                  f"writer's engine_version {cfg.engine_version!r}: it names the replicas' "
+                  "version only while it differs")
+        refusal = engines.replica_version_refusal(cfg.engine, cfg.engine_version, replica)
+        if refusal is not None:
+            _fail(env, "replica_engine_version", replica, refusal)
+    chosen = cfg.extended_support
+    if chosen is not None:
+        if not engines.offers_extended_support(cfg.engine):
+            _fail(env, "extended_support", chosen, f"None: RDS offers no Extended Support for "
+                  f"{cfg.engine}")
+        reason = chosen.reason.strip()
+        if (len(reason) < MIN_REASON_CHARACTERS or len(reason.split()) < MIN_REASON_WORDS
+                or _PLACEHOLDER.search(reason)):
+            _fail(env, "extended_support.reason", chosen.reason,
+                  f"a sentence of at least {MIN_REASON_WORDS} words and "
+                  f"{MIN_REASON_CHARACTERS} characters saying why this environment pays for "
+                  "RDS Extended Support (e.g. 'The vendor certifies its application on MySQL "
+                  "8.0 only until its 2027 release'), not a placeholder")
+    _check_support(cfg, "engine_version", cfg.engine_version)
+    if replica is not None:
+        _check_support(cfg, "replica_engine_version", replica)
 
 
 def _validate_dr(cfg: DatabaseConfig) -> None:
