@@ -10,6 +10,7 @@ from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from cloud_assembly import engines
 from cloud_assembly.rds import TLS_PARAMETERS, tls_parameter
 from constructs_lib.validation import invalid
 
@@ -25,7 +26,7 @@ class EngineSpec:
 
     Props:
     - `name`: one of the engines RDS can require TLS on: mysql, postgres, mariadb.
-    - `version`: a full version aws-cdk-lib knows, e.g. '8.0.43' or '16.10'.
+    - `version`: a full version aws-cdk-lib knows, e.g. '8.4.10' or '17.9'.
     """
 
     name: str
@@ -40,11 +41,24 @@ class EngineSpec:
         if known is None or getattr(known, _MAJOR[self.name]) == self.version:
             raise invalid("EngineSpec", "version", self.version,
                           f"a full {self.name} version aws-cdk-lib knows, e.g. "
-                          f"{'16.10' if self.name == 'postgres' else '8.0.43'}")
+                          f"{'17.9' if self.name == 'postgres' else '8.4.10'}")
 
     @property
     def _version_attribute(self) -> str:
         return "VER_" + self.version.replace(".", "_")
+
+    @property
+    def major_version(self) -> str:
+        return engines.major_version(self.name, self.version)
+
+    @property
+    def parameter_group_family(self) -> str:
+        return engines.parameter_group_family(self.name, self.version)
+
+    @property
+    def offers_extended_support(self) -> bool:
+        """RDS Extended Support (and the `EngineLifecycleSupport` setting) exists for it."""
+        return engines.offers_extended_support(self.name)
 
     @property
     def instance_engine(self) -> rds.IInstanceEngine:

@@ -13,6 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
 from constructs import Construct
 
+from cloud_assembly import engines
 from cloud_assembly.baseline import MIN_LOG_RETENTION_DAYS
 from constructs_lib.engine import EngineSpec
 from constructs_lib.logs import InstanceLogGroups
@@ -37,7 +38,15 @@ class InstanceSettings:
     a cross-region replica. Validated when built; defaults are the secure choice.
 
     Props:
-    - `engine`: the engine and version.
+    - `engine`: the engine and the version of the writer (and of every instance, unless
+      `replica_engine` says otherwise).
+    - `replica_engine`: default None (the replicas run `engine`); during a staged upgrade, the
+      version every read replica, same-region and cross-region, runs while it differs from
+      the writer's: never older; for PostgreSQL the same major version (RDS upgrades
+      PostgreSQL replicas to a new major version with their source, never on their own).
+    - `extended_support`: default False: standard support only; True: every MySQL or
+      PostgreSQL instance is enrolled in paid RDS Extended Support past its major version's
+      end of standard support (`EngineLifecycleSupport`; RDS offers none for MariaDB).
     - `port`: the port every instance listens on (1150-65535).
     - `multi_az`: default True: each instance has a standby in another AZ.
     - `max_allocated_storage_gib`: storage autoscaling ceiling; default 200.
@@ -56,6 +65,8 @@ class InstanceSettings:
 
     engine: EngineSpec
     port: int
+    replica_engine: EngineSpec | None = None
+    extended_support: bool = False
     multi_az: bool = True
     max_allocated_storage_gib: int = 200
     backup_retention: Duration = Duration.days(14)
@@ -68,6 +79,18 @@ class InstanceSettings:
 
     def __post_init__(self) -> None:
         owner = "InstanceSettings"
+        replica = self.replica_engine
+        if replica is not None:
+            if replica.name != self.engine.name:
+                raise invalid(owner, "replica_engine", replica.name,
+                              f"the writer's engine {self.engine.name}")
+            refusal = engines.replica_version_refusal(self.engine.name, self.engine.version,
+                                                      replica.version)
+            if refusal is not None:
+                raise invalid(owner, "replica_engine", replica.version, refusal)
+        if self.extended_support and not self.engine.offers_extended_support:
+            raise invalid(owner, "extended_support", True,
+                          f"False: RDS offers no Extended Support for {self.engine.name}")
         in_range(owner, "port", self.port, 1150, 65535)
         in_range(owner, "max_allocated_storage_gib", self.max_allocated_storage_gib,
                  STORAGE_LIMITS_GIB[0] + 1, STORAGE_LIMITS_GIB[1])
@@ -77,6 +100,21 @@ class InstanceSettings:
                           "at least 1 second: enhanced monitoring stays on")
         log_retention_days(owner, "log_retention_days", self.log_retention_days)
         stateful_removal_policy(owner, "removal_policy", self.removal_policy)
+
+    @property
+    def replica_engine_spec(self) -> EngineSpec:
+        """What the read replicas run."""
+        return self.replica_engine or self.engine
+
+    @property
+    def lifecycle_support(self) -> rds.EngineLifecycleSupport | None:
+        """The instances' `EngineLifecycleSupport`; None where RDS has no such setting
+        (MariaDB)."""
+        if not self.engine.offers_extended_support:
+            return None
+        return (rds.EngineLifecycleSupport.OPEN_SOURCE_RDS_EXTENDED_SUPPORT
+                if self.extended_support
+                else rds.EngineLifecycleSupport.OPEN_SOURCE_RDS_EXTENDED_SUPPORT_DISABLED)
 
 
 def check_allocated_storage(owner: str, prop: str, gib: int, settings: InstanceSettings) -> int:
@@ -101,8 +139,32 @@ def monitoring_role(scope: Construct, construct_id: str) -> iam.Role:
 
 class _Instance(Construct):
     """What the primary and a replica have alike: a security group that admits nothing until
-    told to, a parameter group that requires TLS, encrypted log groups created before the
-    instance, and the instance properties below.
+    told to, a parameter group that requires TLS (of the family of the version the instance
+    runs, `engine`), encrypted log groups created before the instance, and the instance
+    properties below.
+
+    Engine version and upgrades. Every instance declares its `EngineVersion` (the writer's
+    version, or `settings.replica_engine` for a read replica) and its `EngineLifecycleSupport`
+    (MySQL, PostgreSQL). CloudFormation updates a replica after its source (the replica refers
+    to it), so a template that changes both writes the writer first; RDS refuses that for a
+    MySQL or MariaDB upgrade and for a PostgreSQL minor one ("One or more of the DB Instance's
+    read replicas need to be upgraded"). An upgrade therefore deploys in two stages: (1) the
+    replicas declare the new version (`replica_engine`) while the writer keeps its own; (2)
+    the writer declares it and `replica_engine` is dropped. A PostgreSQL major upgrade is one
+    stage: RDS upgrades the same-region replicas with their source, and their template then
+    declares what they already run.
+
+    `AllowMajorVersionUpgrade` is true on every instance. RDS needs it in the same modify as a
+    new major version, and a template cannot tell the deployed version: stage 2 (writer and
+    replicas all declaring MySQL 8.4) reads the same as the steady state after it, so a flag
+    set only "while upgrading" would be missing exactly when the writer moves. The flag alone
+    changes nothing (RDS applies no major version on its own, and changing it causes no
+    outage); which version an instance runs is the declared `EngineVersion`, whose order the
+    config validation, RDS itself and the review's data-loss guard check. A major version
+    also changes the parameter group's family and the audit option group's major version,
+    both create-only: CloudFormation creates the new group at the same logical id, moves the
+    instance to it in the same modify as the version, then deletes the old group; the DB
+    instance itself keeps every create-only property and its logical id.
 
     Every instance is deployed with DeletionPolicy Retain. Deletion protection is always on, so
     a stack deletion could not delete an instance anyway; Retain says what happens instead: the
@@ -118,10 +180,10 @@ class _Instance(Construct):
         db_identifier(type(self).__name__, "identifier", identifier)
         super().__init__(scope, construct_id)
         self.identifier = identifier
+        self.engine = engine = self._engine_of(settings)
         self.security_group = ec2.SecurityGroup(
             self, "SecurityGroup", vpc=vpc, description=f"{kind} {identifier}",
             allow_all_outbound=False)
-        engine = settings.engine
         self.parameter_group = rds.ParameterGroup(
             self, "ParameterGroup", engine=engine.instance_engine,
             description=f"{identifier}: TLS required for every client connection",
@@ -130,11 +192,18 @@ class _Instance(Construct):
             self, "LogGroups", instance_identifier=identifier, log_types=settings.log_exports,
             key=key, retention_days=settings.log_retention_days)
 
+    @staticmethod
+    def _engine_of(settings: InstanceSettings) -> EngineSpec:
+        """The engine version this kind of instance runs: the writer's."""
+        return settings.engine
+
     def _instance_props(self, s: InstanceSettings, *, vpc: ec2.IVpc,
                         subnets: ec2.SubnetSelection, key: kms.IKey,
                         monitoring_role: iam.IRole | None) -> dict[str, Any]:
         return dict(
-            option_group=s.engine.audit_option_group(self, "AuditOptionGroup", s.log_exports),
+            option_group=self.engine.audit_option_group(self, "AuditOptionGroup",
+                                                        s.log_exports),
+            engine_lifecycle_support=s.lifecycle_support,
             instance_identifier=self.identifier,
             vpc=vpc,
             vpc_subnets=subnets,
@@ -165,10 +234,15 @@ class _Instance(Construct):
         assert isinstance(l1, rds.CfnDBInstance)
         return l1
 
-    def _retain(self, instance: rds.DatabaseInstanceBase) -> None:
-        """DeletionPolicy Retain (the class doc says why); UpdateReplacePolicy stays the
-        settings' removal policy."""
-        self._l1(instance).cfn_options.deletion_policy = CfnDeletionPolicy.RETAIN
+    def _complete(self, instance: rds.DatabaseInstanceBase) -> None:
+        """What CDK's instance constructs leave out, on the L1 (typed properties, which every
+        policy view sees): DeletionPolicy Retain (UpdateReplacePolicy stays the settings'
+        removal policy), the engine version (CDK's replica declares none) and
+        AllowMajorVersionUpgrade; the class doc says why."""
+        l1 = self._l1(instance)
+        l1.cfn_options.deletion_policy = CfnDeletionPolicy.RETAIN
+        l1.engine_version = self.engine.version
+        l1.allow_major_version_upgrade = True
 
 
 class PrimaryDatabase(_Instance):
@@ -216,7 +290,7 @@ class PrimaryDatabase(_Instance):
         self.instance = rds.DatabaseInstance(
             self,
             "Instance",
-            engine=s.engine.instance_engine,
+            engine=self.engine.instance_engine,
             instance_type=instance_type,
             credentials=credentials,
             database_name=database_name,
@@ -230,13 +304,14 @@ class PrimaryDatabase(_Instance):
                                    monitoring_role=monitoring_role),
         )
         self.instance.node.add_dependency(self.log_groups)
-        self._retain(self.instance)
+        self._complete(self.instance)
 
 
 class ReadReplica(_Instance):
     """A read replica with its own security group, parameter group and monitoring.
 
-    Multi-AZ by default, so a reader survives the loss of an AZ as the primary does.
+    Multi-AZ by default, so a reader survives the loss of an AZ as the primary does. It runs
+    `settings.replica_engine` when set (a staged upgrade), else the writer's version.
 
     Same region: storage encryption is inherited from the source (CloudFormation refuses
     `StorageEncrypted` on a same-region replica). Cross region (`source_region`): the replica
@@ -281,13 +356,13 @@ class ReadReplica(_Instance):
             "Instance",
             source_database_instance=source,
             instance_type=instance_type,
-            backup_retention=s.backup_retention if s.engine.replicas_keep_backups else None,
+            backup_retention=s.backup_retention if self.engine.replicas_keep_backups else None,
             storage_encryption_key=key if source_region else None,
             **self._instance_props(s, vpc=vpc, subnets=subnets, key=key,
                                    monitoring_role=monitoring_role),
         )
         self.instance.node.add_dependency(self.log_groups)
-        self._retain(self.instance)
+        self._complete(self.instance)
         if source_region is not None:
             stack = Stack.of(self)
             l1 = self._l1(self.instance)
@@ -297,6 +372,10 @@ class ReadReplica(_Instance):
                 f"{source.instance_identifier}")
             l1.source_region = source_region
             l1.storage_encrypted = None  # implied by KmsKeyId (cfn-lint E3020 refuses it)
+
+    @staticmethod
+    def _engine_of(settings: InstanceSettings) -> EngineSpec:
+        return settings.replica_engine_spec
 
 
 class PromotedReplica(ReadReplica):
@@ -312,7 +391,7 @@ class PromotedReplica(ReadReplica):
     follows that lineage). What a writer has, it gets: automated backups with `settings`'
     retention, `backup_window`, automated backups kept after deletion, and, when `master_password`
     is given (a writer that moved to another region and took a new credentials secret there),
-    that password.
+    that password. It runs the writer's version (`settings.engine`), not a replica's.
 
     Props: those of `ReadReplica` (`source` is the instance it replicated from, named only to
     render it as it was; `source_region` that instance's region for a cross-region replica), and
@@ -334,6 +413,10 @@ class PromotedReplica(ReadReplica):
         if master_password is not None:
             l1.master_user_password = master_password.unsafe_unwrap()
 
+    @staticmethod
+    def _engine_of(settings: InstanceSettings) -> EngineSpec:
+        return settings.engine
+
 
 class RetiredInstance(_Instance):
     """What a retired writer keeps in its stack after it left it: its security group (which now
@@ -353,8 +436,8 @@ class RetiredInstance(_Instance):
                  subnets: ec2.SubnetSelection = ISOLATED_SUBNETS, key: kms.IKey) -> None:
         super().__init__(scope, construct_id, kind=kind, identifier=identifier,
                          settings=settings, vpc=vpc, key=key)
-        self.option_group = settings.engine.audit_option_group(self, "AuditOptionGroup",
-                                                               settings.log_exports)
+        self.option_group = self.engine.audit_option_group(self, "AuditOptionGroup",
+                                                           settings.log_exports)
         self.parameter_group.bind_to_instance()  # CDK renders a parameter group once bound
         # CDK's instance construct names its subnet group `<instance>/SubnetGroup`, retained
         # when the instance's removal policy is RETAIN; like the instance's other children, it

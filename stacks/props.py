@@ -18,6 +18,9 @@ def instance_settings(config: DatabaseConfig) -> InstanceSettings:
     """What every instance of the environment shares, in either region."""
     return InstanceSettings(
         engine=EngineSpec(name=config.engine, version=config.engine_version),
+        replica_engine=EngineSpec(name=config.engine, version=config.replica_engine_version)
+        if config.replica_engine_version else None,
+        extended_support=config.extended_support is not None,
         port=config.port,
         multi_az=config.multi_az,
         max_allocated_storage_gib=config.max_allocated_storage_gib,
