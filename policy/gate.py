@@ -10,7 +10,7 @@ import aws_cdk as cdk
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, PCIDSS321Checks
 from constructs import IConstruct, Node
 
-from cloud_assembly import rds
+from cloud_assembly import engines, rds
 from config import DatabaseConfig
 from policy.acknowledgments import (
     DISABLED_CONTROL_TOWER_RULES,
@@ -82,6 +82,8 @@ def policy_settings(cfg: DatabaseConfig,
     replicas and its cross-region replica; `inherited_encryption`: the promoted writer's
     lineage (`EnvironmentStacks.inherited_encryption`)."""
     layout = cfg.layout
+    lifecycle = None if not engines.offers_extended_support(cfg.engine) else (
+        engines.EXTENDED_SUPPORT if cfg.extended_support else engines.STANDARD_SUPPORT_ONLY)
 
     def instance(identifier: str, *, replica: bool) -> InstancePromise:
         keeps_backups = not replica or cfg.engine in rds.REPLICA_BACKUP_ENGINES
@@ -90,7 +92,10 @@ def policy_settings(cfg: DatabaseConfig,
             multi_az=cfg.multi_az, monitoring_interval=cfg.monitoring_interval_seconds,
             log_exports=tuple(cfg.log_exports),
             backup_retention_days=cfg.backup_retention_days if keeps_backups else None,
-            performance_insights=cfg.performance_insights_supported)
+            performance_insights=cfg.performance_insights_supported,
+            engine_version=(cfg.replica_engine_version or cfg.engine_version) if replica
+            else cfg.engine_version,
+            lifecycle_support=lifecycle)
 
     a = cfg.alarms
     free_storage_bytes = cfg.allocated_storage_gib * 2**30 * a.free_storage_percent // 100
@@ -110,6 +115,8 @@ def policy_settings(cfg: DatabaseConfig,
                 AlarmPromise("DatabaseConnections", a.connections, above=True),
                 AlarmPromise("ReplicaLag", a.replica_lag_seconds, above=True)),
         inherited_encryption=inherited_encryption,
+        engine=cfg.engine,
+        extended_support_reason=cfg.extended_support.reason if cfg.extended_support else None,
     )
 
 

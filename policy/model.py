@@ -54,6 +54,10 @@ class InstancePromise:
     log_exports: tuple[str, ...]  # exported to CloudWatch Logs, at least these
     backup_retention_days: int | None  # at least this; None where RDS keeps none
     performance_insights: bool  # True: must be on (False promises nothing)
+    engine_version: str | None = None  # the EngineVersion it declares
+    #: Its EngineLifecycleSupport (standard support only, or Extended Support opted in);
+    #: None where the engine has no such setting (MariaDB).
+    lifecycle_support: str | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,10 @@ class PolicySettings:
     #: promoted replica carries no StorageEncrypted of its own (adding it would replace the
     #: instance); its storage is encrypted with the key of the source it was created from.
     inherited_encryption: tuple[tuple[str, str], ...] = ()
+    #: The engine of every DB instance (a read replica's template names none of its own).
+    engine: str | None = None
+    #: Why the config opts in to RDS Extended Support (None: standard support only).
+    extended_support_reason: str | None = None
 
     def instance(self, identifier: object) -> InstancePromise | None:
         return next((i for i in self.instances if i.identifier == identifier), None)

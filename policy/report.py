@@ -17,6 +17,7 @@ from typing import Any
 from policy.model import Compliance
 from policy.plugin import VERSION, Evaluation
 from policy.rules import ALL_RULES
+from policy.rules.lifecycle import ENGINE_IN_STANDARD_SUPPORT
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0-rtm.5.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
@@ -104,6 +105,10 @@ def markdown(env: str, evaluations: list[Evaluation], findings: list[Finding]) -
         lines.append(f"| {finding_id} | `{path}` | "
                      f"{_status(tree, acknowledged) if tree else '-'} | "
                      f"{_status(template, acknowledged) if template else '-'} | {detail} |")
+    lines += ["", "## Engine versions and support windows", "",
+              "Each DB instance's engine version and how long RDS standard support lasts for it "
+              "(dates: cloud_assembly/engines.py), or the Extended Support chosen for it.", ""]
+    lines += support_windows(evaluations, acknowledged) or ["No DB instance."]
     lines += ["", "## Open findings (cdk-nag, CloudFormation validation)", ""]
     others = [f for f in findings if f.acknowledged_reason is None]
     if others:
@@ -118,6 +123,26 @@ def markdown(env: str, evaluations: list[Evaluation], findings: list[Finding]) -
     lines += ["", "## Rules", ""]
     lines += [f"- **{rule.id}**: {rule.info} {rule.explanation}" for rule in ALL_RULES]
     return "\n".join(lines) + "\n"
+
+
+def support_windows(evaluations: list[Evaluation],
+                    acknowledged: dict[tuple[str, str], str]) -> list[str]:
+    """A table row per DB instance of the template: its identifier and what
+    `Redundancy-EngineInStandardSupport` found (version and support window, or the failure)."""
+    found: dict[str, list[Evaluation]] = {}
+    for e in evaluations:
+        if e.rule is ENGINE_IN_STANDARD_SUPPORT and e.view == "template":
+            found.setdefault(e.resource.path, []).append(e)
+    if not found:
+        return []
+    lines = ["| Instance | Status | Engine version and support window |", "|---|---|---|"]
+    for path, results in sorted(found.items()):
+        identifier = results[0].resource.prop("DBInstanceIdentifier") or path
+        statuses = {_status(e, acknowledged) for e in results}
+        status = next((s for s in ("FAIL", "acknowledged", "pass", "n/a") if s in statuses))
+        detail = "; ".join(e.result.detail for e in results if e.result.detail)
+        lines.append(f"| `{identifier}` | {status} | {detail} |")
+    return lines
 
 
 def _location(template: str | None, logical_id: str | None, path: str) -> dict[str, Any]:

@@ -119,6 +119,7 @@ def test_pack_lists_exact_rule_ids() -> None:
         "Redundancy-CrossRegionBackupCopy", "Redundancy-AutomatedBackupReplication",
         "Redundancy-InstanceAsConfigured", "Redundancy-LogRetentionAsConfigured",
         "Redundancy-RotationAsConfigured", "Redundancy-AlarmAsConfigured",
+        "Redundancy-EngineInStandardSupport",
         "Redundancy-TemplateMatchesConstructs",
     )
 

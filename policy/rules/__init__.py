@@ -8,6 +8,7 @@ from policy.rules import (
     disaster_recovery,
     encryption,
     escape_hatch,
+    lifecycle,
     network,
     redundancy,
     retention,
@@ -23,6 +24,7 @@ PER_VIEW_RULES: tuple[Rule, ...] = (
     *network.RULES,
     *disaster_recovery.RULES,
     *configured.RULES,
+    *lifecycle.RULES,
 )
 # Evaluated once, on the template view, against the construct view.
 CROSS_VIEW_RULES: tuple[Rule, ...] = escape_hatch.RULES

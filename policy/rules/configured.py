@@ -80,6 +80,10 @@ def _instance(resource: Resource, stack: StackView) -> Result | tuple[Result, ..
     if promise.performance_insights and not truthy(resource.prop("EnablePerformanceInsights")):
         found.append(_property("EnablePerformanceInsights",
                                f"{resource.prop('EnablePerformanceInsights')!r}; configured on"))
+    for name, wanted in (("EngineVersion", promise.engine_version),
+                         ("EngineLifecycleSupport", promise.lifecycle_support)):
+        if wanted is not None and resource.prop(name) != wanted:
+            found.append(_property(name, f"{resource.prop(name)!r}; configured {wanted!r}"))
     if not promise.replica and is_primary(resource):
         found += _declared_instances(resource, stack)
     return tuple(found) or COMPLIANT
@@ -110,10 +114,12 @@ INSTANCE_AS_CONFIGURED = Rule(
     id="Redundancy-InstanceAsConfigured",
     info="A database instance does not carry what the environment's config sets for it.",
     explanation="The config is the contract reviewed for each environment: monitoring interval, "
-                "exported logs, backup retention, multi-AZ, port, Performance Insights and the "
-                "number of replicas. An instance (found by its configured identifier) that "
-                "monitors less often, exports fewer logs, keeps backups for less time or runs "
-                "single-AZ, on another port, or without its replicas quietly breaks it.",
+                "exported logs, backup retention, multi-AZ, port, Performance Insights, engine "
+                "version, Extended Support and the number of replicas. An instance (found by "
+                "its configured identifier) that monitors less often, exports fewer logs, keeps "
+                "backups for less time or runs single-AZ, on another port, on another engine "
+                "version, with another EngineLifecycleSupport (paid Extended Support nobody "
+                "chose, or none where it was), or without its replicas quietly breaks it.",
     resource_types=("AWS::RDS::DBInstance",),
     check=_instance,
 )
