@@ -26,8 +26,10 @@ from local_aws.fidelity import (
     ec2_security_group,
     ec2_security_group_egress,
     kms_key_tags,
+    rds_blue_green,
     rds_cross_region_replica,
     rds_db_instance,
+    rds_engine_upgrade,
     rds_option_group,
     rds_promote_read_replica,
     secrets_replica_kms_key,
@@ -64,6 +66,8 @@ EXTENSIONS: tuple[Extension, ...] = (
     cloudwatch_alarm.EXTENSION,
     sns_topic_policy.EXTENSION,
     rds_option_group.EXTENSION,
+    rds_engine_upgrade.EXTENSION,
+    rds_blue_green.EXTENSION,
 )
 
 _lock = threading.Lock()
