@@ -4,11 +4,13 @@ non-compliant cases and a not-applicable case, on hand-written resources (no syn
 from __future__ import annotations
 
 import dataclasses
+import datetime
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from cloud_assembly import link_stacks
+from cloud_assembly import engines, link_stacks
 from cloud_assembly.template import Resource
 from policy.model import AlarmPromise, Compliance, InstancePromise, PolicySettings, Rule, StackView
 from policy.rules import (
@@ -20,6 +22,7 @@ from policy.rules import (
     disaster_recovery,
     encryption,
     escape_hatch,
+    lifecycle,
     network,
     redundancy,
     retention,
@@ -518,10 +521,166 @@ def test_a_plan_without_its_plan_property_has_no_rules() -> None:
     assert (result.compliance, result.detail) == (N, "the plan has no rules")
 
 
+# --- engine lifecycle: the support window of each instance's version ---------------------------
+
+TODAY = datetime.date(2026, 11, 30)
+STANDARD, EXTENDED = engines.STANDARD_SUPPORT_ONLY, engines.EXTENDED_SUPPORT
+REASON = "The vendor certifies its application on MySQL 8.0 only until its 2027 release."
+
+
+@pytest.fixture
+def pinned_today(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(engines, "today", lambda: TODAY)
+    yield
+
+
+def versioned(version: Any, lifecycle: Any = STANDARD, engine: str | None = "mysql",
+              **overrides: Any) -> Resource:
+    props = {"Engine": engine, "EngineVersion": version, "EngineLifecycleSupport": lifecycle}
+    return primary(**{k: v for k, v in props.items() if v is not None}, **overrides)
+
+
+def lifecycle_settings(engine: str | None = None, reason: str | None = None) -> PolicySettings:
+    return PolicySettings("test", 14, engine=engine, extended_support_reason=reason)
+
+
+PAST_80 = ("EngineVersion: mysql 8.0.43: mysql 8.0 left RDS standard support on 2026-07-31 and "
+           "EngineLifecycleSupport is {!r}, not 'open-source-rds-extended-support': RDS refuses "
+           "to create it, and upgrades an existing one; upgrade to a major version in standard "
+           "support")
+ABSENT = ("EngineLifecycleSupport: absent: RDS then enrolls the instance in paid Extended Support "
+          "past its end of standard support; declare 'open-source-rds-extended-support-disabled' "
+          "(or 'open-source-rds-extended-support', chosen with a reason)")
+REPLICA_80 = res("Replica", "AWS::RDS::DBInstance", "Snapshot",
+                 SourceDBInstanceIdentifier={"Fn::Join": [":", ["arn", {"Ref": "Primary"}]]},
+                 EngineVersion="8.0.43", EngineLifecycleSupport=STANDARD)
+E = lifecycle.ENGINE_IN_STANDARD_SUPPORT
+LIFECYCLE_CASES: list[tuple[Rule, Resource, list[Resource], PolicySettings, Compliance,
+                            list[str], str]] = [
+    # (rule, target, others, settings, expected, finding ids, detail)
+    (E, versioned("8.4.10"), [], lifecycle_settings(), C, [],
+     "mysql 8.4.10: standard support until 2029-07-31"),
+    (E, versioned("8.0.43"), [], lifecycle_settings(), N, ["Property::EngineVersion"],
+     PAST_80.format(STANDARD)),
+    (E, versioned("8.0.43", EXTENDED), [], lifecycle_settings(reason=REASON), C, [],
+     f"mysql 8.0.43: Extended Support opted in: {REASON}"),
+    (E, versioned("8.0.43", EXTENDED), [], lifecycle_settings(), C, [],
+     "mysql 8.0.43: Extended Support opted in"),
+    (E, versioned("8.4.10", None), [], lifecycle_settings(), N,
+     ["Property::EngineLifecycleSupport"], ABSENT),
+    (E, versioned("8.0.43", None), [], lifecycle_settings(), N,
+     ["Property::EngineLifecycleSupport", "Property::EngineVersion"],
+     f"{ABSENT}; {PAST_80.format(None)}"),
+    (E, versioned("8.4.10", "open-source-rds-extended"), [], lifecycle_settings(), N,
+     ["Property::EngineLifecycleSupport"],
+     "EngineLifecycleSupport: 'open-source-rds-extended': one of "
+     "open-source-rds-extended-support-disabled, open-source-rds-extended-support"),
+    (E, versioned(None), [], lifecycle_settings(), N, ["Property::EngineVersion"],
+     "EngineVersion: None: no literal version, so RDS picks one and its support window cannot "
+     "be told; declare the full version"),
+    (E, versioned({"Ref": "Version"}), [], lifecycle_settings(), N, ["Property::EngineVersion"],
+     "EngineVersion: {'Ref': 'Version'}: no literal version, so RDS picks one and its support "
+     "window cannot be told; declare the full version"),
+    (E, versioned("9.1.0"), [], lifecycle_settings(), N, ["Property::EngineVersion"],
+     "EngineVersion: mysql 9.1.0: no end of standard support is recorded for major version 9.1; "
+     "known: 5.7, 8.0, 8.4 (source: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/"
+     "MySQL.Concepts.VersionMgmt.html)"),
+    # A replica names no engine: its source's, in this stack or by ARN in another
+    (E, REPLICA_80, [versioned("8.4.10")], lifecycle_settings(), N, ["Property::EngineVersion"],
+     PAST_80.format(STANDARD)),
+    (E, dataclasses.replace(REPLICA_80, properties={**REPLICA_80.properties,
+                                                     "EngineVersion": "8.4.10"}),
+     [versioned("8.4.10")], lifecycle_settings(), C, [],
+     "mysql 8.4.10: standard support until 2029-07-31"),
+    # No source in the app: the environment's engine
+    (E, res("Replica", "AWS::RDS::DBInstance", SourceDBInstanceIdentifier="arn:x:db:elsewhere",
+            EngineVersion="13.20", EngineLifecycleSupport=STANDARD), [],
+     lifecycle_settings(engine="postgres"), N, ["Property::EngineVersion"],
+     "EngineVersion: postgres 13.20: postgres 13 left RDS standard support on 2026-02-28 and "
+     "EngineLifecycleSupport is 'open-source-rds-extended-support-disabled', not "
+     "'open-source-rds-extended-support': RDS refuses to create it, and upgrades an existing "
+     "one; upgrade to a major version in standard support"),
+    (E, versioned("17.9", engine="postgres"), [], lifecycle_settings(), C, [],
+     "postgres 17.9: standard support until 2030-02-28"),
+    # MariaDB: no Extended Support, so no EngineLifecycleSupport either
+    (E, versioned("11.4.10", None, "mariadb"), [], lifecycle_settings(), C, [],
+     "mariadb 11.4.10: standard support until 2029-05-31"),
+    (E, versioned("11.4.10", STANDARD, "mariadb"), [], lifecycle_settings(), N,
+     ["Property::EngineLifecycleSupport"],
+     "EngineLifecycleSupport: 'open-source-rds-extended-support-disabled': RDS offers no Extended "
+     "Support for mariadb; the setting applies to MySQL and PostgreSQL only"),
+    (E, versioned("10.6.25", None, "mariadb"), [], lifecycle_settings(), N,
+     ["Property::EngineVersion"],
+     "EngineVersion: mariadb 10.6.25: mariadb 10.6 left RDS standard support on 2026-08-31 and "
+     "RDS offers no Extended Support for mariadb: it upgrades the instance itself; upgrade to a "
+     "major version in standard support"),
+    (E, versioned("16.00.4095.4", None, "sqlserver-ee"), [], lifecycle_settings(), NA, [], ""),
+    (E, res("Replica", "AWS::RDS::DBInstance", SourceDBInstanceIdentifier="arn:x:db:elsewhere",
+            EngineVersion="8.0.43"), [], lifecycle_settings(), NA, [], ""),  # engine unknown
+]
+
+
+@pytest.mark.parametrize(("rule", "target", "others", "settings", "expected", "findings",
+                          "detail"), LIFECYCLE_CASES,
+                         ids=[f"{n}-{c[4].value}" for n, c in enumerate(LIFECYCLE_CASES)])
+def test_engine_in_standard_support(pinned_today: None, rule: Rule, target: Resource,
+                                    others: list[Resource], settings: PolicySettings,
+                                    expected: Compliance, findings: list[str],
+                                    detail: str) -> None:
+    view = StackView("S", {r.logical_id: r for r in (target, *others)}, settings=settings)
+    link_stacks([view])
+    results = rule.results(target, view)
+    assert {r.compliance for r in results} == {expected}, results
+    assert [r.finding for r in results if r.finding] == findings
+    assert rule.evaluate(target, view).detail == detail
+
+
+def test_a_cross_region_replica_takes_the_engine_of_its_source_in_another_stack(
+        pinned_today: None) -> None:
+    home, dr = dr_app({"SourceRegion": "eu-west-1", "KmsKeyId": KEY_OUT,
+                       "EngineVersion": "8.0.43", "EngineLifecycleSupport": STANDARD},
+                      primary_props={"Engine": "mysql", "EngineVersion": "8.4.10"})
+    result = E.evaluate(dr.resources["DrReplica"], dr)
+    assert (result.compliance, result.detail) == (N, PAST_80.format(STANDARD))
+
+
+@pytest.mark.parametrize(("today", "expected"), [
+    (datetime.date(2026, 7, 31), C), (datetime.date(2026, 8, 1), N)])
+def test_standard_support_lasts_through_its_last_day(monkeypatch: pytest.MonkeyPatch,
+                                                     today: datetime.date,
+                                                     expected: Compliance) -> None:
+    monkeypatch.setattr(engines, "today", lambda: today)
+    target = versioned("8.0.43")
+    assert E.evaluate(target, stack(target)).compliance is expected
+
+
+def test_engine_version_and_lifecycle_are_configured_promises() -> None:
+    promise = _promise("p", engine_version="8.4.10", lifecycle_support=STANDARD)
+    settings = PolicySettings("test", 14, instances=(promise,))
+    for props, findings, detail in (
+        ({"EngineVersion": "8.4.10", "EngineLifecycleSupport": STANDARD}, [], ""),
+        ({"EngineVersion": "8.0.43", "EngineLifecycleSupport": EXTENDED},
+         ["Property::EngineLifecycleSupport", "Property::EngineVersion"],
+         "EngineVersion: '8.0.43'; configured '8.4.10'; EngineLifecycleSupport: "
+         "'open-source-rds-extended-support'; configured "
+         "'open-source-rds-extended-support-disabled'"),
+        ({}, ["Property::EngineLifecycleSupport", "Property::EngineVersion"],
+         "EngineVersion: None; configured '8.4.10'; EngineLifecycleSupport: None; configured "
+         "'open-source-rds-extended-support-disabled'"),
+    ):
+        target = configured_primary(**props)
+        view = StackView("S", {target.logical_id: target}, settings=settings)
+        link_stacks([view])
+        results = I.results(target, view)
+        assert sorted(r.finding for r in results if r.finding) == findings
+        assert I.evaluate(target, view).detail == detail
+
+
 @pytest.mark.parametrize("rule", ALL_RULES, ids=lambda r: r.id)
 def test_every_rule_has_all_three_outcomes_in_the_cases(rule: Rule) -> None:
     outcomes = ({c[4] for c in CASES if c[0] is rule} | {c[4] for c in DR_CASES if c[0] is rule}
                 | {c[3] for c in CONFIGURED_CASES if c[0] is rule}
+                | {c[4] for c in LIFECYCLE_CASES if c[0] is rule}
                 | ({c[2] for c in CROSS_VIEW_CASES} if rule is escape_hatch.RULES[0] else set()))
     assert {C, N} <= outcomes
     assert NA in outcomes or rule.evaluate(NOT_APPLICABLE_TO, stack()).compliance is NA

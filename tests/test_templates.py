@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import config
-from cloud_assembly import rds
+from cloud_assembly import engines, rds
 from cloud_assembly.template import Stack, link_stacks, literal_string
 from stacks import stack_name
 from tests.helpers import by_path, one, primary, refs, replicas, resources
@@ -185,6 +185,30 @@ class TestReplicas:
             assert props["Port"] == str(cfg.port)
             assert props["DBInstanceIdentifier"].startswith(f"{env}-{cfg.engine}-replica-")
             assert replica["DeletionPolicy"] in ("Snapshot", "Retain")
+
+
+@pytest.mark.parametrize("env", ENVS)
+class TestEngineLifecycle:
+    """Every DB instance of every stack declares its engine version (a replica's too, which
+    CDK leaves out), standard support only (the environments choose no Extended Support), and
+    may take a major version (constructs_lib/instances.py, `_Instance`, says why)."""
+
+    def test_every_instance_declares_version_lifecycle_and_major_upgrades(
+            self, templates: Templates, env: str) -> None:
+        cfg = config.ENVIRONMENTS[env]
+        found = 0
+        for template in templates[env].values():
+            groups = resources(template, "AWS::RDS::DBParameterGroup")
+            for instance in resources(template, rds.DB_INSTANCE).values():
+                props = instance["Properties"]
+                assert props["EngineVersion"] == cfg.engine_version
+                assert props["EngineLifecycleSupport"] == engines.STANDARD_SUPPORT_ONLY
+                assert props["AllowMajorVersionUpgrade"] is True
+                group = groups[props["DBParameterGroupName"]["Ref"]]["Properties"]
+                assert group["Family"] == engines.parameter_group_family(cfg.engine,
+                                                                         cfg.engine_version)
+                found += 1
+        assert found == cfg.replica_count + 1 + cfg.has_dr
 
 
 @pytest.mark.parametrize("env", ENVS)
