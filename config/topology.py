@@ -25,6 +25,15 @@ Each promotion starts a new generation. What it implies (`layout`):
   security group admits no one), kept for forensics until someone decommissions it and lists it
   under `decommissioned`.
 
+The same file records the engine versions an upgrade runbook deployed (`python -m ops upgrade`,
+`python -m ops bluegreen --record`), per environment, as `EngineRecord`:
+
+    {"local": {"engine": {"engine_version": "8.0.43", "replica_engine_version": "8.4.10"}}}
+
+Config loading applies it over config/environments.py as it applies the declared writer, so a
+staged upgrade's every stage is a config that `cdk deploy` deploys. Once config/environments.py
+declares the same versions the record is redundant (the runbook says so, and removes it).
+
 Validation names the field, the value and what is allowed (`ConfigError`): a writer that is not
 a member of the generation it is promoted in (a replica that was replaced, a retired writer,
 an unknown name), a region that does not hold that writer, a decommissioned member that is not a
@@ -37,7 +46,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -79,23 +88,52 @@ class Promotion:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EngineRecord:
+    """The engine versions an upgrade runbook deployed: the config's `engine_version` and
+    `replica_engine_version` (None: the replicas run the writer's), applied over
+    config/environments.py when the config is loaded."""
+
+    engine_version: str
+    replica_engine_version: str | None = None
+
+    def as_json(self) -> dict[str, str]:
+        return {"engine_version": self.engine_version, **(
+            {"replica_engine_version": self.replica_engine_version}
+            if self.replica_engine_version else {})}
+
+    def describe(self) -> str:
+        replica = "None" if self.replica_engine_version is None else \
+            repr(self.replica_engine_version)
+        return f"engine_version={self.engine_version!r}, replica_engine_version={replica}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Topology:
-    """The declared history of an environment's writers: empty for the original topology."""
+    """The declared history of an environment's writers (empty for the original topology) and
+    the engine versions a runbook recorded (None: config/environments.py's)."""
 
     promotions: tuple[Promotion, ...] = ()
     decommissioned: tuple[str, ...] = ()
+    engine: EngineRecord | None = None
 
     @property
     def generation(self) -> int:
         return len(self.promotions)
 
+    @property
+    def empty(self) -> bool:
+        return not (self.promotions or self.decommissioned or self.engine)
+
     def as_json(self) -> dict[str, Any]:
         return {"promotions": [p.as_json() for p in self.promotions],
-                "decommissioned": list(self.decommissioned)}
+                "decommissioned": list(self.decommissioned),
+                **({"engine": self.engine.as_json()} if self.engine else {})}
 
     def promoted(self, promotion: Promotion) -> Topology:
-        return Topology(promotions=(*self.promotions, promotion),
-                        decommissioned=self.decommissioned)
+        return replace(self, promotions=(*self.promotions, promotion))
+
+    def with_engine(self, engine: EngineRecord | None) -> Topology:
+        return replace(self, engine=engine)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -328,13 +366,35 @@ def layout(shape: Shape, topology: Topology, *, fail: Any = None) -> Layout:
 
 # --- the file --------------------------------------------------------------------------------
 
+_ENGINE_FIELDS = ("engine_version", "replica_engine_version")
+
+
+def _parse_engine(entry: Any, fail: Any) -> EngineRecord | None:
+    if entry is None:
+        return None
+    if not isinstance(entry, Mapping):
+        fail("topology.engine", entry, "an object {'engine_version': VERSION, "
+             "'replica_engine_version': VERSION (optional)}")
+    unknown = sorted(set(entry) - set(_ENGINE_FIELDS))
+    if unknown:
+        fail(f"topology.engine.{unknown[0]}", entry[unknown[0]],
+             f"not an engine field; known: {', '.join(_ENGINE_FIELDS)}")
+    version, replica = entry.get("engine_version"), entry.get("replica_engine_version")
+    if not isinstance(version, str) or not version:
+        fail("topology.engine.engine_version", version, "a version string such as '8.4.10'")
+    if replica is not None and (not isinstance(replica, str) or not replica):
+        fail("topology.engine.replica_engine_version", replica,
+             "a version string such as '8.4.10', or absent (the writer's)")
+    return EngineRecord(engine_version=version, replica_engine_version=replica)
+
+
 def _parse(entry: Any, fail: Any) -> Topology:
     if not isinstance(entry, Mapping):
-        fail("topology", entry, "an object with 'promotions' (and 'decommissioned')")
-    unknown = sorted(set(entry) - {"promotions", "decommissioned"})
+        fail("topology", entry, "an object with 'promotions' (and 'decommissioned', 'engine')")
+    unknown = sorted(set(entry) - {"promotions", "decommissioned", "engine"})
     if unknown:
         fail(f"topology.{unknown[0]}", entry[unknown[0]],
-             "not a topology field; known: promotions, decommissioned")
+             "not a topology field; known: promotions, decommissioned, engine")
     promotions = entry.get("promotions", [])
     if not isinstance(promotions, list):
         fail("topology.promotions", promotions, "a list of {'writer': ID, 'region': REGION}")
@@ -355,7 +415,8 @@ def _parse(entry: Any, fail: Any) -> Topology:
     if not isinstance(decommissioned, list) or not all(isinstance(d, str)
                                                         for d in decommissioned):
         fail("topology.decommissioned", decommissioned, "a list of DB instance identifiers")
-    return Topology(promotions=tuple(parsed), decommissioned=tuple(decommissioned))
+    return Topology(promotions=tuple(parsed), decommissioned=tuple(decommissioned),
+                    engine=_parse_engine(entry.get("engine"), fail))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -387,11 +448,12 @@ def declared(env: str, *, fail: Any = None, path: Path | None = None) -> Topolog
 
 
 def write(env: str, topology: Topology, *, path: Path | None = None) -> Path:
-    """Record `topology` for `env` (the original topology removes the env's entry), keeping
-    every other environment's entry; written atomically, keys sorted, one line per field."""
+    """Record `topology` for `env` (the original topology without an engine record removes the
+    env's entry), keeping every other environment's entry; written atomically, keys sorted, one
+    line per field."""
     path = path or topology_file()
     data = _read(path)
-    if topology.promotions or topology.decommissioned:
+    if not topology.empty:
         data[env] = topology.as_json()
     else:
         data.pop(env, None)
@@ -407,13 +469,15 @@ def entry_text(env: str, topology: Topology) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m config --reset ENV`: return ENV to its original topology (removes its entry
-    from the topology file); what `make destroy` does for env local."""
+    """`python -m config --reset ENV`: return ENV to its original topology and
+    config/environments.py's engine versions (removes its entry from the topology file); what
+    `make destroy` does for env local."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m config")
     parser.add_argument("--reset", metavar="ENV", required=True,
-                        help="remove ENV's declared promotions (its original topology)")
+                        help="remove ENV's declared promotions and engine record (its "
+                        "original topology)")
     args = parser.parse_args(argv)
     if declared(args.reset) is None:
         print(f"env {args.reset}: already in its original topology ({topology_file().name})")

@@ -1,7 +1,9 @@
-"""Command line: `python -m ops verify|failover|switchover|reconcile --env ENV [options]`
-(`failover --region-dr`: the regional failover, `ops.regional`; `switchover`: a planned
-failover without data loss, `ops.switchover`; `reconcile`: what the deploy that follows the
-declared topology needs, `ops.reconcile`).
+"""Command line: `python -m ops verify|failover|switchover|reconcile|upgrade|bluegreen --env ENV
+[options]` (`failover --region-dr`: the regional failover, `ops.regional`; `switchover`: a
+planned failover without data loss, `ops.switchover`; `reconcile`: what the deploy that follows
+the declared topology needs, `ops.reconcile`; `upgrade`: a staged engine upgrade, one deploy per
+stage, `ops.upgrade`; `bluegreen`: an engine upgrade through an RDS blue/green deployment,
+`ops.bluegreen`).
 
 Every command reads the env's declared topology (config/topology.json) to know which stacks
 hold the writer and its standby (`ops.topology`).
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -24,13 +27,14 @@ from config import ConfigError, DatabaseConfig, with_declared_topology
 from config.environments import ENVIRONMENTS
 from config.topology import TopologyError
 from ops import reconcile as reconciling
+from ops import upgrade as upgrading
 from ops.aws import ClientFactory, Clients, make_session, session_factory
 from ops.clock import Clock, SystemClock
 from ops.errors import OpsError, describe_client_error
 from ops.failover import build_plan, dr_mirror
 from ops.keys import KeyResolver
 from ops.outputs import DEFAULT_STACK_PREFIX, load_outputs
-from ops.promotion import FailoverOptions, PromotionPlan, run
+from ops.promotion import FailoverOptions, PromotionPlan, require_account, run
 from ops.record import record
 from ops.regional import build_regional_plan, no_dr_configured
 from ops.report import compare, print_results
@@ -98,6 +102,24 @@ def build_parser() -> argparse.ArgumentParser:
         "over the live one, and release the replicas the deploy replaces")
     reconcile.add_argument("--dry-run", action="store_true",
                            help="print the plan and change nothing")
+    upgrade = commands.add_parser(
+        "upgrade", parents=[common], help="upgrade the engine of the writer and its replicas "
+        "in the order RDS accepts, one deploy per stage (prints the plan; --execute acts)")
+    upgrade.add_argument("--target-version", metavar="VERSION",
+                         help="the engine version to reach (default: an unfinished upgrade's, "
+                         "else the newest the config declares)")
+    upgrade.add_argument("--execute", action="store_true",
+                         help="carry the plan out: record each stage in config/topology.json, "
+                         "deploy it, wait for its instances")
+    upgrade.add_argument("--deploy-command", metavar="COMMAND",
+                         help="the command that deploys the recorded config (default: "
+                         "node_modules/.bin/cdk deploy --all -c env=ENV --require-approval "
+                         "never; env local: '.venv/bin/python -m local_aws.deploy --no-verify')")
+    upgrade.add_argument("--timeout", type=_positive, default=3600.0, metavar="SECONDS",
+                         help="how long each stage's deploy, and then its wait, may take "
+                         "(default 3600)")
+    upgrade.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
+                         help="seconds between status checks (default 15)")
     return parser
 
 
@@ -220,11 +242,29 @@ def reconcile(args: argparse.Namespace, *, config: DatabaseConfig, factory: Clie
     return EXIT_OK
 
 
+def upgrade(args: argparse.Namespace, *, config: DatabaseConfig, placement: Placement,
+            clients: Clients, factory: ClientFactory, region: str, out: TextIO, clock: Clock,
+            deploy: upgrading.Deployer | None) -> int:
+    command = (shlex.split(args.deploy_command) if args.deploy_command
+               else upgrading.default_deploy_command(config.name))
+    options = upgrading.UpgradeOptions(target=args.target_version, execute=args.execute,
+                                       timeout_seconds=args.timeout, poll_seconds=args.poll,
+                                       deploy_command=tuple(command))
+    upgrading.run(config, placement=placement, factory=factory, region=region,
+                  account=require_account(clients.sts, config), options=options,
+                  deploy=deploy or upgrading.command_deployer(command, timeout=args.timeout,
+                                                              out=out),
+                  clock=clock, out=out)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
          err: TextIO | None = None, clock: Clock | None = None,
-         clients: Clients | None = None, factory: ClientFactory | None = None) -> int:
-    """Run the CLI; `out`, `err`, `clock`, `clients` (the primary region's) and `factory`
-    (clients per region, probe or not) are seams for tests."""
+         clients: Clients | None = None, factory: ClientFactory | None = None,
+         deploy: upgrading.Deployer | None = None) -> int:
+    """Run the CLI; `out`, `err`, `clock`, `clients` (the primary region's), `factory`
+    (clients per region, probe or not) and `deploy` (what deploys an upgrade's stage) are
+    seams for tests."""
     out, err = out or sys.stdout, err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -252,6 +292,10 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
         if args.command == "verify":
             return verify(args, config=config, placement=placement, clients=clients,
                           factory=factory, out=out)
+        if args.command == "upgrade":
+            return upgrade(args, config=config, placement=placement, clients=clients,
+                           factory=factory, region=writer_region, out=out,
+                           clock=clock or SystemClock(), deploy=deploy)
         return failover(args, config=config, placement=placement, clients=clients,
                         factory=factory, out=out, clock=clock or SystemClock())
     except (ConfigError, TopologyError) as error:

@@ -16,6 +16,7 @@ from config import ConfigError, validate
 from config.topology import (
     TOPOLOGY_FILE,
     TOPOLOGY_FILE_VARIABLE,
+    EngineRecord,
     Member,
     Promotion,
     Topology,
@@ -184,9 +185,9 @@ def test_load_reads_and_validates_the_declared_topology(topology_file: Path) -> 
 
 
 @pytest.mark.parametrize(("entry", "message"), [
-    ([], "topology=[]: an object with 'promotions' (and 'decommissioned')"),
+    ([], "topology=[]: an object with 'promotions' (and 'decommissioned', 'engine')"),
     ({"writer": "x"}, "topology.writer='x': not a topology field; known: promotions, "
-                      "decommissioned"),
+                      "decommissioned, engine"),
     ({"promotions": "x"}, "topology.promotions='x': a list of {'writer': ID, 'region': REGION}"),
     ({"promotions": [{"region": "us-east-1"}]}, "topology.promotions[0]={'region': 'us-east-1'}"
                                                 ": an object {'writer'"),
@@ -194,6 +195,15 @@ def test_load_reads_and_validates_the_declared_topology(topology_file: Path) -> 
      "topology.promotions[0].zone='b': not a promotion field; known: writer, region"),
     ({"promotions": [{"writer": "a", "region": 1}]}, "topology.promotions[0].region=1: a region"),
     ({"decommissioned": "a"}, "topology.decommissioned='a': a list of DB instance identifiers"),
+    ({"engine": "8.4.10"}, "topology.engine='8.4.10': an object {'engine_version': VERSION, "
+                           "'replica_engine_version': VERSION (optional)}"),
+    ({"engine": {"version": "8.4.10"}}, "topology.engine.version='8.4.10': not an engine field; "
+                                        "known: engine_version, replica_engine_version"),
+    ({"engine": {"replica_engine_version": "8.4.10"}},
+     "topology.engine.engine_version=None: a version string such as '8.4.10'"),
+    ({"engine": {"engine_version": "8.4.10", "replica_engine_version": 8.4}},
+     "topology.engine.replica_engine_version=8.4: a version string such as '8.4.10', or absent "
+     "(the writer's)"),
 ])
 def test_fails_on_a_malformed_entry(topology_file: Path, entry: object, message: str) -> None:
     topology_file.write_text(json.dumps({"local": entry}))
@@ -363,9 +373,40 @@ def test_a_layout_read_without_a_config_fails_with_its_field() -> None:
 def test_the_file_is_read_back_as_written(topology_file: Path) -> None:
     topology = Topology(promotions=(Promotion(writer="local-mysql-replica-1", region="us-east-1"),
                                     Promotion(writer="local-mysql-g1-replica-1")),
-                        decommissioned=("local-mysql-primary",))
+                        decommissioned=("local-mysql-primary",),
+                        engine=EngineRecord(engine_version="8.4.10",
+                                            replica_engine_version="8.4.9"))
     write("local", topology)
     assert declared("local") == topology
+
+
+def test_the_engine_record_applies_over_the_environments_versions(topology_file: Path) -> None:
+    write("local", Topology(engine=EngineRecord(engine_version="8.4.9")))
+    loaded = config.load("local")
+    assert (loaded.engine_version, loaded.replica_engine_version) == ("8.4.9", None)
+    assert loaded.layout.generation == 0  # an engine record alone promotes nothing
+
+    write("local", Topology(engine=EngineRecord(engine_version="8.4.9",
+                                                replica_engine_version="8.4.10")))
+    assert config.load("local").replica_engine_version == "8.4.10"
+    assert json.loads(topology_file.read_text())["local"]["engine"] == {
+        "engine_version": "8.4.9", "replica_engine_version": "8.4.10"}
+
+
+def test_a_recorded_engine_version_is_validated_like_the_config(topology_file: Path) -> None:
+    write("local", Topology(engine=EngineRecord(engine_version="8.4.99")))
+    with pytest.raises(ConfigError, match=r"engine_version='8\.4\.99': not a version mysql "
+                                          "supports"):
+        config.load("local")
+
+
+def test_a_promotion_keeps_the_engine_record_and_reset_drops_both(topology_file: Path) -> None:
+    engine = EngineRecord(engine_version="8.4.9")
+    promoted = Topology(engine=engine).promoted(Promotion(writer="local-mysql-replica-1"))
+    assert promoted.engine == engine
+    write("local", promoted)
+    assert main(["--reset", "local"]) == 0
+    assert declared("local") is None
 
 
 def test_reset_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> None:
@@ -375,4 +416,5 @@ def test_reset_says_what_it_does(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == (
         "usage: python -m config [-h] --reset ENV\n\noptions:\n"
         "  -h, --help   show this help message and exit\n"
-        "  --reset ENV  remove ENV's declared promotions (its original topology)\n")
+        "  --reset ENV  remove ENV's declared promotions and engine record (its\n"
+        "               original topology)\n")

@@ -1,0 +1,390 @@
+"""`python -m ops upgrade` against moto's in-process mock with the emulator's engine-upgrade
+extension (RDS's order: a writer before its replicas is refused). The deploy is a fake that does
+what CloudFormation does with the recorded config: it reads config/topology.json as `cdk deploy`
+would, and modifies the writer first, then its replicas, then the DR replica's stack. Every
+path and fault of the runbook: dry run, both stages, re-runs, a failed deploy, a timeout, each
+refusal. Time is a fake clock."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from config import ENVIRONMENTS, with_declared_topology
+from config.schema import ExtendedSupport
+from config.topology import TOPOLOGY_FILE_VARIABLE, EngineRecord, Promotion, Topology, write
+from local_aws import fidelity
+from ops.aws import Clients
+from ops.errors import OpsError
+from ops.record import environments_line
+from ops.upgrade import TAG_PHASE, TAG_STARTED, TAG_TARGET
+from tests.ops_fixtures import (
+    DR_REGION,
+    Deployed,
+    dr_config,
+    fresh_dr_environment,
+    fresh_environment,
+    local_config,
+    mocked_two_regions,
+)
+
+OLD, NEW = "8.0.43", "8.4.10"
+#: MySQL 8.0 is past its end of standard support: the old version needs the opt-in.
+PAYING = ExtendedSupport(reason="The vendor certifies its application on MySQL 8.0 until 2027")
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[tuple[Clients, Clients]]:
+    with mocked_two_regions() as clients, fidelity.installed(only=("rds-engine-upgrade",)):
+        yield clients
+
+
+@pytest.fixture
+def topology(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "topology.json"
+    monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(path))
+    return path
+
+
+@pytest.fixture
+def env(aws: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch,
+        topology: Path) -> Deployed:
+    """env local (no DR region) on MySQL 8.0 with two replicas."""
+    return fresh_environment(aws[0], monkeypatch, config=local_config(
+        engine_version=OLD, extended_support=PAYING, replica_count=2))
+
+
+@pytest.fixture
+def dr_env(aws: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch,
+           topology: Path) -> Deployed:
+    return fresh_dr_environment(*aws, monkeypatch, config=dr_config(
+        engine_version=OLD, extended_support=PAYING))
+
+
+class FakeDeploy:
+    """What `cdk deploy` of the recorded config does to the engine versions: the writer's stack
+    first (the writer, then its replicas), then the DR replica's stack. A refused modify fails
+    the deploy, as it fails a CloudFormation update."""
+
+    def __init__(self, env: Deployed, *, fail_at: int | None = None,
+                 leave: str | None = None) -> None:
+        self.env, self.fail_at, self.leave = env, fail_at, leave
+        self.calls: list[EngineRecord | None] = []
+
+    def __call__(self, stage: Any) -> None:
+        config = with_declared_topology(ENVIRONMENTS[self.env.config.name])
+        self.calls.append(config.topology.engine)
+        if self.fail_at == len(self.calls):
+            raise OpsError(f"the deploy of stage {stage.number} failed (simulated)")
+        replica = config.replica_engine_version or config.engine_version
+        order = [(self.env.primary, config.engine_version),
+                 *((r, replica) for r in self.env.replicas),
+                 *(((self.env.dr.replica, replica),) if self.env.dr else ())]
+        for identifier, version in order:
+            if self.env.describe(identifier)["EngineVersion"] == version:
+                continue
+            try:
+                self.env._rds(identifier).modify_db_instance(
+                    DBInstanceIdentifier=identifier, EngineVersion=version,
+                    AllowMajorVersionUpgrade=True, ApplyImmediately=True)
+            except ClientError as error:
+                raise OpsError(f"the deploy failed: {error}") from error
+            if identifier == self.leave:
+                self.env.db(identifier).status = "upgrading"
+
+
+def run(env: Deployed, *argv: str, deploy: FakeDeploy | None = None) -> tuple[int, str, str]:
+    import io
+
+    from ops.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["upgrade", *argv, "--env", env.config.name], out=out, err=err, clock=env.clock,
+                clients=env.clients, factory=env.factory, deploy=deploy or FakeDeploy(env))
+    return code, out.getvalue(), err.getvalue()
+
+
+def versions(env: Deployed) -> dict[str, str]:
+    """{identifier: engine version} of every member that exists."""
+    members = [env.primary, *env.replicas, *([env.dr.replica] if env.dr else [])]
+    return {m: env.db(m).engine_version for m in members
+            if m in env.backend.databases or m in env.dr_backend.databases}
+
+
+def recorded(topology: Path) -> Any:
+    return json.loads(topology.read_text()) if topology.exists() else None
+
+
+# --- the plan -----------------------------------------------------------------------------------
+
+def test_dry_run_prints_the_staged_plan_and_changes_nothing(env: Deployed,
+                                                            topology: Path) -> None:
+    deploy = FakeDeploy(env)
+
+    code, out, err = run(env, "--target-version", NEW, deploy=deploy)
+
+    assert (code, err) == (0, "")
+    assert out.startswith(f"Upgrade plan for env local (mysql -> {NEW}; account 123456789012)\n"
+                          f"  live:      writer local-mysql-primary (us-east-1): {OLD}\n")
+    assert "  stage 1: the read replicas, before their writer (RDS refuses the writer first) " \
+           "[next]\n      declared by: engine_version='8.0.43', " \
+           "replica_engine_version='8.4.10'\n" in out
+    assert (f"      replica local-mysql-replica-2: mysql {OLD} -> {NEW}: major version upgrade "
+            "(AllowMajorVersionUpgrade, parameter group mysql8.0 -> mysql8.4); downtime: the "
+            "writer keeps serving; this replica serves no reads") in out
+    assert "  stage 2: the writer [pending]\n      declared by: engine_version='8.4.10', " \
+           "replica_engine_version=None (the writer's)\n" in out
+    assert "(RDS user guide, 'Upgrading a DB instance engine version'" in out
+    assert out.endswith("Dry run: nothing was changed. Carry it out with --execute.\n")
+    assert deploy.calls == [] and recorded(topology) is None
+    assert set(versions(env).values()) == {OLD} and TAG_PHASE not in env.tags(env.primary)
+
+
+def test_default_target_is_the_newest_version_the_config_declares(
+        env: Deployed, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ENVIRONMENTS, "local", dataclasses.replace(env.config,
+                                                                   engine_version=NEW))
+
+    code, out, _ = run(env)
+
+    assert code == 0 and f"(mysql -> {NEW};" in out
+    assert "declared:  engine_version='8.4.10', replica_engine_version=None " \
+           "(config/environments.py)" in out
+
+
+# --- carrying it out ----------------------------------------------------------------------------
+
+def test_execute_deploys_the_replicas_then_the_writer(env: Deployed, topology: Path) -> None:
+    deploy = FakeDeploy(env)
+
+    code, out, err = run(env, "--target-version", NEW, "--execute", deploy=deploy)
+
+    assert (code, err) == (0, "")
+    assert deploy.calls == [EngineRecord(engine_version=OLD, replica_engine_version=NEW),
+                            EngineRecord(engine_version=NEW)]
+    assert set(versions(env).values()) == {NEW}
+    assert out.index("==> stage 1: the read replicas") < out.index("==> stage 2: the writer")
+    assert "==> local-mysql-replica-1 runs 8.4.10\n" in out
+    assert f"==> upgrade complete: every member of env local runs mysql {NEW}\n" in out
+    # The record declares the upgraded writer until config/environments.py does.
+    assert recorded(topology) == {"local": {"decommissioned": [], "promotions": [],
+                                            "engine": {"engine_version": NEW}}}
+    line = environments_line("local")
+    assert line is not None
+    assert out.endswith(f"Next: in config/environments.py, add `engine_version='{NEW}',` to env "
+                        f"local's entry (line {line.number}; it takes the default "
+                        f"engine_version '{OLD}' now).\n")
+    tags = env.tags(env.primary)
+    assert (tags[TAG_PHASE], tags[TAG_TARGET]) == ("complete", NEW) and tags[TAG_STARTED]
+
+
+def test_a_re_run_after_completion_changes_nothing(env: Deployed, topology: Path) -> None:
+    run(env, "--target-version", NEW, "--execute")
+    deploy = FakeDeploy(env)
+
+    code, out, _ = run(env, "--execute", deploy=deploy)
+
+    assert code == 0 and deploy.calls == []
+    assert "  stage 1: the read replicas, before their writer (RDS refuses the writer first) " \
+           "[done, skipped]\n" in out and "  stage 2: the writer [done, skipped]\n" in out
+    assert "==> every member of env local runs 8.4.10 already: nothing to upgrade\n" in out
+    assert "Config: topology.json records engine_version='8.4.10'" in out
+
+
+def test_the_record_is_dropped_once_config_declares_the_target(
+        env: Deployed, topology: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(env, "--target-version", NEW, "--execute")
+    monkeypatch.setitem(ENVIRONMENTS, "local", dataclasses.replace(env.config,
+                                                                   engine_version=NEW))
+
+    code, out, _ = run(env, "--execute")
+
+    assert code == 0 and recorded(topology) == {}
+    assert "Config change (drop the engine record: config/environments.py declares " \
+           "engine_version='8.4.10', replica_engine_version=None)" in out
+    assert out.endswith("Next: config/environments.py declares engine_version='8.4.10', "
+                        "replica_engine_version=None for env local already.\n")
+
+
+def test_a_failed_deploy_stops_and_the_re_run_resumes_the_stage(env: Deployed,
+                                                                 topology: Path) -> None:
+    code, out, err = run(env, "--target-version", NEW, "--execute",
+                         deploy=FakeDeploy(env, fail_at=2))
+
+    assert code == 1
+    assert err == "error: the deploy of stage 2 failed (simulated)\n"
+    assert recorded(topology)["local"]["engine"] == {"engine_version": NEW}  # stage 2 declared
+    assert env.tags(env.primary)[TAG_PHASE] == "stage-2-recorded"
+    assert versions(env)[env.primary] == OLD
+
+    deploy = FakeDeploy(env)
+    code, out, _ = run(env, "--execute", deploy=deploy)
+
+    assert code == 0 and len(deploy.calls) == 1
+    assert "  resuming:  the upgrade to 8.4.10 started" in out
+    assert "[done, skipped]" in out and set(versions(env).values()) == {NEW}
+
+
+def test_a_timeout_leaves_the_stage_to_a_re_run(env: Deployed) -> None:
+    code, out, err = run(env, "--target-version", NEW, "--execute", "--timeout", "60",
+                         "--poll", "20", deploy=FakeDeploy(env, leave=env.replicas[0]))
+
+    assert code == 1
+    assert err == (f"error: {env.replicas[0]} did not become available with their version "
+                   "within 60s; RDS goes on, and re-running the same command resumes waiting\n")
+    assert f"    [    60s / 60s] {env.replicas[0]}: upgrading, {NEW}\n" in out
+    assert env.clock.sleeps == [20.0, 20.0, 20.0]
+
+    env.db(env.replicas[0]).status = "available"
+    code, out, _ = run(env, "--execute")
+    assert code == 0 and set(versions(env).values()) == {NEW}
+
+
+def test_instances_still_upgrading_are_waited_for_first(env: Deployed) -> None:
+    env.db(env.replicas[1]).status = "upgrading"
+    env.clock.sleep(0)
+
+    def finish(seconds: float) -> None:
+        env.db(env.replicas[1]).status = "available"
+
+    env.clock.sleep = finish  # type: ignore[method-assign]
+    code, out, _ = run(env, "--target-version", NEW)
+
+    assert code == 0
+    assert out.startswith("Waiting for instances RDS is still modifying:\n    [     0s / "
+                          f"3600s] {env.replicas[1]}: upgrading, {OLD}\nUpgrade plan")
+
+
+def test_postgres_minor_upgrades_replicas_first(aws: tuple[Clients, Clients],
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 topology: Path) -> None:
+    env = fresh_environment(aws[0], monkeypatch, config=local_config(
+        engine="postgres", engine_version="17.6", port=5433,
+        log_exports=("postgresql", "upgrade")))
+    deploy = FakeDeploy(env)
+
+    code, out, err = run(env, "--target-version", "17.9", "--execute", deploy=deploy)
+
+    assert (code, err) == (0, "")
+    assert deploy.calls == [EngineRecord(engine_version="17.6", replica_engine_version="17.9"),
+                            EngineRecord(engine_version="17.9")]
+    assert "minor version upgrade" in out
+
+
+def test_postgres_major_upgrades_the_writer_with_its_replicas(
+        aws: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch, topology: Path) -> None:
+    env = fresh_environment(aws[0], monkeypatch, config=local_config(
+        engine="postgres", engine_version="16.10", port=5433,
+        log_exports=("postgresql", "upgrade")))
+    deploy = FakeDeploy(env)
+
+    code, out, err = run(env, "--target-version", "17.9", "--execute", deploy=deploy)
+
+    assert (code, err) == (0, "")
+    assert deploy.calls == [EngineRecord(engine_version="17.9")]
+    assert "  stage 1: the writer, with its in-Region read replicas (RDS upgrades them " \
+           "together) [next]\n" in out
+    assert "replica local-postgres-replica-1: postgres 16.10 -> 17.9: upgraded by RDS with its " \
+           "writer the writer" in out
+    assert set(versions(env).values()) == {"17.9"}
+
+
+def test_mysql_with_a_dr_replica_upgrades_it_in_the_first_stage(dr_env: Deployed) -> None:
+    code, out, err = run(dr_env, "--target-version", NEW, "--execute")
+
+    assert (code, err) == (0, "")
+    assert f"cross-region replica local-mysql-dr-replica ({DR_REGION}): {OLD}" in out
+    assert out.index("cross-region replica local-mysql-dr-replica: mysql 8.0.43 -> 8.4.10") < \
+        out.index("  stage 2: the writer")
+    assert set(versions(dr_env).values()) == {NEW}
+
+
+# --- refusals (exit 3, nothing changed) ---------------------------------------------------------
+
+def refused(env: Deployed, *argv: str) -> str:
+    deploy = FakeDeploy(env)
+    before = versions(env)
+    code, out, err = run(env, *argv, "--execute", deploy=deploy)
+    assert (code, deploy.calls, versions(env)) == (3, [], before), out + err
+    return err
+
+
+def test_refuses_a_downgrade(env: Deployed) -> None:
+    assert refused(env, "--target-version", "8.0.40") == (
+        "error: env local: a downgrade: writer local-mysql-primary runs 8.0.43, replica "
+        "local-mysql-replica-1 runs 8.0.43, replica local-mysql-replica-2 runs 8.0.43, newer "
+        "than 8.0.40; RDS refuses it (Cannot upgrade mysql from 8.0.43 to 8.0.40): the way back "
+        "is a restore from a snapshot\n")
+
+
+def test_refuses_a_target_that_is_no_version(env: Deployed) -> None:
+    assert refused(env, "--target-version", "latest") == (
+        "error: --target-version: engine version 'latest': digits separated by dots, such as "
+        "'8.4.9' or '17.6'\n")
+
+
+def test_refuses_a_stage_the_config_cannot_declare(env: Deployed) -> None:
+    err = refused(env, "--target-version", "8.4.99")
+    assert err.startswith("error: stage 1 cannot be declared: config error in env 'local': "
+                          "replica_engine_version='8.4.99': not a version mysql supports")
+
+
+def test_refuses_another_target_while_an_upgrade_is_unfinished(env: Deployed) -> None:
+    run(env, "--target-version", NEW, "--execute", deploy=FakeDeploy(env, fail_at=2))
+
+    err = refused(env, "--target-version", "8.4.9")
+
+    assert err.startswith(f"error: an upgrade to {NEW} is unfinished (started ")
+    assert err.endswith(f"journal phase stage-2-recorded): re-run without --target-version, or "
+                        f"with --target-version {NEW}, to finish it first\n")
+
+
+@pytest.mark.parametrize(("state", "message"), [
+    ("missing", "replica local-mysql-replica-2 does not exist in us-east-1: deploy the stacks "
+                "(the declared topology) first"),
+    ("failed", "replica local-mysql-replica-2 is not healthy (status is failed): repair it (or "
+               "fail over) before upgrading"),
+])
+def test_refuses_when_a_member_cannot_be_upgraded(env: Deployed, state: str,
+                                                  message: str) -> None:
+    if state == "missing":
+        env.delete(env.replicas[1])
+    else:
+        env.db(env.replicas[1]).status = state
+    assert refused(env, "--target-version", NEW) == f"error: {message}\n"
+
+
+def test_refuses_postgres_major_with_a_dr_replica(aws: tuple[Clients, Clients],
+                                                  monkeypatch: pytest.MonkeyPatch,
+                                                  topology: Path) -> None:
+    env = fresh_dr_environment(*aws, monkeypatch, config=dr_config(
+        engine="postgres", engine_version="16.10", port=5433,
+        log_exports=("postgresql", "upgrade")))
+
+    err = refused(env, "--target-version", "17.9")
+
+    assert err.startswith("error: env local: a postgres major version upgrade (16.10 -> 17.9) "
+                          "leaves the cross-region replica local-postgres-dr-replica behind")
+
+
+def test_refuses_before_the_stacks_follow_the_declared_topology(env: Deployed,
+                                                               topology: Path) -> None:
+    write("local", Topology(promotions=(Promotion(writer=env.replicas[0], region="us-east-1"),)),
+          path=topology)
+    assert refused(env, "--target-version", NEW).startswith(
+        "error: the stacks follow generation 0 of env local's topology, and "
+        "config/topology.json declares generation 1: reconcile first")
+
+
+def test_refuses_credentials_of_another_account(env: Deployed,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ENVIRONMENTS, "local", dataclasses.replace(env.config,
+                                                                   account="111122223333"))
+    assert "but env local lives in account 111122223333" in refused(env, "--target-version",
+                                                                    NEW)
