@@ -113,7 +113,7 @@ def unencrypt(t: Template) -> None:
 
 
 def upgrade_major(t: Template) -> None:
-    primary(t)["Properties"]["EngineVersion"] = "8.4.3"
+    primary(t)["Properties"]["EngineVersion"] = "18.3"
 
 
 def change_pi_key(t: Template) -> None:
@@ -175,8 +175,8 @@ DATA_LOSS = [
      PROD.instance_identifier("primary"), "renamed-writer", "replaces the database"),
     ("storage-encrypted", PROD_DB, unencrypt, "StorageEncrypted", True, False,
      "replaces the database"),
-    ("engine-major-version", PROD_DB, upgrade_major, "EngineVersion", "8.0.43", "8.4.3",
-     "major version 8.0 -> 8.4"),
+    ("engine-major-version", DEV_DB, upgrade_major, "EngineVersion", "17.9", "18.3",
+     "major version 17 -> 18"),
     ("performance-insights-key", PROD_DB, change_pi_key, "PerformanceInsightsKMSKeyId",
      {"Fn::GetAtt": ["Key9BCD29C7", "Arn"]}, {"Fn::GetAtt": ["K2", "Arn"]},
      "replaces the database"),
@@ -675,7 +675,7 @@ def rename_security_group(t: Template) -> None:
 
 
 def minor_upgrade(t: Template) -> None:
-    primary(t)["Properties"]["EngineVersion"] = "16.6"
+    primary(t)["Properties"]["EngineVersion"] = "17.10"
 
 
 @pytest.mark.parametrize("mutate", [raise_alarm_threshold, retag_everything, grow_storage,
