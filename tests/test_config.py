@@ -4,6 +4,7 @@ names the environment, the field, the value and what is allowed."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 import subprocess
@@ -14,6 +15,7 @@ from typing import Any, Literal
 import pytest
 
 import config
+from cloud_assembly import engines
 from config.schema import (
     LOG_RETENTION_DAYS,
     AlarmThresholds,
@@ -26,6 +28,13 @@ from config.topology import Promotion, Topology
 from constructs_lib.logs import retention_period
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def pinned_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Validation judges engine versions by today's date (cloud_assembly.engines.today): the
+    cases hold on one date."""
+    monkeypatch.setattr(engines, "today", lambda: datetime.date(2026, 11, 30))
 
 
 def _dev(**changes: object) -> config.DatabaseConfig:
