@@ -5,6 +5,10 @@ in its own session (Ctrl-C in the terminal that started it does not stop it). It
 interface under the name `localhost` (moto only parses template URLs that contain `localhost`), and
 once it listens writes `D/server.json` with its pid and port: that file is the launcher's proof that
 the server is up. SIGTERM or SIGINT stop it and remove the file.
+
+Its PostgreSQL DB instances run real servers (`local_aws.engine`, attached to the
+`rds_postgres_engine` extension) under `D/postgres/`: they stop with the emulator (and die with
+it when it is killed); what a killed one left there is cleaned up first, and logged.
 """
 
 from __future__ import annotations
@@ -23,6 +27,15 @@ from types import FrameType
 
 HOST = "localhost"
 STATE_FILE = "server.json"
+ENGINE_DIR = "postgres"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_CACHE = REPO_ROOT / "build" / "local-aws"
+"""Where the PostgreSQL data directory template is kept between emulators (initdb, ~2 s)."""
+
+
+def engine_root(state_dir: Path) -> Path:
+    """The PostgreSQL servers' directory of an emulator's state directory."""
+    return state_dir / ENGINE_DIR
 
 
 def write_state(state_dir: Path, *, pid: int, port: int, extensions: Sequence[str],
@@ -64,15 +77,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     from moto.server import ThreadedMotoServer
 
     from local_aws import fidelity
+    from local_aws.engine import Engine, reap
+    from local_aws.fidelity import rds_postgres_engine
 
     if args.port and not _port_free(args.port):
         print(f"error: port {args.port} on {HOST} is in use", file=sys.stderr, flush=True)
         return 2
+    state_dir: Path = args.state_dir
+    for line in reap(engine_root(state_dir)):
+        print(f"cleanup: {line}", flush=True)
+    engine = Engine(engine_root(state_dir), template_cache=TEMPLATE_CACHE)
+    rds_postgres_engine.attach(engine)
     extensions = fidelity.install()
     server = ThreadedMotoServer(ip_address=HOST, port=args.port, verbose=False)
     server.start()
     _, port = server.get_host_and_port()
-    state_dir: Path = args.state_dir
     state_dir.mkdir(parents=True, exist_ok=True)
     limits = {e.resource_type: e.limit for e in fidelity.EXTENSIONS
               if e.name in extensions and e.resource_type and e.limit}
@@ -94,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     while not stopped.wait(timeout=0.1):
         pass
     server.stop()
+    rds_postgres_engine.detach()
+    engine.close()
     state_path.unlink(missing_ok=True)
     print("local AWS stopped", flush=True)
     return 0

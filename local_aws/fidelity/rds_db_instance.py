@@ -28,9 +28,10 @@ us-west-2); `SourceRegion` is ignored.
   `SourceDBInstanceIdentifier` promotes the read replica (it is detached from its source, as
   `PromoteReadReplica` does: an instance the runbook promoted already has nothing to detach);
   backup retention and window, deletion protection, class, multi-AZ, master password, security
-  groups and port are modified. A change CloudFormation would answer with a replacement (a new
-  identifier, or a source added to a standalone instance) fails the update: the emulator does
-  not replace instances.
+  groups and port are modified (a changed master password also reaches a PostgreSQL
+  instance's server: `rds_postgres_engine`). A change CloudFormation would answer with a
+  replacement (a new identifier, or a source added to a standalone instance) fails the update:
+  the emulator does not replace instances.
 Gaps in moto 5.2.5 for updates: the model has no update, so a stack update loses the instance
 from the stack (see `cfn_stack_update`).
 Everything else is moto's own `DBInstance` model.
@@ -73,6 +74,28 @@ def _check_cross_region(logical_id: str, properties: dict[str, Any], *, source: 
     if origin.storage_encrypted and not properties.get("KmsKeyId"):
         raise ValidationError(message=f"{logical_id}: the source {source} is encrypted: a "
                                       "cross-region read replica needs a KmsKeyId of its region")
+
+
+def _port(logical_id: str, properties: dict[str, Any], *, source: str | None, account_id: str,
+          region: str) -> int:
+    """`Port`, or the source's (a replica), or the engine's default."""
+    from moto.rds.models import DBInstance, rds_backends
+
+    if properties.get("Port") is not None:
+        return int(properties["Port"])
+    if not source:
+        engine = str(properties.get("Engine"))
+        try:
+            return DBInstance.default_port(engine)
+        except KeyError:
+            raise ValidationError(message=f"{logical_id}: Engine {engine!r} has no default "
+                                          "port; set Port") from None
+    try:
+        origin = rds_backends[account_id][_arn_region(source) or region].find_db_from_id(source)
+    except Exception as error:  # moto's DBInstanceNotFound
+        raise ValidationError(message=f"{logical_id}: source {source}: {error}") from error
+    assert origin.port is not None
+    return int(origin.port)
 
 
 def _place_in_own_region(database: Any, subnet_group: Any, zone: str | None) -> None:
@@ -118,7 +141,6 @@ class DBInstanceModel(FidelityModel):
         if option_group and option_group not in rds_backends[account_id][region_name].option_groups:
             raise ValidationError(message=f"{logical_id}: OptionGroupName {option_group} does not "
                                           "exist")
-        port = properties.pop("Port", None)
         source = properties.get("SourceDBInstanceIdentifier")
         source_region = _arn_region(source) if source else None
         cross_region = source_region is not None and source_region != region_name
@@ -128,13 +150,12 @@ class DBInstanceModel(FidelityModel):
             _check_cross_region(logical_id, properties, source=source,
                                 source_region=source_region, account_id=account_id)
             subnet_group = properties.pop("DBSubnetGroupName", None)
+        # Known before moto creates the instance (the engine of a PostgreSQL one listens there).
+        properties["Port"] = _port(logical_id, properties, source=source,
+                                   account_id=account_id, region=region_name)
         database = DBInstance.create_from_cloudformation_json(
             resource_name, {**cloudformation_json, "Properties": properties}, account_id,
             region_name, **kwargs)
-        if port is not None:
-            database.port = int(port)
-        elif not source:
-            database.port = DBInstance.default_port(database.engine)
         if cross_region:
             _place_in_own_region(database, subnet_group, properties.get("AvailabilityZone"))
         if source:
@@ -187,7 +208,12 @@ class DBInstanceModel(FidelityModel):
             "vpc_security_group_ids": list(groups) if groups is not None else None,
             "port": _int(properties.get("Port")),
         }
+        previous_password = database._master_user_password  # moto's getter refuses to tell
         database.update(**changes)
+        if changes["master_user_password"] not in (None, previous_password):
+            from local_aws.fidelity.rds_postgres_engine import master_password_changed
+
+            master_password_changed(database, changes["master_user_password"])
         return database
 
 
@@ -200,9 +226,12 @@ EXTENSION = model_extension(
     closes="AWS::RDS::DBInstance honours DeletionProtection, VPCSecurityGroups and Port; a "
            "cross-region replica is placed in its own region",
     property_limits={
-        "AWS::RDS::DBInstance.SourceRegion": "the cross-region replica is created and attached, "
-        "but no engine runs: nothing is replicated and no ReplicaLag is reported (the regional "
-        "failover's RPO estimate is 'unknown')",
+        "AWS::RDS::DBInstance.SourceRegion": "one emulator hosts both regions: the cross-region "
+        "replica is attached to its source on this machine (no inter-region transfer or "
+        "latency; its KmsKeyId is recorded, nothing is re-encrypted)",
+        **{f"AWS::RDS::DBInstance.Engine={engine}": "a record only, no engine runs: nothing "
+           "listens on the endpoint, nothing is replicated and no ReplicaLag is reported (the "
+           "failovers' RPO estimate is 'unknown')" for engine in ("mysql", "mariadb")},
         "AWS::RDS::DBInstance.AutomaticBackupReplicationRegion": "automated backups are not "
         "replicated to the DR region (moto has no automated backups or their replication); "
         "the property is accepted and dropped",

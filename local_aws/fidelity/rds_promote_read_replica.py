@@ -32,6 +32,9 @@ def promote_read_replica(self: Any, db_kwargs: dict[str, Any]) -> Any:
         raise DBInstanceNotFoundError(database_id)
     if not database.is_replica or not database.source_db_instance_identifier:
         raise RDSClientError("InvalidDBInstanceState", "DB Instance is not a read replica.")
+    from local_aws.fidelity.rds_postgres_engine import promote
+
+    promote(database)  # its server first, if it has one: a failure leaves it a replica
     try:
         source = self.find_db_from_id(database.source_db_instance_identifier)
     except DBInstanceNotFoundError:

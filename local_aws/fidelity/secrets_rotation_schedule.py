@@ -11,7 +11,9 @@ Gap in moto 5.2.5: the type is not supported (and the transform is ignored), so 
 rotation at all.
 Emulation limit (reported by `make deploy`): no rotation function is deployed or run, because
 the emulator has no Lambda runtime; the secret reports rotation enabled with the ARN the hosted
-function would have, and its value is not rotated.
+function would have, and nothing rotates on a schedule. `RotateSecret` of a secret with a hosted
+`PostgreSQLSingleUser` rotation whose host is a local PostgreSQL server does what that function
+does (`rds_postgres_engine`); for other engines it fails as moto does (no such function).
 """
 
 from __future__ import annotations
@@ -99,6 +101,9 @@ class RotationScheduleModel(FidelityModel):
         secret.rotation_requested = True
         secret.rotation_enabled = True
         secret.rotation_lambda_arn = function_arn
+        # What RotateSecret needs to do the hosted function's work (`rds_postgres_engine`).
+        secret.hosted_rotation = (  # type: ignore[attr-defined]  # our own, on moto's record
+            dict(properties["HostedRotationLambda"]) if has_hosted else None)
         secret.auto_rotate_after_days = days or 0
         if days:
             secret.next_rotation_date = int(time.time()) + days * 86400
@@ -108,4 +113,6 @@ class RotationScheduleModel(FidelityModel):
 EXTENSION = model_extension(
     RotationScheduleModel, resource_type=RESOURCE_TYPE, name="secretsmanager-rotation-schedule",
     closes="RotationSchedule (incl. HostedRotationLambda) turns rotation on for the secret",
-    limit="rotation is recorded on the secret, but no rotation function is deployed or run")
+    limit="rotation is recorded on the secret, but no rotation function is deployed or run on a "
+          "schedule; RotateSecret does the hosted PostgreSQLSingleUser rotation itself on a "
+          "local PostgreSQL server (a new password set there), and fails for other engines")
