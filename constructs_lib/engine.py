@@ -48,14 +48,6 @@ class EngineSpec:
         return "VER_" + self.version.replace(".", "_")
 
     @property
-    def major_version(self) -> str:
-        return engines.major_version(self.name, self.version)
-
-    @property
-    def parameter_group_family(self) -> str:
-        return engines.parameter_group_family(self.name, self.version)
-
-    @property
     def offers_extended_support(self) -> bool:
         """RDS Extended Support (and the `EngineLifecycleSupport` setting) exists for it."""
         return engines.offers_extended_support(self.name)

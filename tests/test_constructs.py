@@ -380,10 +380,42 @@ def test_instance_settings_defaults_are_the_secure_choice() -> None:
     (dict(monitoring_interval=cdk.Duration.seconds(0)),
      "monitoring_interval=0 seconds: at least 1 second"),
     (dict(max_allocated_storage_gib=20), "max_allocated_storage_gib=20: from 21 to 65536"),
+    (dict(replica_engine=POSTGRES), "InstanceSettings: replica_engine='postgres': the writer's "
+                                    "engine mysql"),
+    (dict(replica_engine=EngineSpec(name="mysql", version="8.0.42")),
+     "replica_engine='8.0.42': older than the writer's 8.0.43: a read replica never runs an "
+     "older version than its source"),
+    (dict(engine=EngineSpec(name="mariadb", version="11.4.10"), extended_support=True),
+     "InstanceSettings: extended_support=True: False: RDS offers no Extended Support for "
+     "mariadb"),
 ])
 def test_fails_on_bad_instance_settings(props: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         InstanceSettings(**({"engine": MYSQL, "port": 3307} | props))
+
+
+def test_fails_on_replicas_of_another_postgres_major_version() -> None:
+    with pytest.raises(ValueError, match=r"InstanceSettings: replica_engine='17.9': PostgreSQL 17 "
+                                         r"beside a writer of PostgreSQL 16: RDS upgrades"):
+        InstanceSettings(engine=POSTGRES, port=5433,
+                         replica_engine=EngineSpec(name="postgres", version="17.9"))
+
+
+@pytest.mark.parametrize(("settings", "replicas", "lifecycle"), [
+    (InstanceSettings(engine=MYSQL, port=3307), MYSQL,
+     rds.EngineLifecycleSupport.OPEN_SOURCE_RDS_EXTENDED_SUPPORT_DISABLED),
+    (InstanceSettings(engine=MYSQL, port=3307, extended_support=True,
+                      replica_engine=EngineSpec(name="mysql", version="8.4.10")),
+     EngineSpec(name="mysql", version="8.4.10"),
+     rds.EngineLifecycleSupport.OPEN_SOURCE_RDS_EXTENDED_SUPPORT),
+    (InstanceSettings(engine=EngineSpec(name="mariadb", version="11.4.10"), port=3307),
+     EngineSpec(name="mariadb", version="11.4.10"), None),
+], ids=["standard-only", "extended-and-staged", "mariadb"])
+def test_instance_settings_give_the_replicas_version_and_the_lifecycle(
+        settings: InstanceSettings, replicas: EngineSpec,
+        lifecycle: rds.EngineLifecycleSupport | None) -> None:
+    assert settings.replica_engine_spec == replicas
+    assert settings.lifecycle_support == lifecycle
 
 
 # --- PrimaryDatabase and ReadReplica -----------------------------------------------------
