@@ -1,27 +1,113 @@
 """Escape hatches cannot bypass the gate: every non-compliant change made to the real app through
-a raw override, a removal policy or a removed construct fails synthesis with its rule id."""
+a raw override, a removal policy or a removed construct fails synthesis with its rule id.
+
+Each mutation is applied to a copy of an environment's stacks of its own, and every copy goes
+into ONE app, synthesized once through the gate (a synth per mutation costs about a second): a
+copy is the environment's config under another name (`m00`, `m01`...), so its stacks, its
+identifiers and the gate's settings are its own, and a finding belongs to the copy whose stack
+its construct path names. An unmutated copy in the same app has no finding at all. The mutations
+of the primary region are applied to env `local` without its DR region (its network and
+database stacks: where they act), those of the DR region to env `prod`; all of them at once to a
+promoted `local`. Env `local` as configured passes unmutated (the session's synthesis), and one
+mutation goes through the real `cdk synth`, as CI runs it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from app import build_app
-from config.topology import TOPOLOGY_FILE_VARIABLE
+import config
+from config.topology import TOPOLOGY_FILE_VARIABLE, Promotion, Topology
 from policy.gate import policy_of
 from tests.fixtures.mutations import DR_MUTATIONS, MUTATIONS, Mutation
 
 ROOT = Path(__file__).resolve().parents[1]
+UNMUTATED = "unmutated"
+PROMOTED = "promoted"
+PROMOTED_WRITER = f"{PROMOTED}-mysql-replica-1"
 
 
-def _failed_rules(outdir: Path) -> dict[str, set[str]]:
-    report = json.loads((outdir / "validation-report.json").read_text())
-    return {p["pluginName"]: {v["ruleName"] for v in p["violations"]}
-            for p in report["pluginReports"] if p["conclusion"] == "failure"}
+def _failed_rules(report: dict[str, Any], stacks: set[str] | None = None) -> dict[str, set[str]]:
+    """{plugin: rule names} of every open violation, on the constructs of `stacks` (default:
+    anywhere)."""
+    failed: dict[str, set[str]] = {}
+    for plugin in report["pluginReports"]:
+        for violation in plugin["violations"]:
+            for construct in violation["violatingConstructs"]:
+                if stacks is None or construct["constructPath"].split("/", 1)[0] in stacks:
+                    failed.setdefault(plugin["pluginName"], set()).add(violation["ruleName"])
+    return failed
+
+
+def _report(outdir: Path) -> dict[str, Any]:
+    return dict(json.loads((outdir / "validation-report.json").read_text()))
+
+
+@dataclass(frozen=True)
+class Mutated:
+    """The app holding every copy, synthesized once; each copy's env name and stack names."""
+
+    app: Any  # cdk.App (aws_cdk is imported by the fixture, not at collection)
+    report: dict[str, Any]
+    envs: dict[str, str]  # mutation name (or UNMUTATED, PROMOTED) -> env name of its copy
+    stacks: dict[str, set[str]]  # env name of a copy -> its stack names
+
+    def failed(self, name: str) -> dict[str, set[str]]:
+        """{plugin: rule names} of the open violations on the copy of `name`."""
+        return _failed_rules(self.report, self.stacks[self.envs[name]])
+
+    def views(self, name: str, rule: str) -> set[str]:
+        """The views in which `rule` found the copy of `name` non-compliant."""
+        env = self.envs[name]
+        return {e.view for e in policy_of(self.app).evaluations
+                if e.environment == env and e.rule.id == rule
+                and e.compliance.value == "non_compliant"}
+
+
+def _copy(base: config.DatabaseConfig, name: str, **changes: Any) -> config.DatabaseConfig:
+    return config.validate(dataclasses.replace(base, name=name, **changes))
+
+
+@pytest.fixture(scope="module")
+def mutated(tmp_path_factory: pytest.TempPathFactory) -> Mutated:
+    import aws_cdk as cdk
+
+    from app import BUILTIN_CFN_VALIDATION, cdk_context
+    from policy.gate import apply_gate
+    from stacks import build_stacks
+
+    outdir = tmp_path_factory.mktemp("mutated")
+    app = cdk.App(outdir=str(outdir), context=cdk_context(), analytics_reporting=False,
+                  builtin_cloud_formation_validation=BUILTIN_CFN_VALIDATION)
+    local = config.ENVIRONMENTS["local"]
+    primary_region = dataclasses.replace(local, dr_region=None, dr_availability_zones=())
+    copies: list[tuple[str, config.DatabaseConfig, tuple[Mutation, ...]]] = [
+        (m.name, _copy(primary_region, f"m{i:02d}"), (m,)) for i, m in enumerate(MUTATIONS)]
+    copies += [(m.name, _copy(config.ENVIRONMENTS["prod"], f"m{i:02d}"), (m,))
+               for i, m in enumerate(DR_MUTATIONS, start=len(MUTATIONS))]
+    copies.append((UNMUTATED, _copy(primary_region, UNMUTATED), ()))
+    copies.append((PROMOTED, _copy(local, PROMOTED, topology=Topology(promotions=(
+        Promotion(writer=PROMOTED_WRITER, region=local.region),))), MUTATIONS))
+    envs, stacks = {}, {}
+    for name, cfg, mutations in copies:
+        built = build_stacks(app, cfg)
+        apply_gate(app, built)
+        for mutation in mutations:
+            mutation.apply(built)
+        envs[name] = cfg.name
+        stacks[cfg.name] = {s.stack_name for s in built.all}
+    assert stacks[envs[PROMOTED]] and built.config.layout.writer.identifier == PROMOTED_WRITER
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    return Mutated(app, _report(outdir), envs, stacks)
 
 
 def test_there_are_at_least_twelve_distinct_mutations() -> None:
@@ -29,71 +115,63 @@ def test_there_are_at_least_twelve_distinct_mutations() -> None:
     assert len({m.rule for m in MUTATIONS}) >= 12
 
 
+def test_an_unmutated_copy_has_no_finding(mutated: Mutated) -> None:
+    """Findings are attributed to the copy they are on: the unmutated one has none."""
+    assert mutated.failed(UNMUTATED) == {}
+    assert set(mutated.stacks[UNMUTATED]) == {"RedundantDb-unmutated-Network",
+                                              "RedundantDb-unmutated-Database"}
+
+
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.name)
-def test_mutation_is_refused(mutation: Mutation, tmp_path: Path) -> None:
-    app, stacks = build_app("local", outdir=str(tmp_path))
-    mutation.apply(stacks)
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    failed = _failed_rules(tmp_path)
-    assert mutation.rule in failed.get("Redundancy", set()), failed
-    views = {e.view for e in policy_of(app).evaluations
-             if e.rule.id == mutation.rule and e.compliance.value == "non_compliant"}
-    assert "template" in views
+def test_mutation_is_refused(mutation: Mutation, mutated: Mutated) -> None:
+    failed = mutated.failed(mutation.name)
+    assert mutation.rule in failed.get("Redundancy", set()), (mutation.name, failed)
+    views = mutated.views(mutation.name, mutation.rule)
+    assert "template" in views, mutation.name
     if mutation.invisible_to_cdk_nag:
         # The point of the template view: the construct tree (what cdk-nag reads) looks fine.
-        assert views == {"template"}
+        assert views == {"template"}, mutation.name
 
 
-@pytest.fixture
-def promoted_local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Env local with replica-1 promoted (config/topology.json of the test's own)."""
-    topology = tmp_path / "topology.json"
-    topology.write_text(json.dumps({"local": {"promotions": [
-        {"writer": "local-mysql-replica-1", "region": "us-east-1"}]}}))
-    monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(topology))
-
-
-def test_every_mutation_is_refused_on_a_promoted_topology(tmp_path: Path,
-                                                          promoted_local: None) -> None:
-    """The same escape hatches on the promoted writer, which carries no StorageEncrypted of its
-    own: the gate still refuses each one with its rule. All in one synth (each mutation alone
-    is `test_mutation_is_refused`); the writer's rules name the promoted writer."""
-    app, stacks = build_app("local", outdir=str(tmp_path))
-    assert stacks.config.layout.writer.identifier == "local-mysql-replica-1"
-    for mutation in MUTATIONS:
-        mutation.apply(stacks)
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    assert {m.rule for m in MUTATIONS} <= _failed_rules(tmp_path).get("Redundancy", set())
-    writer = "RedundantDb-local-Database/Database/Replica1/Instance/Resource"
-    failed_on_writer = {e.rule.id for e in policy_of(app).evaluations
+def test_every_mutation_is_refused_on_a_promoted_topology(mutated: Mutated) -> None:
+    """The same escape hatches, all on one copy of env local whose replica-1 is promoted: the
+    promoted writer carries no StorageEncrypted of its own, and the gate still refuses each one
+    with its rule; the writer's rules name the promoted writer."""
+    assert {m.rule for m in MUTATIONS} <= mutated.failed(PROMOTED).get("Redundancy", set())
+    writer = f"RedundantDb-{PROMOTED}-Database/Database/Replica1/Instance/Resource"
+    failed_on_writer = {e.rule.id for e in policy_of(mutated.app).evaluations
                         if e.resource.path == writer and e.compliance.value == "non_compliant"}
     assert {"Redundancy-StorageEncryptedCMK", "Redundancy-BackupRetention",
             "Redundancy-DeletionProtection", "Redundancy-NoPlaintextPassword",
             "Redundancy-NotPublic", "Redundancy-PrimaryHasReplica"} <= failed_on_writer
 
 
-def test_unmutated_promoted_topology_passes(tmp_path: Path, promoted_local: None) -> None:
-    app, _ = build_app("local", outdir=str(tmp_path))
+def test_unmutated_promoted_topology_passes(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Env local with replica-1 promoted, declared in a topology file of the test's own."""
+    from app import build_app
+
+    topology = tmp_path / "topology.json"
+    topology.write_text(json.dumps({"local": {"promotions": [
+        {"writer": "local-mysql-replica-1", "region": "us-east-1"}]}}))
+    monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(topology))
+    app, stacks = build_app("local", outdir=str(tmp_path / "cdk.out"))
+    assert stacks.config.layout.writer.identifier == "local-mysql-replica-1"
     app.synth()
-    assert not _failed_rules(tmp_path)
+    assert not _failed_rules(_report(tmp_path / "cdk.out"))
 
 
 @pytest.mark.parametrize("mutation", DR_MUTATIONS, ids=lambda m: m.name)
-def test_disaster_recovery_mutation_is_refused(mutation: Mutation, tmp_path: Path) -> None:
-    app, stacks = build_app("prod", outdir=str(tmp_path))
-    assert stacks.dr is not None
-    mutation.apply(stacks)
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    assert mutation.rule in _failed_rules(tmp_path).get("Redundancy", set())
+def test_disaster_recovery_mutation_is_refused(mutation: Mutation, mutated: Mutated) -> None:
+    assert mutated.stacks[mutated.envs[mutation.name]] >= {
+        f"RedundantDb-{mutated.envs[mutation.name]}-DrReplica"}
+    failed = mutated.failed(mutation.name)
+    assert mutation.rule in failed.get("Redundancy", set()), (mutation.name, failed)
 
 
-def test_unmutated_app_passes(tmp_path: Path) -> None:
-    app, _ = build_app("local", outdir=str(tmp_path))
-    app.synth()
-    assert not _failed_rules(tmp_path)
+def test_unmutated_app_passes(cdk_out: dict[str, Path]) -> None:
+    """Env local as configured, synthesized through the gate by the session: nothing fails."""
+    assert not _failed_rules(_report(cdk_out["local"]))
 
 
 def test_cdk_cli_exits_non_zero_naming_rule_path_and_environment(tmp_path: Path) -> None:
