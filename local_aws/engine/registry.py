@@ -35,23 +35,23 @@ class Entry:
                 "port": self.port}
 
 
-def write(root: Path, *, owner: int, socket_root: Path, entries: list[Entry]) -> None:
+def write(root: Path, *, owner: int, data_root: Path, entries: list[Entry]) -> None:
     """Replace the registry atomically (a reader never sees half a file)."""
     path = root / REGISTRY_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"owner": owner, "socket_root": str(socket_root),
+    tmp.write_text(json.dumps({"owner": owner, "data_root": str(data_root),
                                "servers": {e.name: e.as_json() for e in entries}}, indent=1))
     tmp.replace(path)
 
 
 def read(root: Path) -> tuple[int | None, Path | None, list[Entry]]:
-    """(owner pid, socket root, entries); nothing when there is no readable registry."""
+    """(owner pid, data root, entries); nothing when there is no readable registry."""
     try:
         data = json.loads((root / REGISTRY_FILE).read_text())
         entries = [Entry(name=name, pid=item.get("pid"), directory=Path(item["directory"]),
                          host=str(item["host"]), port=int(item["port"]))
                    for name, item in dict(data["servers"]).items()]
-        return int(data["owner"]), Path(data["socket_root"]), entries
+        return int(data["owner"]), Path(data["data_root"]), entries
     except (OSError, ValueError, KeyError, TypeError):
         return None, None, []
 
@@ -101,7 +101,7 @@ def stop_process(pid: int, *, seconds: float = STOP_SECONDS) -> None:
 def reap(root: Path) -> list[str]:
     """Stop what a gone emulator left running under `root` and remove `root`: one line per
     server, saying what was done. The caller knows the emulator that owned it is gone."""
-    owner, socket_root, entries = read(root)
+    owner, data_root, entries = read(root)
     done = []
     for entry in entries:
         where = f"{entry.name} ({entry.host}:{entry.port})"
@@ -112,8 +112,8 @@ def reap(root: Path) -> list[str]:
         else:
             done.append(f"removed the data of PostgreSQL server {where}, left by the emulator "
                         f"(pid {owner}) that is gone (the server had stopped)")
-    if socket_root is not None and not socket_root.is_relative_to(root):
-        shutil.rmtree(socket_root, ignore_errors=True)
+    if data_root is not None and not data_root.is_relative_to(root):
+        shutil.rmtree(data_root, ignore_errors=True)
     if root.exists():
         shutil.rmtree(root, ignore_errors=True)
     return done

@@ -293,8 +293,9 @@ def _rotation_target(backend: Any, secret_id: str, function_arn: str | None) -> 
         return None
     if function_arn and function_arn != secret.rotation_lambda_arn:
         return None  # another function: moto runs it (or says it does not exist)
+    current = backend.get_secret_value(secret_id, None, "AWSCURRENT")
     try:
-        document = json.loads(secret.secret_string or "")
+        document = json.loads(current.get("SecretString") or "")
         server = _engine.find(str(document["host"]), int(document["port"]))
     except (ValueError, KeyError, TypeError):
         return None
