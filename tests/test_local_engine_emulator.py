@@ -1,0 +1,209 @@
+"""The PostgreSQL servers of a real emulator process: `python -m local_aws psql` connects to them
+over TLS with the generated secret, they stop with the emulator, die with a killed one, and the
+next start cleans up what it left and says so.
+
+One emulator serves the psql tests and is then killed; a second one is started by the CLI
+(which reports the cleanup) and stopped. Three servers in all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+import config
+from config.topology import Layout
+from local_aws import __main__ as cli
+from local_aws import emulator as emu
+from local_aws.engine import Engine, reap
+from local_aws.server import TEMPLATE_CACHE, engine_root
+
+PASSWORD = "emulator-Passw0rd"  # a test value, never a real credential
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Deployed:
+    emulator: emu.Emulator
+    layout: Layout
+    secret_arn: str
+
+
+def _client(emulator: emu.Emulator, service: str, region: str) -> Any:
+    return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                 region_name=region).client(service,
+                                                            endpoint_url=emulator.endpoint_url)
+
+
+def _wait(predicate: Any, *, seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _server_pids(state: Path) -> list[int]:
+    registry = json.loads((engine_root(state) / "registry.json").read_text())
+    return [s["pid"] for s in registry["servers"].values() if s["pid"]]
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    state = tmp_path_factory.mktemp("emulator") / "state"
+    try:
+        yield state
+    finally:
+        emu.stop(state_dir=state)
+
+
+@pytest.fixture(scope="module")
+def deployed(state: Path) -> Deployed:
+    """Env local's writer and first replica as PostgreSQL instances, its credentials secret,
+    and the writer stack's outputs that name it (what `make deploy` leaves, minus the rest)."""
+    emulator, _ = emu.start(state_dir=state)
+    cfg = config.ENVIRONMENTS["local"]
+    layout = config.with_declared_topology(cfg).layout
+    region = layout.writer.region or cfg.region or "us-east-1"
+    rds = _client(emulator, "rds", region)
+    secret = _client(emulator, "secretsmanager", region).create_secret(
+        Name="local-credentials", SecretString=json.dumps(
+            {"username": "dbadmin", "password": PASSWORD, "engine": "postgres"}))
+    rds.create_db_instance(
+        DBInstanceIdentifier=layout.writer.identifier, DBInstanceClass="db.t4g.medium",
+        Engine="postgres", EngineVersion="16.10", MasterUsername="dbadmin",
+        MasterUserPassword=PASSWORD, DBName=cfg.database_name, AllocatedStorage=20)
+    rds.create_db_instance_read_replica(DBInstanceIdentifier=layout.replicas[0].identifier,
+                                        SourceDBInstanceIdentifier=layout.writer.identifier)
+    outputs = {"PrimaryIdentifier": layout.writer.identifier, "PrimaryEndpoint": "unused",
+               "Port": "5432", "SecretArn": secret["ARN"], "KeyArn": "unused",
+               "WriterEndpointParameter": "unused"}
+    _client(emulator, "cloudformation", region).create_stack(
+        StackName=layout.writer_stack, TemplateBody=json.dumps({
+            "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}},
+            "Outputs": {k: {"Value": v} for k, v in outputs.items()}}))
+    return Deployed(emulator=emulator, layout=layout, secret_arn=secret["ARN"])
+
+
+def test_psql_prints_a_tls_command_line_that_reads_the_password_when_it_runs(
+        deployed: Deployed, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["psql", "--state-dir", str(state)]) == 0
+    printed = capsys.readouterr().out
+    assert PASSWORD not in printed
+    lines = printed.splitlines()
+    writer = _client(deployed.emulator, "rds", "us-east-1").describe_db_instances(
+        DBInstanceIdentifier=deployed.layout.writer.identifier)["DBInstances"][0]["Endpoint"]
+    assert lines[0].startswith(f"# writer: {deployed.layout.writer.identifier} (us-east-1) at "
+                               f"{writer['Address']}:{writer['Port']}")
+    assert lines[1].endswith(f"-m local_aws psql --member writer --exec --state-dir {state}")
+    manual = lines[3]
+    assert manual.startswith('PGPASSWORD="$(') and deployed.secret_arn in manual
+    assert f"sslmode=verify-full sslrootcert={engine_root(state) / 'ca.pem'}" in manual
+
+    done = subprocess.run(["bash", "-c", f"{manual} -Atc 'SELECT current_user'"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "dbadmin"), done.stderr
+
+
+def test_psql_exec_connects_to_a_replica_over_tls(deployed: Deployed, state: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "local_aws", "psql", "--member", "replica-1", "--exec",
+         "--state-dir", str(state), "--", "-Atc",
+         "SELECT pg_is_in_recovery(), ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "t|t"), done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--member", "replica-9"], "--member 'replica-9' is not a member of env local; allowed: "
+                                "writer, replica-1"),
+    (["--member", "dr-replica"], "dr-replica .* is not deployed on the emulator"),
+    (["--", "-c", "SELECT 1"], "psql arguments after `--` need --exec"),
+], ids=["unknown member", "not deployed", "arguments without --exec"])
+def test_fails_psql_for_a_member_it_cannot_reach(deployed: Deployed, state: Path,
+                                                 capsys: pytest.CaptureFixture[str],
+                                                 arguments: list[str], message: str) -> None:
+    try:
+        code = cli.main(["psql", "--state-dir", str(state), *arguments])
+    except SystemExit as exit_:  # argparse's refusal
+        code = int(exit_.code or 0)
+    assert code != 0
+    import re
+
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_killed_emulator_takes_its_servers_along_and_the_next_start_says_so(
+        deployed: Deployed, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pids = _server_pids(state)
+    assert len(pids) == 2 and all(_alive(p) for p in pids)
+
+    os.kill(deployed.emulator.pid, signal.SIGKILL)
+
+    assert _wait(lambda: not any(_alive(p) for p in pids)), "servers outlived the emulator"
+    assert _wait(lambda: emu.status(state_dir=state) is None)
+    assert cli.main(["start", "--state-dir", str(state)]) == 0
+    out = capsys.readouterr().out
+    cleanup = [line for line in out.splitlines() if line.startswith("cleanup: ")]
+    assert len(cleanup) == 2, out
+    assert all(f"left by the emulator (pid {deployed.emulator.pid}) that is gone" in line
+               for line in cleanup)
+    assert not engine_root(state).exists() or not (engine_root(state) / "registry.json").exists()
+
+
+def test_the_emulators_stop_stops_every_server(state: Path) -> None:
+    running = emu.status(state_dir=state)
+    assert running is not None  # started by the previous test
+    _client(running, "rds", "us-east-1").create_db_instance(
+        DBInstanceIdentifier="stopped-with-it", DBInstanceClass="db.t4g.medium",
+        Engine="postgres", MasterUsername="dbadmin", MasterUserPassword=PASSWORD,
+        AllocatedStorage=20)
+    pids = _server_pids(state)
+    assert len(pids) == 1 and _alive(pids[0])
+
+    emu.stop(state_dir=state)
+
+    assert not _alive(pids[0]) and not state.exists()
+
+
+def test_reap_stops_a_server_still_running_and_removes_its_data(tmp_path: Path) -> None:
+    """What the parent-death signal does not cover (another OS): the registry's cleanup."""
+    engine = Engine(tmp_path / "postgres", template_cache=TEMPLATE_CACHE)
+    try:
+        server = engine.start_primary("left/behind", master_user="dbadmin", password=PASSWORD,
+                                      database="app", port=5432)
+        assert server.pid is not None
+
+        lines = reap(engine.root)
+
+        assert lines == [f"stopped PostgreSQL server left/behind ({server.host}:{server.port}), "
+                         f"pid {server.pid}, left running by the emulator (pid {os.getpid()}) "
+                         "that is gone, and removed its data"]
+        assert not _alive(server.pid)
+        assert not server.directory.exists() and not engine.root.exists()
+    finally:
+        engine.close()
