@@ -58,11 +58,15 @@ def _keys(value: Any) -> Iterable[str]:
 
 def emulation_limits(stacks: Iterable[StackArtifact], limits: dict[str, str]) -> dict[str, str]:
     """The emulator's `limits` for what these stacks use: {resource type: what still differs
-    from AWS} for the types in use, and {"TYPE.Property": ...} when a resource of that type sets
-    the property (at any depth of its `Properties`)."""
+    from AWS} for the types in use, {"TYPE.Property": ...} when a resource of that type sets
+    the property (at any depth of its `Properties`), and {"TYPE.Property=value": ...} when one
+    sets that top-level property to that value (e.g. `AWS::RDS::DBInstance.Engine=postgres`)."""
     used: set[str] = set()
     for stack in stacks:
         for resource in _resources(stack):
             used.add(resource.type)
             used.update(f"{resource.type}.{key}" for key in _keys(resource.properties))
+            used.update(f"{resource.type}.{key}={value}"
+                        for key, value in resource.properties.items()
+                        if isinstance(value, str | int | bool))
     return {key: limit for key, limit in limits.items() if key in used}

@@ -383,6 +383,30 @@ def test_without_an_engine_a_postgres_instance_stays_a_record(local: Local) -> N
     assert not any(s.name.endswith("/pg-record") for s in local.engine.servers())
 
 
+@pytest.mark.parametrize(("engine", "says"), [
+    ("postgres", "a real PostgreSQL server per instance"),
+    ("mysql", "a record only, no engine runs"),
+])
+def test_the_deploy_summary_names_what_the_engine_in_use_is(tmp_path: Path, engine: str,
+                                                            says: str) -> None:
+    from cloud_assembly import StackArtifact
+    from local_aws.report import emulation_limits
+
+    limits: dict[str, str] = {}
+    for extension in fidelity.EXTENSIONS:
+        limits.update(extension.property_limits)
+    template = tmp_path / "Db.template.json"
+    template.write_text(json.dumps({"Resources": {"Primary": {
+        "Type": "AWS::RDS::DBInstance", "Properties": {"Engine": engine, "Port": 5432}}}}))
+    stack = StackArtifact(artifact_id="Db", path="Db", name="Db", account=ACCOUNT,
+                          region=REGION, template_file=template, dependencies=())
+
+    reported = emulation_limits([stack], limits)
+
+    assert [k for k in reported if ".Engine=" in k] == [f"AWS::RDS::DBInstance.Engine={engine}"]
+    assert reported[f"AWS::RDS::DBInstance.Engine={engine}"].startswith(says)
+
+
 @pytest.mark.parametrize(("version", "tls_only"), [
     ("16.10", True), ("15.2", True), ("14.12", False), (None, True)])
 def test_tls_is_required_by_default_from_postgresql_15(version: str | None,
