@@ -13,18 +13,29 @@ data-loss guard and `python -m ops upgrade`):
   PostgreSQL read replica is never upgraded to a new major version on its own; a cross-Region
   replica is not upgraded with its source and stops replicating (its `StatusInfos` says
   `read replication` `error`);
-- a stack update that changes an instance's `EngineVersion` (with `AllowMajorVersionUpgrade`)
-  or `DBParameterGroupName` is one `ModifyDBInstance` of that instance, refused as above: the
-  update fails (the DB instance's stack is left as CloudFormation leaves a failed update).
+- a stack update that changes an instance's `EngineVersion` (with `AllowMajorVersionUpgrade`),
+  `DBParameterGroupName` or `OptionGroupName` is one `ModifyDBInstance` of that instance,
+  refused as above: the update fails (the DB instance's stack is left as CloudFormation leaves a
+  failed update);
+- an option group can be made for every major version RDS runs (`cloud_assembly.engines`'
+  calendars: MySQL 8.4, MariaDB 10.11, 11.4, 11.8 ...);
+- a new major version's groups: a DB parameter group's `Family` and an option group's
+  `EngineName`, `MajorEngineVersion` and `OptionGroupDescription` are create-only, so a stack
+  update that changes them replaces the group (a new one, under a new generated name, which the
+  instance moves to in its own update); the group's parameters (options) change in place.
 Gaps in moto 5.2.5: `ModifyDBInstance` sets any `EngineVersion` (older, a new major without the
 flag or with the old family's parameter group, a source before its replicas), and a PostgreSQL
 major upgrade leaves the in-Region replicas on the old version; a stack update (the
-`rds-db-instance` extension's model) changes neither `EngineVersion` nor
-`DBParameterGroupName`.
+`rds-db-instance` extension's model) changes neither `EngineVersion`, `DBParameterGroupName` nor
+`OptionGroupName`, and neither moto's `AWS::RDS::DBParameterGroup` nor the `rds-option-group`
+extension's model can be updated (the update fails); moto's option groups stop at MySQL 8.0 and
+MariaDB 10.6 ("Cannot find major version 8.4 for mysql").
 
-This patches `moto.rds.models.RDSBackend.modify_db_instance` and wraps the stack update of the
-`rds-db-instance` extension's model (`DBInstanceModel.update_from_cloudformation_json`), in the
-local server and under `moto.mock_aws()` alike.
+This patches `moto.rds.models.RDSBackend.modify_db_instance` and `create_option_group`, wraps the stack update of the
+`rds-db-instance` extension's model (`DBInstanceModel.update_from_cloudformation_json`) and
+gives moto's `DBParameterGroup` and the `rds-option-group` model their update, in the local
+server and under `moto.mock_aws()` alike. A replaced group stays in the emulator (CloudFormation
+deletes it in the update's cleanup).
 """
 
 from __future__ import annotations
@@ -146,6 +157,9 @@ def update_from_cloudformation_json(cls: Any, original_resource: Any, new_resour
             boolean(properties.get("AllowMajorVersionUpgrade")))
     if group and group != database.db_parameter_group_name:
         changes["db_parameter_group_name"] = group
+    option_group = properties.get("OptionGroupName")
+    if option_group and option_group != database.option_group_name:
+        changes["option_group_name"] = option_group
     if changes:
         identifier = database.db_instance_identifier
         rds_backends[account_id][region_name].modify_db_instance(
@@ -154,27 +168,109 @@ def update_from_cloudformation_json(cls: Any, original_resource: Any, new_resour
                                         cloudformation_json, account_id, region_name)
 
 
+def create_option_group(self: Any, option_group_kwargs: Any) -> Any:
+    """`RDSBackend.create_option_group`, for the major versions RDS runs that moto's table
+    lacks."""
+    from moto.rds.models import OptionGroup
+
+    from cloud_assembly import engines
+
+    engine = option_group_kwargs.get("engine_name")
+    major = str(option_group_kwargs.get("major_engine_version"))
+    calendar = engines.CALENDARS.get(str(engine))
+    name = option_group_kwargs.get("option_group_name")
+    if calendar is None or major not in calendar.standard_support_ends or \
+            name in self.option_groups or not option_group_kwargs.get("option_group_description"):
+        return _original["create_option_group"](self, option_group_kwargs)
+    group = OptionGroup(self, **option_group_kwargs)
+    self.option_groups[name] = group
+    return group
+
+
+def update_parameter_group(cls: Any, original_resource: Any, new_resource_name: str,
+                           cloudformation_json: dict[str, Any], account_id: str,
+                           region_name: str) -> Any:
+    """`AWS::RDS::DBParameterGroup`: a new `Family` replaces the group; parameters change in
+    place."""
+    from moto.rds.models import DBParameterGroup
+
+    properties = cloudformation_json.get("Properties", {})
+    if properties.get("Family") != original_resource.family:
+        return DBParameterGroup.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name)
+    original_resource.update_parameters(
+        [{"ParameterName": name, "ParameterValue": value}
+         for name, value in (properties.get("Parameters") or {}).items()])
+    return original_resource
+
+
+_OPTION_GROUP_CREATE_ONLY = (("EngineName", "engine_name"),
+                             ("MajorEngineVersion", "major_engine_version"),
+                             ("OptionGroupDescription", "description"))
+
+
+def update_option_group(cls: Any, original_resource: Any, new_resource_name: str,
+                        cloudformation_json: dict[str, Any], account_id: str,
+                        region_name: str) -> Any:
+    """`AWS::RDS::OptionGroup` (the `rds-option-group` model): a new engine, major version or
+    description replaces the group; its options change in place."""
+    from moto.rds.models import rds_backends
+
+    properties = cloudformation_json.get("Properties", {})
+    backend: Any = rds_backends[account_id][region_name]
+    current = backend.option_groups[original_resource.physical_resource_id]
+    if any(str(properties.get(prop)) != str(getattr(current, attribute))
+           for prop, attribute in _OPTION_GROUP_CREATE_ONLY):
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json,
+                                                   account_id, region_name,
+                                                   LogicalId=new_resource_name)
+    options = properties.get("OptionConfigurations") or []
+    if options:
+        backend.modify_option_group(current.name, options_to_include=options)
+    return original_resource
+
+
 def _install() -> None:
-    from moto.rds.models import RDSBackend
+    from moto.rds.models import DBParameterGroup, RDSBackend
 
     from local_aws.fidelity.rds_db_instance import DBInstanceModel
+    from local_aws.fidelity.rds_option_group import OptionGroupModel
 
     if not _original:
         _original["modify_db_instance"] = RDSBackend.modify_db_instance
+        _original["create_option_group"] = RDSBackend.create_option_group
         _original["update"] = DBInstanceModel.__dict__["update_from_cloudformation_json"]
+        _original["parameter_group"] = DBParameterGroup.__dict__.get(
+            "update_from_cloudformation_json")
+        _original["option_group"] = OptionGroupModel.__dict__.get(
+            "update_from_cloudformation_json")
         RDSBackend.modify_db_instance = modify_db_instance  # type: ignore[method-assign]
+        RDSBackend.create_option_group = create_option_group  # type: ignore[method-assign]
         DBInstanceModel.update_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
             update_from_cloudformation_json)
+        DBParameterGroup.update_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+            update_parameter_group)
+        OptionGroupModel.update_from_cloudformation_json = classmethod(  # type: ignore[method-assign,assignment]
+            update_option_group)
 
 
 def _uninstall() -> None:
-    from moto.rds.models import RDSBackend
+    from moto.rds.models import DBParameterGroup, RDSBackend
 
     from local_aws.fidelity.rds_db_instance import DBInstanceModel
+    from local_aws.fidelity.rds_option_group import OptionGroupModel
 
     if _original:
         RDSBackend.modify_db_instance = _original.pop("modify_db_instance")  # type: ignore[method-assign]
+        RDSBackend.create_option_group = _original.pop("create_option_group")  # type: ignore[method-assign]
         DBInstanceModel.update_from_cloudformation_json = _original.pop("update")  # type: ignore[method-assign]
+        for model, key in ((DBParameterGroup, "parameter_group"),
+                           (OptionGroupModel, "option_group")):
+            original = _original.pop(key)
+            if original is None:
+                del model.update_from_cloudformation_json  # the inherited one again
+            else:
+                model.update_from_cloudformation_json = original  # type: ignore[method-assign]
 
 
 EXTENSION = Extension(
