@@ -170,7 +170,7 @@ def check_tls(credentials: Credentials, member: Member, *,
         return skipped
     try:
         with connect(credentials, member.endpoint, timeout=timeout) as connection:
-            # The server's own view of this session (pg_stat_ssl), not the client's.
+            # The server's own view of the connection (pg_stat_ssl), not the client's.
             protocol, version = connection.execute(
                 "SELECT CASE WHEN ssl THEN version END, current_setting('server_version')"
                 " FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
