@@ -44,7 +44,8 @@ LOAD_TABLE = "redundancy_write_load"
 CONNECT_TIMEOUT_SECONDS = 5.0
 POLL_SECONDS = 0.05
 CANARY_RETENTION = "1 day"
-_PLAINTEXT_REFUSALS = ("no encryption", "SSL off", "SSL required", "SSL connection is required")
+# How PostgreSQL's pg_hba refuses a session without TLS (since 12; "SSL off" before).
+_PLAINTEXT_REFUSALS = ("no encryption", "SSL off")
 
 
 class DataPathError(OpsError):

@@ -1,13 +1,16 @@
 """`Engine`: real PostgreSQL servers for emulated DB instances, under one directory.
 
-Layout of the engine's directory (`root`, under the emulator's state directory):
+Layout of the engine's directory (`root`, `<state dir>/postgres`):
   registry.json          what runs (see `registry.py`)
   ca.pem                 the certificate authority the servers' certificates chain to
-  <server>/data          the server's data directory (PGDATA)
+  <server>/data          a server's data directory (PGDATA)
   <server>/pg_hba.conf   who may connect how (TLS only when the parameter group says so)
   <server>/server.crt    its certificate (for its address) and key
   <server>/postgres.log  its log
   s/<n>/                 its Unix socket (the engine's own connections and replication)
+The servers' directories and sockets are under `root` unless the servers' user cannot reach it
+(as root, a state directory in a private home) or a socket's path would be too long: then they
+go to a directory of their own in the system's temporary directory, which the registry names.
 
 What a client sees is an RDS instance's: the master user (a member of `rds_superuser`, not a
 superuser) with its password, the database, an address and the declared port. What it does not
@@ -44,6 +47,7 @@ from local_aws.engine import registry, scram
 from local_aws.engine._process import RunAs, Spawner, run_as, run_tool, version
 from local_aws.engine.errors import EngineError
 from local_aws.engine.tls import CertificateAuthority
+from ops.datapath import Lag, measure_lag
 
 ADMIN_USER = "rdsadmin"
 """The superuser, on the Unix socket only (RDS's own administrative user has this name)."""
@@ -104,23 +108,12 @@ class Server:
         return self.pid is not None
 
 
-@dataclass(frozen=True, kw_only=True)
-class Lag:
-    """How far a replica is behind its source: WAL bytes not replayed yet, and seconds since
-    the last replayed commit while bytes remain (0 when caught up; None when unknown)."""
-
-    bytes: int
-    seconds: float | None
-    paused: bool = False
-
-
-def _check_identifier(what: str, value: str) -> None:
+def _check_identifier(what: str, value: str, *, reserved: tuple[str, ...]) -> None:
     if not _IDENTIFIER.match(value):
         raise EngineError(f"{what} {value!r} is not allowed: a letter, then up to 62 letters, "
                           "digits or underscores")
-    if value.lower() in (ADMIN_USER, "postgres", MASTER_ROLE) or value.lower().startswith("pg_"):
-        raise EngineError(f"{what} {value!r} is reserved (rdsadmin, postgres, rds_superuser, "
-                          "pg_*)")
+    if value.lower() in reserved or value.lower().startswith("pg_"):
+        raise EngineError(f"{what} {value!r} is reserved ({', '.join(reserved)}, pg_*)")
 
 
 def _tail(path: Path, lines: int = 12) -> str:
@@ -193,10 +186,13 @@ class Engine:
                       database: str | None, port: int, tls_only: bool = True,
                       settings: Mapping[str, str] | None = None) -> Server:
         """A new server from the template: the master user (LOGIN, CREATEDB, CREATEROLE, in
-        `rds_superuser`) with `password`, owning `database` (none: only `postgres`)."""
-        _check_identifier("master user name", master_user)
+        `rds_superuser`) with `password`, owning `database` (none, or `postgres`: only the
+        `postgres` database, owned by `rdsadmin`)."""
+        _check_identifier("master user name", master_user,
+                          reserved=(ADMIN_USER, "postgres", MASTER_ROLE))
         if database is not None:
-            _check_identifier("database name", database)
+            _check_identifier("database name", database,
+                              reserved=(ADMIN_USER, "template0", "template1"))
         try:
             verifier = scram.verifier(password)
         except ValueError as error:
@@ -219,7 +215,7 @@ class Engine:
                         "CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {} IN ROLE {}").format(
                         sql.Identifier(master_user), sql.Literal(verifier),
                         sql.Identifier(MASTER_ROLE)))
-                    if database is not None:
+                    if database is not None and database != "postgres":
                         connection.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
                             sql.Identifier(database), sql.Identifier(master_user)))
             except Exception:
@@ -310,16 +306,14 @@ class Engine:
                     sql.Identifier(user), sql.Literal(verifier)))
 
     def lag(self, name: str) -> Lag:
-        """How far the replica `name` is behind its source."""
-        from ops.datapath import measure_lag
+        """How far the replica `name` is behind its source (measured as a client would)."""
 
         server = self._running(name, "report a lag")
         if not server.replica or server.source is None:
             raise EngineError(f"{name} is not a replica: it has no lag")
         source = self._running(server.source, "be compared with its replica")
         with self._admin(source) as writer, self._admin(server) as replica:
-            measured = measure_lag(writer, replica)
-        return Lag(bytes=measured.bytes, seconds=measured.seconds, paused=measured.paused)
+            return measure_lag(writer, replica)
 
     def pause_replay(self, name: str) -> None:
         """Stop applying WAL on the replica `name` (it keeps receiving it): its lag grows."""
