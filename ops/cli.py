@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionEr
 from config import ConfigError, DatabaseConfig, with_declared_topology
 from config.environments import ENVIRONMENTS
 from config.topology import TopologyError
+from ops import bluegreen as blue_green
 from ops import reconcile as reconciling
 from ops import upgrade as upgrading
 from ops.aws import ClientFactory, Clients, make_session, session_factory
@@ -120,6 +121,27 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default 3600)")
     upgrade.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
                          help="seconds between status checks (default 15)")
+    bluegreen = commands.add_parser(
+        "bluegreen", parents=[common], help="upgrade the engine with an RDS blue/green "
+        "deployment of the writer and its replicas, switched over in under a minute")
+    bluegreen.add_argument("--target-version", metavar="VERSION", required=True,
+                           help="the engine version of the green environment")
+    bluegreen.add_argument("--dry-run", action="store_true",
+                           help="print the plan and change nothing")
+    bluegreen.add_argument("--record", action="store_true",
+                           help="write the upgraded version into config/topology.json (the "
+                           "config change is printed either way)")
+    bluegreen.add_argument("--max-lag", type=_positive, default=60.0, metavar="SECONDS",
+                           help="refuse to switch over while a green member lags more "
+                           "(default 60)")
+    bluegreen.add_argument("--switchover-timeout", type=int, default=300, metavar="SECONDS",
+                           help="how long RDS may take to switch over before it rolls back "
+                           "(RDS's SwitchoverTimeout, 30-3600; default 300)")
+    bluegreen.add_argument("--timeout", type=_positive, default=3600.0, metavar="SECONDS",
+                           help="how long to wait for the green environment, then for the "
+                           "switchover (default 3600)")
+    bluegreen.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
+                           help="seconds between status checks (default 15)")
     return parser
 
 
@@ -258,6 +280,18 @@ def upgrade(args: argparse.Namespace, *, config: DatabaseConfig, placement: Plac
     return EXIT_OK
 
 
+def bluegreen(args: argparse.Namespace, *, config: DatabaseConfig, placement: Placement,
+              clients: Clients, factory: ClientFactory, out: TextIO, clock: Clock) -> int:
+    require_account(clients.sts, config)
+    options = blue_green.BlueGreenOptions(
+        target=args.target_version, dry_run=args.dry_run, record=args.record,
+        max_lag_seconds=args.max_lag, switchover_timeout_seconds=args.switchover_timeout,
+        timeout_seconds=args.timeout, poll_seconds=args.poll)
+    blue_green.run(config, placement=placement, factory=factory, clients=clients,
+                   options=options, clock=clock, out=out)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
          err: TextIO | None = None, clock: Clock | None = None,
          clients: Clients | None = None, factory: ClientFactory | None = None,
@@ -268,6 +302,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
     out, err = out or sys.stdout, err or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "bluegreen" and not 30 <= args.switchover_timeout <= 3600:
+        parser.error(f"--switchover-timeout {args.switchover_timeout}: RDS takes 30 to 3600 "
+                     "seconds")
     if args.command in ("failover", "switchover") and args.region_dr and args.replica:
         parser.error("--replica does not apply with --region-dr: the DR replica is the "
                      "DrReplica stack's ReplicaIdentifier output")
@@ -292,6 +329,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
         if args.command == "verify":
             return verify(args, config=config, placement=placement, clients=clients,
                           factory=factory, out=out)
+        if args.command == "bluegreen":
+            return bluegreen(args, config=config, placement=placement, clients=clients,
+                             factory=factory, out=out, clock=clock or SystemClock())
         if args.command == "upgrade":
             return upgrade(args, config=config, placement=placement, clients=clients,
                            factory=factory, region=writer_region, out=out,

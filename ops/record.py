@@ -12,6 +12,7 @@ redundant (`engine_record_state` says so, `environments_line` names the line to 
 from __future__ import annotations
 
 import ast
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -136,8 +137,10 @@ def environments_change(env: str, engine: EngineRecord) -> str:
     if where.sets_field:
         return (f"in config/{name} line {where.number} (env {env}), change `{where.text}` to "
                 f"`{wanted},`")
+    default = next(f.default for f in dataclasses.fields(DatabaseConfig)
+                   if f.name == "engine_version")
     return (f"in config/{name}, add `{wanted},` to env {env}'s entry (line {where.number}; it "
-            f"takes the default engine_version {base.engine_version!r} now)")
+            f"sets none, so it runs config/schema.py's default {default!r})")
 
 
 def engine_record_state(config: DatabaseConfig) -> str | None:

@@ -178,8 +178,8 @@ def test_execute_deploys_the_replicas_then_the_writer(env: Deployed, topology: P
     line = environments_line("local")
     assert line is not None
     assert out.endswith(f"Next: in config/environments.py, add `engine_version='{NEW}',` to env "
-                        f"local's entry (line {line.number}; it takes the default "
-                        f"engine_version '{OLD}' now).\n")
+                        f"local's entry (line {line.number}; it sets none, so it runs "
+                        f"config/schema.py's default '{NEW}').\n")
     tags = env.tags(env.primary)
     assert (tags[TAG_PHASE], tags[TAG_TARGET]) == ("complete", NEW) and tags[TAG_STARTED]
 

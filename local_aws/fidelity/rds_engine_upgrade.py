@@ -31,11 +31,11 @@ major upgrade leaves the in-Region replicas on the old version; a stack update (
 extension's model can be updated (the update fails); moto's option groups stop at MySQL 8.0 and
 MariaDB 10.6 ("Cannot find major version 8.4 for mysql").
 
-This patches `moto.rds.models.RDSBackend.modify_db_instance` and `create_option_group`, wraps the stack update of the
-`rds-db-instance` extension's model (`DBInstanceModel.update_from_cloudformation_json`) and
-gives moto's `DBParameterGroup` and the `rds-option-group` model their update, in the local
-server and under `moto.mock_aws()` alike. A replaced group stays in the emulator (CloudFormation
-deletes it in the update's cleanup).
+This patches `moto.rds.models.RDSBackend.modify_db_instance` and `create_option_group`, wraps
+the stack update of the `rds-db-instance` extension's model
+(`DBInstanceModel.update_from_cloudformation_json`) and gives moto's `DBParameterGroup` and the
+`rds-option-group` model their update, in the local server and under `moto.mock_aws()` alike.
+A replaced group stays in the emulator (CloudFormation deletes it in the update's cleanup).
 """
 
 from __future__ import annotations
