@@ -14,6 +14,9 @@ state of both regions and refuses (exit 3, nothing changed) what the deploy woul
       removes it from the stack would delete it (deploy the current templates of the previous
       topology first: every DB instance is rendered Retain)
 
+It also says what config/topology.json's engine record (`python -m ops upgrade`) means against
+config/environments.py: redundant once both declare the same versions.
+
 Then it prepares the deploy: each replica the new generation replaces (it followed the retired
 writer; RDS cannot re-parent it) has deletion protection turned off, so that CloudFormation's
 cleanup deletes it once its successor exists (`--dry-run`: say so, change nothing). The retired
@@ -35,6 +38,7 @@ from ops.errors import OpsError, Refusal, describe_client_error
 from ops.instances import AVAILABLE, describe_instance, endpoint_of, source_of, status_of
 from ops.outputs import stack_exists
 from ops.promotion import require_account
+from ops.record import engine_record_state
 from ops.writer import Endpoint, read_parameter
 
 RETAIN = "Retain"
@@ -165,6 +169,9 @@ def _problem(error: Exception, region: str) -> str:
 def run(config: DatabaseConfig, *, factory: ClientFactory, parameter_name: str, dry_run: bool,
         out: TextIO, region: str | None = None) -> None:
     layout = config.layout
+    engine = engine_record_state(config)
+    if engine is not None:
+        print(f"Engine: {engine}", file=out)
     if not layout.promoted:
         print(f"env {config.name} declares its original topology (writer "
               f"{layout.writer.identifier}): nothing to reconcile", file=out)

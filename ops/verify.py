@@ -13,6 +13,11 @@ warnings fail.
 If the parameter is missing or names no instance of the stack, that is a FAIL and the checks fall
 back to the stack's PrimaryIdentifier.
 
+Each member runs the engine version the config declares (`check_engine`: the writer
+`engine_version`, every replica `replica_engine_version` or the writer's, config/topology.json's
+engine record applied), and the record's line says whether config/environments.py declares the
+same versions (the record is then redundant).
+
 With a `dr_region`, the DR replica stack (DR region) is checked too: the cross-region replica
 (available, replicating from the writer by ARN, encrypted with the DR key, deletion protection,
 multi-AZ, DR AZs), the DR region's writer parameter, and the secret's replica in the DR region
@@ -31,6 +36,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cloud_assembly import engines
 from config import DatabaseConfig
 from config.topology import Member
 from ops.account import account_problem, caller_account
@@ -45,6 +51,7 @@ from ops.outputs import (
     load_dr_foundation_key,
     load_dr_outputs,
 )
+from ops.record import engine_record_state
 from ops.report import CheckResult, Status, compare
 from ops.topology import Placement
 from ops.writer import (
@@ -703,3 +710,38 @@ def check_replaced(member: Member, *, factory: ClientFactory, region: str) -> Ch
                         f"{member.identifier} --no-deletion-protection --apply-immediately && "
                         f"aws rds delete-db-instance --region {where} --db-instance-identifier "
                         f"{member.identifier} --skip-final-snapshot")
+
+
+# --- engine versions (config/topology.json's engine record applied) -------------------------
+
+def check_engine(config: DatabaseConfig,
+                 instances: dict[str, dict[str, Any] | None]) -> list[CheckResult]:
+    """Each live member of the declared layout runs the version the config declares; a newer
+    minor version (RDS's automatic minor version upgrade) is a WARN saying how to declare it;
+    then what the engine record means (`ops.record.engine_record_state`)."""
+    layout = config.layout
+    replica = config.replica_engine_version or config.engine_version
+    declared = {layout.writer.identifier: config.engine_version,
+                **{m.identifier: replica for m in (*layout.replicas, *(
+                    (layout.standby,) if layout.standby else ()))}}
+    results = []
+    for identifier, version in declared.items():
+        instance = instances.get(identifier)
+        if instance is None:
+            continue  # its existence is checked above
+        live = str(instance.get("EngineVersion"))
+        ahead = engines.is_upgrade(version, live) and not engines.is_major_upgrade(
+            config.engine, version, live)
+        results.append(compare(
+            live == version, resource=rds(identifier), check="engine version", expected=version,
+            actual=live, degraded=ahead,
+            note="" if live == version else (
+                f"RDS upgraded its minor version (auto minor version upgrade): declare it: "
+                f"python -m ops upgrade --env {config.name} --target-version {live} --execute"
+                if ahead else f"the config declares {version}: `python -m ops upgrade --env "
+                              f"{config.name}` says what is left to deploy")))
+    state = engine_record_state(config)
+    if state is not None:
+        results.append(CheckResult(status=Status.PASS, resource=f"config {config.name}",
+                                   check="engine record", note=state))
+    return results

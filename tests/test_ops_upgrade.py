@@ -388,3 +388,83 @@ def test_refuses_credentials_of_another_account(env: Deployed,
                                                                    account="111122223333"))
     assert "but env local lives in account 111122223333" in refused(env, "--target-version",
                                                                     NEW)
+
+
+# --- verify and reconcile after an upgrade --------------------------------------------------------
+
+def verify(env: Deployed) -> tuple[int, list[str]]:
+    import io
+
+    from ops.cli import main
+
+    out = io.StringIO()
+    code = main(["verify", "--env", env.config.name], out=out, err=io.StringIO(),
+                clock=env.clock, clients=env.clients, factory=env.factory)
+    return code, [line for line in out.getvalue().splitlines()
+                  if "engine" in line and line[:4] in ("PASS", "WARN", "FAIL")]
+
+
+def test_verify_checks_each_members_version_and_says_what_the_record_means(
+        env: Deployed, monkeypatch: pytest.MonkeyPatch) -> None:
+    run(env, "--target-version", NEW, "--execute")
+
+    code, lines = verify(env)
+
+    assert code == 0
+    assert lines[:3] == [f"PASS  rds {m}: engine version = {NEW}"
+                         for m in (env.primary, *env.replicas)]
+    line = environments_line("local")
+    assert line is not None
+    assert lines[3] == (
+        "PASS  config local: engine record (config/topology.json records "
+        "engine_version='8.4.10', replica_engine_version=None over config/environments.py's "
+        "engine_version='8.0.43', replica_engine_version=None; to make the record redundant: "
+        f"in config/environments.py, add `engine_version='8.4.10',` to env local's entry (line "
+        f"{line.number}; it sets none, so it runs config/schema.py's default '8.4.10'))")
+
+    monkeypatch.setitem(ENVIRONMENTS, "local", dataclasses.replace(env.config,
+                                                                   engine_version=NEW))
+    assert verify(env)[1][3] == (
+        "PASS  config local: engine record (config/topology.json records "
+        "engine_version='8.4.10', replica_engine_version=None, which config/environments.py "
+        "declares too: the record is redundant; `python -m ops upgrade --env local --execute` "
+        "removes it)")
+
+
+def test_verify_between_the_stages_and_after_a_minor_version_drift(env: Deployed) -> None:
+    run(env, "--target-version", NEW, "--execute", deploy=FakeDeploy(env, fail_at=2))
+
+    code, lines = verify(env)
+
+    assert code == 1 and lines[-1].startswith(
+        "PASS  config local: engine record (config/topology.json records engine_version="
+        "'8.4.10', replica_engine_version=None over")  # stage 2 recorded, not deployed
+    assert lines[0] == (f"FAIL  rds {env.primary}: engine version: expected {NEW}, actual {OLD} "
+                        "(the config declares 8.4.10: `python -m ops upgrade --env local` says "
+                        "what is left to deploy)")
+
+    run(env, "--execute")
+    env.db(env.replicas[0]).engine_version = "8.4.11"  # RDS's automatic minor version upgrade
+    code, lines = verify(env)
+    assert code == 0
+    assert lines[1] == (f"WARN  rds {env.replicas[0]}: engine version: expected {NEW}, actual "
+                        "8.4.11 (RDS upgraded its minor version (auto minor version upgrade): "
+                        "declare it: python -m ops upgrade --env local --target-version 8.4.11 "
+                        "--execute)")
+
+
+def test_reconcile_says_what_the_engine_record_means(env: Deployed) -> None:
+    import io
+
+    from ops.cli import main
+
+    run(env, "--target-version", NEW, "--execute", deploy=FakeDeploy(env, fail_at=2))
+    write("local", Topology(engine=EngineRecord(engine_version=OLD, replica_engine_version=NEW)))
+    out = io.StringIO()
+
+    assert main(["reconcile", "--env", "local"], out=out, clients=env.clients,
+                factory=env.factory) == 0
+    assert out.getvalue().startswith(
+        "Engine: config/topology.json records engine_version='8.0.43', "
+        "replica_engine_version='8.4.10': a staged upgrade between its stages; `python -m ops "
+        "upgrade --env local --execute` finishes it\n")
