@@ -311,8 +311,10 @@ STACK_TEMPLATE = {
 }
 
 
-def _secret(arn: str, stage: str = "AWSCURRENT") -> dict[str, Any]:
-    value = client("secretsmanager").get_secret_value(SecretId=arn, VersionStage=stage)
+def _secret(arn: str, stage: str | None = None) -> dict[str, Any]:
+    """The secret's value as a client reads it (AWSCURRENT unless `stage` says otherwise)."""
+    value = client("secretsmanager").get_secret_value(
+        SecretId=arn, **({"VersionStage": stage} if stage else {}))
     document: dict[str, Any] = json.loads(value["SecretString"])
     return document
 
@@ -356,6 +358,13 @@ def test_rotation_changes_the_password_and_the_old_one_fails(local: Local) -> No
         session(local, "cfn-primary", password=before["password"])
     with session(local, "cfn-replica", password=after["password"]) as replica:  # replicated
         assert replica.execute("SELECT count(*) FROM t").fetchone() == (1,)
+
+    client("secretsmanager").rotate_secret(SecretId=arn)  # and again, from the new version
+    again = _secret(arn)
+    assert again["password"] not in (before["password"], after["password"])
+    assert _secret(arn, "AWSPREVIOUS") == after
+    with session(local, "cfn-primary", password=again["password"]) as ok:
+        assert ok.execute("SELECT 1").fetchone() == (1,)
 
 
 def test_a_stack_update_that_removes_the_source_promotes_the_replica(local: Local) -> None:

@@ -323,7 +323,7 @@ def rotate_secret(self: Any, secret_id: str, client_request_token: str | None = 
     if any(v["version_stages"] == ["AWSPENDING"] for v in secret.versions.values()):
         raise InvalidRequestException("A previous rotation isn't complete. That rotation will "
                                       "be reattempted.")
-    current = secret.default_version_id
+    current = next(v for v, d in secret.versions.items() if "AWSCURRENT" in d["version_stages"])
     token = client_request_token or str(uuid.uuid4())
     hosted = secret.hosted_rotation
     new = json.loads(self.get_random_password(
@@ -356,6 +356,7 @@ def rotate_secret(self: Any, secret_id: str, client_request_token: str | None = 
     self.update_secret_version_stage(secret_id, "AWSCURRENT", remove_from_version_id=current,
                                      move_to_version_id=token)
     secret.versions[token]["version_stages"].remove("AWSPENDING")
+    secret.set_default_version_id(token)  # what a read without a stage or version returns
     if rotation_lambda_arn:
         secret.rotation_lambda_arn = rotation_lambda_arn
     days = (rotation_rules or {}).get("AutomaticallyAfterDays")
