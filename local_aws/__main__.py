@@ -48,6 +48,7 @@ class PsqlTarget:
     username: str
     database: str
     secret_arn: str
+    secret_region: str  # the writer's region, where the secret is written
     ca_file: Path
 
     @property
@@ -61,6 +62,7 @@ def psql_target(emulator: emu.Emulator, *, env: str, member: str) -> PsqlTarget:
     import boto3
 
     import config
+    from config.naming import stack_name
     from ops.outputs import load_outputs
 
     cfg = config.ENVIRONMENTS.get(env)
@@ -90,7 +92,7 @@ def psql_target(emulator: emu.Emulator, *, env: str, member: str) -> PsqlTarget:
         found = client("rds", region).describe_db_instances(
             DBInstanceIdentifier=chosen.identifier)["DBInstances"][0]
         outputs = load_outputs(client("cloudformation", writer_region),
-                               stack_name=layout.writer_stack)
+                               stack_name=stack_name(env, layout.writer_stack))
         document = client("secretsmanager", writer_region).get_secret_value(
             SecretId=outputs.secret_arn)["SecretString"]
     except ClientError as error:
@@ -106,7 +108,7 @@ def psql_target(emulator: emu.Emulator, *, env: str, member: str) -> PsqlTarget:
     return PsqlTarget(member=member, identifier=chosen.identifier, region=region,
                       host=found["Endpoint"]["Address"], port=int(found["Endpoint"]["Port"]),
                       username=str(username), database=cfg.database_name,
-                      secret_arn=outputs.secret_arn,
+                      secret_arn=outputs.secret_arn, secret_region=writer_region,
                       ca_file=engine_root(emulator.state_dir) / "ca.pem")
 
 
@@ -119,9 +121,9 @@ def psql_lines(target: PsqlTarget, *, state_dir: Path) -> list[str]:
     state = [] if state_dir == emu.DEFAULT_STATE_DIR else ["--state-dir", str(state_dir)]
     helper = " ".join([python, "-m", "local_aws", "psql", "--member", target.member, "--exec",
                        *map(shlex.quote, state)])
-    read = ("import boto3, json; print(json.loads(boto3.client('secretsmanager')"
-            f".get_secret_value(SecretId='{target.secret_arn}')['SecretString'])['password'])")
-    password = " ".join([python, "-m", "local_aws", "run", "--region", target.region,
+    read = ('import boto3, json; print(json.loads(boto3.client("secretsmanager")'
+            f'.get_secret_value(SecretId="{target.secret_arn}")["SecretString"])["password"])')
+    password = " ".join([python, "-m", "local_aws", "run", "--region", target.secret_region,
                          *map(shlex.quote, state), "--", python, "-c", shlex.quote(read)])
     return [
         f"# {target.member}: {target.identifier} ({target.region}) at {target.host}:"
@@ -140,7 +142,7 @@ def exec_psql(target: PsqlTarget, emulator: emu.Emulator, arguments: Sequence[st
     from local_aws.engine import psql_path
 
     secrets = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                    region_name=target.region).client(
+                                    region_name=target.secret_region).client(
         "secretsmanager", endpoint_url=emulator.endpoint_url)
     document = json.loads(secrets.get_secret_value(SecretId=target.secret_arn)["SecretString"])
     environment = {**os.environ, "PGPASSWORD": str(document["password"])}

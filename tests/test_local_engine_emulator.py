@@ -23,6 +23,7 @@ import boto3
 import pytest
 
 import config
+from config.naming import stack_name
 from config.topology import Layout
 from local_aws import __main__ as cli
 from local_aws import emulator as emu
@@ -102,7 +103,7 @@ def deployed(state: Path) -> Deployed:
                "Port": "5432", "SecretArn": secret["ARN"], "KeyArn": "unused",
                "WriterEndpointParameter": "unused"}
     _client(emulator, "cloudformation", region).create_stack(
-        StackName=layout.writer_stack, TemplateBody=json.dumps({
+        StackName=stack_name("local", layout.writer_stack), TemplateBody=json.dumps({
             "Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}},
             "Outputs": {k: {"Value": v} for k, v in outputs.items()}}))
     return Deployed(emulator=emulator, layout=layout, secret_arn=secret["ARN"])
