@@ -28,6 +28,7 @@ given; each new primary is a copy of it (~0.2 s), started (~0.2 s). A replica is
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import shutil
@@ -373,9 +374,13 @@ class Engine:
         if not self._who.reaches(data_root / "s") or \
                 len(str(data_root / "s" / "999" / ".s.PGSQL.65535")) > _SOCKET_NAME_MAX:
             # The servers' user cannot reach the state directory (root's private home), or a
-            # socket's path would be too long: the data goes to a directory of its own, which
-            # the registry names (and `close`/`reap` remove).
-            data_root = Path(tempfile.mkdtemp(prefix="local-aws-pg-"))
+            # socket's path would be too long: the data goes to a directory of its own, named
+            # after the engine's, which the registry names (and `close`/`reap` remove). One left
+            # by a killed engine of the same directory whose registry is gone is removed here.
+            digest = hashlib.sha256(str(self.root).encode()).hexdigest()[:12]
+            data_root = Path(tempfile.gettempdir()) / f"local-aws-pg-{digest}"
+            shutil.rmtree(data_root, ignore_errors=True)
+            data_root.mkdir(mode=0o711)  # ours: it fails if anyone else made it meanwhile
             data_root.chmod(0o711)
         self._data_root = data_root
         (data_root / "s").mkdir(mode=0o711, exist_ok=True)
