@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -430,3 +431,28 @@ def test_the_registry_names_every_server_and_where_the_data_is(local: Local) -> 
     data_root = Path(registry["data_root"])
     assert all(s.directory.parent == data_root for s in local.engine.servers())
     assert PASSWORD not in text
+
+
+def test_programs_the_servers_user_cannot_reach_are_copied_once_where_it_can(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As root with a checkout in a private home, the unprivileged user runs a copy."""
+    from local_aws.engine import _process
+
+    private = tmp_path / "home"
+    (private / "install" / "bin").mkdir(parents=True)
+    (private / "install" / "bin" / "postgres").write_text("#!/bin/sh\n")
+    private.chmod(0o700)
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(_process, "binaries", lambda: private / "install" / "bin")
+    monkeypatch.setattr(_process, "version", lambda: "17.10")
+    monkeypatch.setattr(_process.tempfile, "gettempdir", lambda: str(scratch))
+    nobody = 65534
+
+    staged = _process._staged_binaries(nobody, nobody)
+
+    assert staged == scratch / "local-aws-postgres-17.10" / "bin"
+    assert (staged / "postgres").read_text() == "#!/bin/sh\n"
+    assert _process._staged_binaries(nobody, nobody) == staged
+    assert sorted(p.name for p in scratch.iterdir()) == ["local-aws-postgres-17.10"]
+    assert _process._staged_binaries(os.geteuid(), os.getegid()) == private / "install" / "bin"
