@@ -36,15 +36,16 @@ deploy of their own. Nothing here imports aws_cdk.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
+from cloud_assembly import rds
 from cloud_assembly.engines import (
     is_major_upgrade,
-    major_version,
     parameter_group_family,
     replicas_upgraded_with_source,
     version_key,
 )
+from cloud_assembly.template import Stack, truthy
 
 WRITER, REPLICA, CROSS_REGION = "writer", "replica", "cross-region replica"
 #: RDS's error codes of a refused upgrade.
@@ -77,12 +78,18 @@ class Member:
         return self.kind != WRITER
 
 
+#: Which rule a refusal breaks (`Refusal.rule`), for the advice a reader gives.
+DOWNGRADE, FLAG, FAMILY, REPLICA_MAJOR, REPLICAS_FIRST = (
+    "downgrade", "flag", "family", "replica-major", "replicas-first")
+
+
 @dataclass(frozen=True)
 class Refusal:
-    """RDS refuses a modify: its error code and message."""
+    """RDS refuses a modify: its error code and message, and the rule broken."""
 
     code: str
     message: str
+    rule: str
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
@@ -99,27 +106,29 @@ def modify_refusal(engine: str, member: Member, to_version: str, *, allow_major:
     if to_version == member.version:
         return None
     if version_key(to_version) < version_key(member.version):
-        return Refusal(INVALID, f"Cannot upgrade {engine} from {member.version} to {to_version}")
+        return Refusal(INVALID, f"Cannot upgrade {engine} from {member.version} to {to_version}",
+                       DOWNGRADE)
     if is_major_upgrade(engine, member.version, to_version):
         if not allow_major:
             return Refusal(INVALID, "The AllowMajorVersionUpgrade flag must be present when "
-                                    "upgrading to a new major version.")
+                                    "upgrading to a new major version.", FLAG)
         if member.replica and replicas_upgraded_with_source(engine, member.version, to_version):
             return Refusal(INVALID, f"{member.identifier} is a read replica: RDS upgrades a "
                                     f"{engine} read replica to a new major version only with its "
-                                    "source (its in-Region replicas), never on its own")
+                                    "source (its in-Region replicas), never on its own",
+                           REPLICA_MAJOR)
         wanted = parameter_group_family(engine, to_version)
         if family is not None and family != wanted:
             return Refusal(INVALID, f"The parameter group {parameter_group or '(its own)'} with "
                                     f"DBParameterGroupFamily {family} can't be used for this "
                                     f"instance. Use a parameter group with DBParameterGroupFamily "
-                                    f"{wanted}.")
+                                    f"{wanted}.", FAMILY)
     if not replicas_upgraded_with_source(engine, member.version, to_version):
         behind = [r.identifier for r in replicas
                   if version_key(r.version) < version_key(to_version)]
         if behind:
             return Refusal(DEPENDENCY, "One or more of the DB Instance's read replicas need to "
-                                       f"be upgraded: {', '.join(behind)}")
+                                       f"be upgraded: {', '.join(behind)}", REPLICAS_FIRST)
     return None
 
 
@@ -135,6 +144,60 @@ def carried_along(engine: str, member: Member, to_version: str,
 
 
 # --- a deploy, as CloudFormation runs it ----------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class InstanceEngine:
+    """What a template declares of one DB instance's engine."""
+
+    identifier: str
+    stack: str
+    logical_id: str
+    kind: str
+    source: str | None  # the identifier of its source; None for a writer
+    engine: str | None  # a replica's is its source's (CloudFormation's replica names none)
+    version: str | None  # None: no literal EngineVersion
+    allow_major: bool
+    parameter_group: str | None  # the logical id of its parameter group in the template
+    family: str | None
+
+
+def instance_engines(app: Mapping[str, Stack]) -> dict[str, InstanceEngine]:
+    """{identifier: what the templates declare} of every DB instance with a literal
+    identifier in the linked stacks `app` (`cloud_assembly.template.link_stacks`)."""
+    found: dict[str, InstanceEngine] = {}
+    for stack in app.values():
+        for db in stack.of_type(rds.DB_INSTANCE):
+            identifier = db.prop("DBInstanceIdentifier")
+            if not isinstance(identifier, str):
+                continue
+            value = db.prop(rds.SOURCE)
+            source = None
+            if value is not None:
+                target = stack.target(value)
+                source = (target.prop("DBInstanceIdentifier") if target is not None
+                          else rds.identifier_in_arn(value))
+            group = stack.target(db.prop("DBParameterGroupName"))
+            version, engine, family = db.prop("EngineVersion"), db.prop("Engine"), (
+                group.prop("Family") if group is not None else None)
+            found[identifier] = InstanceEngine(
+                identifier=identifier, stack=stack.name, logical_id=db.logical_id,
+                kind=(WRITER if value is None else CROSS_REGION
+                      if rds.is_cross_region_replica(db.properties) else REPLICA),
+                source=source if isinstance(source, str) else None,
+                engine=engine if isinstance(engine, str) else None,
+                version=version if isinstance(version, str) else None,
+                allow_major=truthy(db.prop("AllowMajorVersionUpgrade")),
+                parameter_group=group.logical_id if group is not None else None,
+                family=family if isinstance(family, str) else None)
+    for identifier, instance in found.items():  # a replica's engine is its source's
+        seen, current = {identifier}, instance
+        while current.engine is None and current.source in found and current.source not in seen:
+            seen.add(current.source)
+            current = found[current.source]
+        if current.engine != instance.engine:
+            found[identifier] = replace(instance, engine=current.engine)
+    return found
+
 
 @dataclass(frozen=True, kw_only=True)
 class Declared:
@@ -194,7 +257,8 @@ def downtime(kind: str) -> str:
 def simulate_deploy(engine: str, instances: Sequence[Declared]) -> list[Step]:
     """The engine-version changes a deploy asks of RDS, in CloudFormation's order (the writer,
     its same-region replicas, then the cross-region replica's stack), each with RDS's answer.
-    A refused step stops nothing here: every refusal is reported."""
+    The first refusal ends the deploy (CloudFormation stops there and rolls the stack back; the
+    stacks after it are not deployed): it is the last step."""
     by_id = {i.identifier: i for i in instances}
     live: dict[str, str | None] = {}
     for instance in instances:
@@ -210,7 +274,9 @@ def simulate_deploy(engine: str, instances: Sequence[Declared]) -> list[Step]:
         member = Member(identifier=instance.identifier, kind=instance.kind, version=current)
         replicas = [Member(identifier=i.identifier, kind=i.kind,
                            version=live[i.identifier] or current)
-                    for i in instances if i.source == instance.identifier]
+                    for i in sorted(instances, key=lambda i: (i.kind == CROSS_REGION,
+                                                             i.identifier))
+                    if i.source == instance.identifier]
         refusal = modify_refusal(engine, member, instance.after,
                                  allow_major=instance.allow_major,
                                  parameter_group=instance.parameter_group,
@@ -218,7 +284,7 @@ def simulate_deploy(engine: str, instances: Sequence[Declared]) -> list[Step]:
         steps.append(Step(identifier=instance.identifier, kind=instance.kind,
                           from_version=current, to_version=instance.after, refusal=refusal))
         if refusal is not None:
-            continue
+            break
         live[instance.identifier] = instance.after
         along, behind = carried_along(engine, member, instance.after, replicas)
         for replica in along:
@@ -260,10 +326,6 @@ class Stage:
     def done(self) -> bool:
         return all(change.done for change in self.changes)
 
-    @property
-    def writer_stage(self) -> bool:
-        return any(change.member.kind == WRITER for change in self.changes)
-
     def lines(self, engine: str) -> list[str]:
         """One line per instance: from/to, how, the family change and the downtime."""
         out = []
@@ -294,10 +356,6 @@ class UpgradePlan:
     target: str
     stages: tuple[Stage, ...] = ()
     refusal: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.refusal is None and all(stage.done for stage in self.stages)
 
     @property
     def pending(self) -> tuple[Stage, ...]:
@@ -370,7 +428,6 @@ class BlueGreenSource:
     backup_retention: int = 1
     logical_replication: bool | None = None  # PostgreSQL: rds.logical_replication=1
     replicas: tuple[str, ...] = ()
-    parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 def blue_green_refusal(source: BlueGreenSource, target: str) -> str | None:
@@ -399,21 +456,3 @@ def blue_green_refusal(source: BlueGreenSource, target: str) -> str | None:
                 f"replication: set rds.logical_replication=1 in {source.identifier}'s parameter "
                 "group (a static parameter: reboot) first")
     return None
-
-
-def green_members(source: BlueGreenSource, target: str) -> tuple[Member, ...]:
-    """The members the green environment copies: the writer and its in-Region replicas, at
-    `target`."""
-    return (Member(identifier=source.identifier, kind=WRITER, version=target),
-            *(Member(identifier=r, kind=REPLICA, version=target) for r in source.replicas))
-
-
-def with_version(member: Member, version: str) -> Member:
-    return replace(member, version=version)
-
-
-__all__ = ["BLUE_GREEN_SOURCE", "CROSS_REGION", "DEPENDENCY", "INVALID", "REPLICA",
-           "SWITCHOVER_DOWNTIME", "UPGRADE_SOURCE", "WRITER", "BlueGreenSource", "Change",
-           "Declared", "Member", "Refusal", "Stage", "Step", "UpgradePlan", "blue_green_refusal",
-           "carried_along", "downtime", "green_members", "major_version", "modify_refusal",
-           "plan", "simulate_deploy", "with_version"]

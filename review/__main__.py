@@ -79,7 +79,7 @@ def _previous_generation(env: str, cfg: config.DatabaseConfig, scratch: Path) ->
     the gate judges the current templates)."""
     from app import synthesize
 
-    previous = Topology(promotions=cfg.topology.promotions[:-1])
+    previous = Topology(promotions=cfg.topology.promotions[:-1], engine=cfg.topology.engine)
     scratch_file = scratch / f"{env}-topology.json"
     scratch_file.write_text(topology_file().read_text() if topology_file().exists() else "{}")
     write(env, previous, path=scratch_file)

@@ -8,6 +8,15 @@ written since its last snapshot.
 
 Both templates must be normalized (`review.normalize`) so that masking is the same on both sides.
 
+Engine versions are judged across the environment's stacks (`find_upgrade_problems`): a writer
+and its replicas live in different stacks, and CloudFormation's order (a writer before its
+replicas, the DR replica's stack last) decides what RDS accepts. An upgrade RDS refuses blocks
+(`cloud_assembly.upgrades`: a downgrade, a MySQL writer before its replicas, a PostgreSQL
+replica on a new major version of its own, a major version without `AllowMajorVersionUpgrade`
+or with a parameter group of the old family), and so does a cross-region replica a PostgreSQL
+major upgrade leaves behind (it stops replicating); every accepted upgrade is a note saying
+what changes, how and at what downtime.
+
 A promotion declared in config/topology.json (`DeclaredPromotion`) changes three verdicts, and
 only for what it declares: the removal of `SourceDBInstanceIdentifier` from the promoted writer
 is CloudFormation's in-place promotion (a note: a brief interruption, no replacement); the
@@ -25,8 +34,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloud_assembly import rds, removal
-from review.stateful import STATEFUL_TYPES, StatefulType, effective_value, engine_major
+from cloud_assembly import rds, removal, upgrades
+from cloud_assembly.template import Stack, link_stacks
+from review.stateful import STATEFUL_TYPES, StatefulType, effective_value
 
 Template = Mapping[str, Any]
 
@@ -221,13 +231,6 @@ def _database_conditionals(*, old: Mapping[str, Any], new: Mapping[str, Any],
     """The create-only-in-some-cases properties of AWS::RDS::DBInstance."""
     if old.get("Engine") and new.get("Engine") and old["Engine"] != new["Engine"]:
         yield finding("Engine", old["Engine"], new["Engine"], replaced)
-    old_major = engine_major(engine=old.get("Engine"), version=old.get("EngineVersion"))
-    new_major = engine_major(engine=new.get("Engine"), version=new.get("EngineVersion"))
-    if old_major and new_major and old_major != new_major:
-        yield finding("EngineVersion", old["EngineVersion"], new["EngineVersion"],
-                      f"changes the engine major version {old_major} -> {new_major}: a one-way "
-                      "upgrade with downtime (CloudFormation refuses it unless "
-                      "AllowMajorVersionUpgrade is set); the only way back is a restore")
     for prop, why in (
         ("AvailabilityZone", "moving a Single-AZ instance to another AZ"),
         ("StorageType", "some storage type changes"),
@@ -336,3 +339,75 @@ def find_data_loss(*, stack: str, old: Template | None, new: Template | None,
                                            label=label, old_template=old, new_template=new,
                                            declared=declared))
     return findings
+
+
+# --- engine upgrades, across the environment's stacks ---------------------------------------
+
+#: What to do instead of an upgrade RDS refuses, per rule (`cloud_assembly.upgrades`).
+_ADVICE = {
+    upgrades.REPLICAS_FIRST: "CloudFormation updates a writer before its replicas (they "
+                             "reference it): declare the replicas' version first, in a deploy "
+                             "of its own (replica_engine_version), then the writer's; `python -m "
+                             "ops upgrade` plans and carries out both stages",
+    upgrades.DOWNGRADE: "an engine version cannot go back: the only way to an older version is "
+                        "a restore from a snapshot",
+    upgrades.FLAG: "declare AllowMajorVersionUpgrade on the instance",
+    upgrades.FAMILY: "give the instance a parameter group of the new family in the same deploy",
+    upgrades.REPLICA_MAJOR: "declare the new major version in engine_version: RDS upgrades the "
+                            "in-Region replicas with their writer",
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpgradeReview:
+    """The engine-version changes of a deploy: findings (refusals block, the rest are notes)
+    and one line per instance in CloudFormation's order, for the report."""
+
+    findings: tuple[Finding, ...] = ()
+    lines: tuple[str, ...] = ()
+
+
+def _linked(templates: Mapping[str, Template]) -> dict[str, Stack]:
+    return link_stacks(Stack.from_template(name, template)
+                       for name, template in templates.items())
+
+
+def find_upgrade_problems(*, old: Mapping[str, Template],
+                          new: Mapping[str, Template]) -> UpgradeReview:
+    """What the engine versions `new` declares ask of RDS, deployed over `old` ({stack:
+    template}, the environment's every stack): module doc."""
+    before = upgrades.instance_engines(_linked(old))
+    after = upgrades.instance_engines(_linked(new))
+    kept = {identifier: now for identifier, now in after.items() if identifier in before}
+    engine = next((i.engine for i in kept.values() if i.engine), None)
+    if engine is None:
+        return UpgradeReview()
+    steps = upgrades.simulate_deploy(engine, [upgrades.Declared(
+        identifier=identifier, kind=now.kind, source=now.source,
+        before=before[identifier].version, after=now.version, allow_major=now.allow_major,
+        parameter_group=now.parameter_group, family=now.family)
+        for identifier, now in kept.items()])
+    findings = []
+    for step in steps:
+        instance = kept[step.identifier]
+        if step.refusal is not None:
+            consequence = (f"RDS refuses this upgrade ({step.refusal}): the deploy fails at this "
+                           f"instance, after what CloudFormation updated before it; "
+                           f"{_ADVICE[step.refusal.rule]}")
+        elif step.left_behind:
+            consequence = (f"RDS does not upgrade a cross-Region read replica with its "
+                           f"{engine} source: {step.identifier} stays on {step.from_version} "
+                           "and stops replicating from a writer of a newer major version (the "
+                           "DR copy goes stale, nothing says so); the RDS user guide recreates "
+                           "it from the upgraded writer, which the stacks cannot declare: "
+                           "upgrade within the major version, or rebuild the DR replica first")
+        else:
+            consequence = f"upgraded in place: {step.describe(engine)}"
+        findings.append(Finding(
+            stack=instance.stack, resource=instance.logical_id, resource_type=rds.DB_INSTANCE,
+            label=f"database {step.identifier}", property="EngineVersion",
+            old=step.from_version, new=step.to_version, consequence=consequence,
+            blocking=step.refusal is not None or step.left_behind))
+    lines = tuple(f"{'REFUSED: ' if s.refusal else ''}{s.describe(engine)}"
+                  + (f" -- {s.refusal}" if s.refusal else "") for s in steps)
+    return UpgradeReview(findings=tuple(findings), lines=lines)

@@ -12,7 +12,7 @@ from config.topology import DATABASE_STACK, Layout, Member, decommission_command
 from review.allowlist import AllowEntry, judge, stale_entries
 from review.diff import Change, diff_stack
 from review.facts import describe
-from review.guard import DeclaredPromotion, Finding, find_data_loss
+from review.guard import DeclaredPromotion, Finding, find_data_loss, find_upgrade_problems
 from review.normalize import normalize
 from review.report import Review
 from review.snapshots import Baseline
@@ -55,7 +55,9 @@ def review_environment(*, env: str, templates: Mapping[str, Mapping[str, Any]],
     entries are judged against this environment's stacks only. `gate_error` is the policy
     gate's refusal, when the templates had to be synthesized without it. `declared` and
     `promotion` (its description): the promotion config/topology.json declares between the
-    baseline (then the previous generation's templates) and `templates`.
+    baseline (then the previous generation's templates) and `templates`. Engine-version
+    changes are judged across the stacks (`find_upgrade_problems`) and listed in
+    CloudFormation's order.
     """
     cfg = config.load(env)
     current = {stack: normalize(dict(template)) for stack, template in templates.items()}
@@ -69,6 +71,9 @@ def review_environment(*, env: str, templates: Mapping[str, Mapping[str, Any]],
             continue
         findings += find_data_loss(stack=stack, old=old, new=new, declared=declared)
         changes += diff_stack(stack=stack, old=old, new=new)
+    upgrade = find_upgrade_problems(
+        old={stack: t for stack, t in baseline.templates.items() if t is not None}, new=current)
+    findings += upgrade.findings
     environment = describe(
         name=env, account=cfg.account, termination_protection=cfg.termination_protection,
         templates=current, regions=regions)
@@ -76,4 +81,5 @@ def review_environment(*, env: str, templates: Mapping[str, Mapping[str, Any]],
         environment=environment, baseline_source=baseline.source, changes=tuple(changes),
         verdict=judge(findings=findings, entries=entries),
         stale_entries=stale_entries(entries=entries, findings=findings, templates=current),
-        new_stacks=tuple(new_stacks), gate_error=gate_error, promotion=promotion)
+        new_stacks=tuple(new_stacks), gate_error=gate_error, promotion=promotion,
+        upgrade=upgrade.lines)

@@ -29,6 +29,7 @@ class Review:
     new_stacks: tuple[str, ...] = ()
     gate_error: str | None = None
     promotion: str | None = None  # the promotion config/topology.json declares, described
+    upgrade: tuple[str, ...] = ()  # the deploy's engine-version changes, in CloudFormation's order
 
     @property
     def passed(self) -> bool:
@@ -123,6 +124,10 @@ def changes_section(review: Review) -> str:
              f"**Data-loss guard: {status}.**"]
     if review.promotion:
         parts.append(f"**Declared promotion** (config/topology.json): {review.promotion}")
+    if review.upgrade:
+        parts.append("**Engine upgrade**, in the order CloudFormation runs it (a writer before "
+                     "its replicas, the DR replica's stack last):\n" + "\n".join(
+                         f"{n}. {line}" for n, line in enumerate(review.upgrade, 1)))
     if verdict.blocking:
         parts.append("\n".join(f"- {f.message()}" for f in verdict.blocking))
         parts.append("If a replacement is intended, add a reviewed entry to "

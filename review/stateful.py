@@ -126,15 +126,3 @@ def effective_value(value: Any, *, template: Mapping[str, Any]) -> Any:
         return fields[match["field"]]
     return value
 
-
-def engine_major(*, engine: Any, version: Any) -> str | None:
-    """The major version of a literal engine version: '16' of postgres 16.4, '8.0' of mysql 8.0.43.
-
-    MySQL and MariaDB majors have two parts; PostgreSQL (10 and later) one. None when unknown.
-    """
-    if not isinstance(version, str) or not isinstance(engine, str):
-        return None
-    parts = version.split(".")
-    if engine.startswith("postgres"):
-        return parts[0]
-    return ".".join(parts[:2])

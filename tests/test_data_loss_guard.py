@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import config
-from cloud_assembly import rds
+from cloud_assembly import engines, rds
 from config.naming import APP_NAME
 from review import snapshots
 from review.allowlist import AllowEntry, AllowListError, judge, parse, stale_entries
@@ -29,6 +29,7 @@ from review.guard import (
     Finding,
     canonical,
     find_data_loss,
+    find_upgrade_problems,
     show,
 )
 from review.normalize import normalize
@@ -112,10 +113,6 @@ def unencrypt(t: Template) -> None:
     primary(t)["Properties"]["StorageEncrypted"] = False
 
 
-def upgrade_major(t: Template) -> None:
-    primary(t)["Properties"]["EngineVersion"] = "18.3"
-
-
 def change_pi_key(t: Template) -> None:
     primary(t)["Properties"]["PerformanceInsightsKMSKeyId"] = {"Fn::GetAtt": ["K2", "Arn"]}
 
@@ -175,8 +172,6 @@ DATA_LOSS = [
      PROD.instance_identifier("primary"), "renamed-writer", "replaces the database"),
     ("storage-encrypted", PROD_DB, unencrypt, "StorageEncrypted", True, False,
      "replaces the database"),
-    ("engine-major-version", DEV_DB, upgrade_major, "EngineVersion", "17.9", "18.3",
-     "major version 17 -> 18"),
     ("performance-insights-key", PROD_DB, change_pi_key, "PerformanceInsightsKMSKeyId",
      {"Fn::GetAtt": ["Key9BCD29C7", "Arn"]}, {"Fn::GetAtt": ["K2", "Arn"]},
      "replaces the database"),
@@ -540,10 +535,7 @@ def test_a_declared_promotion_allows_only_what_it_declares(
 
 
 @pytest.mark.parametrize(("change", "finding"), [
-    ({"EngineVersion": "8.4.3"}, ("EngineVersion", "8.0.43", "8.4.3",
-     "changes the engine major version 8.0 -> 8.4: a one-way upgrade with downtime "
-     "(CloudFormation refuses it unless AllowMajorVersionUpgrade is set); the only way back is "
-     "a restore")),
+    ({"EngineVersion": "8.4.3"}, None),  # an engine upgrade: judged across the stacks below
     ({"EngineVersion": "8.0.44"}, None),
     ({"Engine": None}, None),  # a replica names no engine
     ({"StorageType": "io2"}, ("StorageType", "gp3", "io2",
@@ -783,3 +775,171 @@ def test_fails_on_an_unknown_baseline_revision(monkeypatch: pytest.MonkeyPatch) 
         load_baseline(stacks=[DEV_DB])
 
 
+
+
+# --- engine upgrades, judged across an environment's stacks -----------------------------------
+
+def _environment(normalized: dict[str, Template], env: str) -> dict[str, Template]:
+    """{stack: a copy of its template} of one environment's snapshots."""
+    return {stack: copy.deepcopy(t) for stack, t in normalized.items()
+            if stack.startswith(f"{APP_NAME}-{env}-")}
+
+
+def _instances(templates: dict[str, Template]) -> dict[str, tuple[Template, dict[str, Any]]]:
+    return {body["Properties"]["DBInstanceIdentifier"]: (t, body)
+            for t in templates.values() for body in t["Resources"].values()
+            if body["Type"] == DB}
+
+
+def _declare(templates: dict[str, Template], version: str, *members: str,
+             family: str | None = None, allow: bool = True) -> dict[str, Template]:
+    """`members` (all when none) declare `version`, their parameter groups `family` (default:
+    the version's), AllowMajorVersionUpgrade `allow`."""
+    for identifier, (template, body) in _instances(templates).items():
+        if members and identifier not in members:
+            continue
+        props = body["Properties"]
+        props["EngineVersion"] = version
+        props["AllowMajorVersionUpgrade"] = allow
+        group = template["Resources"][props["DBParameterGroupName"]["Ref"]]["Properties"]
+        engine = "postgres" if "postgres" in group["Family"] else "mysql"
+        group["Family"] = family or engines.parameter_group_family(engine, version)
+    return templates
+
+
+def _as_postgres(templates: dict[str, Template], version: str) -> dict[str, Template]:
+    """prod's stacks (a writer, two replicas, a cross-region replica) as PostgreSQL."""
+    for template, body in _instances(templates).values():
+        props = body["Properties"]
+        if "Engine" in props:
+            props["Engine"] = "postgres"
+        template["Resources"][props["DBParameterGroupName"]["Ref"]]["Properties"]["Family"] = \
+            "postgres"
+    return _declare(templates, version)
+
+
+def _judged(old: dict[str, Template], new: dict[str, Template]) -> list[tuple[str, bool, str]]:
+    """(database, blocking, consequence) of each upgrade finding."""
+    return [(f.label.removeprefix("database "), f.blocking, f.consequence)
+            for f in find_upgrade_problems(old=old, new=new).findings]
+
+
+PROD_MEMBERS = ("prod-mysql-primary", "prod-mysql-replica-1", "prod-mysql-replica-2",
+                "prod-mysql-dr-replica")
+
+
+def test_a_writer_upgraded_before_its_replicas_is_refused(
+        normalized: dict[str, Template]) -> None:
+    old = _environment(normalized, "prod")
+    version = _instances(old)["prod-mysql-primary"][1]["Properties"]["EngineVersion"]
+
+    found = _judged(old, _declare(_environment(normalized, "prod"), "8.4.11",
+                                  "prod-mysql-primary"))
+
+    assert found == [("prod-mysql-primary", True, (
+        "RDS refuses this upgrade (DBUpgradeDependencyFailure: One or more of the DB Instance's "
+        "read replicas need to be upgraded: prod-mysql-replica-1, prod-mysql-replica-2, "
+        "prod-mysql-dr-replica): the deploy fails at this instance, after what CloudFormation "
+        "updated before it; CloudFormation updates a writer before its replicas (they reference "
+        "it): declare the replicas' version first, in a deploy of its own "
+        "(replica_engine_version), then the writer's; `python -m ops upgrade` plans and carries "
+        "out both stages"))]
+    assert version != "8.4.11"
+
+
+def test_writer_and_replicas_upgraded_in_one_deploy_are_refused_at_the_writer(
+        normalized: dict[str, Template]) -> None:
+    found = _judged(_environment(normalized, "prod"),
+                    _declare(_environment(normalized, "prod"), "8.4.11"))
+    # CloudFormation stops at the writer, rolls its stack back and deploys nothing after it.
+    assert [(member, blocking) for member, blocking, _ in found] == [("prod-mysql-primary", True)]
+
+
+def test_each_stage_of_a_mysql_upgrade_passes_and_says_what_it_does(
+        normalized: dict[str, Template]) -> None:
+    before = _environment(normalized, "prod")
+    stage1 = _declare(_environment(normalized, "prod"), "8.4.11", *PROD_MEMBERS[1:])
+    stage2 = _declare(copy.deepcopy(stage1), "8.4.11")
+
+    first, second = _judged(before, stage1), _judged(stage1, stage2)
+
+    assert [(m, b) for m, b, _ in first] == [(m, False) for m in PROD_MEMBERS[1:]]
+    assert first[0][2].startswith("upgraded in place: replica prod-mysql-replica-1: mysql "
+                                  "8.4.10 -> 8.4.11: minor version upgrade; downtime: the writer "
+                                  "keeps serving; this replica serves no reads")
+    assert [(m, b) for m, b, _ in second] == [("prod-mysql-primary", False)]
+    assert "downtime: writes and reads stop" in second[0][2]
+    review = find_upgrade_problems(old=before, new=stage1)
+    assert [line.split(":")[0] for line in review.lines] == [
+        "replica prod-mysql-replica-1", "replica prod-mysql-replica-2",
+        "cross-region replica prod-mysql-dr-replica"]  # the DR replica's stack last
+
+
+def test_a_downgrade_is_refused(normalized: dict[str, Template]) -> None:
+    found = _judged(_environment(normalized, "prod"),
+                    _declare(_environment(normalized, "prod"), "8.4.9"))
+    assert {blocking for _, blocking, _ in found} == {True}
+    assert found[0][2].startswith("RDS refuses this upgrade (InvalidParameterCombination: "
+                                  "Cannot upgrade mysql from 8.4.10 to 8.4.9)")
+    assert found[0][2].endswith("an engine version cannot go back: the only way to an older "
+                                "version is a restore from a snapshot")
+
+
+def test_a_postgres_major_upgrade_carries_its_same_region_replica(
+        normalized: dict[str, Template]) -> None:
+    found = _judged(_environment(normalized, "dev"),
+                    _declare(_environment(normalized, "dev"), "18.3"))
+    assert found == [
+        ("dev-postgres-primary", False, (
+            "upgraded in place: writer dev-postgres-primary: postgres 17.9 -> 18.3: major "
+            "version upgrade (AllowMajorVersionUpgrade, parameter group postgres17 -> "
+            "postgres18); downtime: writes and reads stop: the instance is unavailable until "
+            "RDS has upgraded it, typically a few minutes (a Multi-AZ standby is upgraded at "
+            "the same time, so Multi-AZ does not shorten it; a major version also runs "
+            "pre-upgrade checks and takes a snapshot before and after, longer with many "
+            "tables) (RDS user guide, 'Upgrading a DB instance engine version' and 'Upgrades "
+            "of the RDS for PostgreSQL DB engine')")),
+        ("dev-postgres-replica-1", False, "upgraded in place: replica dev-postgres-replica-1: "
+                                          "postgres 17.9 -> 18.3: upgraded by RDS with its "
+                                          "writer dev-postgres-primary")]
+
+
+@pytest.mark.parametrize(("declare", "refused", "message"), [
+    (lambda t: _declare(t, "18.3", family="postgres17"), "dev-postgres-primary",
+     "InvalidParameterCombination: The parameter group DatabasePrimaryParameterGroup"),
+    (lambda t: _declare(t, "18.3", allow=False), "dev-postgres-primary",
+     "InvalidParameterCombination: The AllowMajorVersionUpgrade flag must be present when "
+     "upgrading to a new major version."),
+    (lambda t: _declare(t, "18.3", "dev-postgres-replica-1"), "dev-postgres-replica-1",
+     "InvalidParameterCombination: dev-postgres-replica-1 is a read replica: RDS upgrades a "
+     "postgres read replica to a new major version only with its source"),
+], ids=["old family", "no AllowMajorVersionUpgrade", "replica alone"])
+def test_a_postgres_major_upgrade_rds_refuses(normalized: dict[str, Template], declare: Any,
+                                             refused: str, message: str) -> None:
+    found = _judged(_environment(normalized, "dev"), declare(_environment(normalized, "dev")))
+    blocking = [(member, consequence) for member, blocked, consequence in found if blocked]
+    assert [member for member, _ in blocking] == [refused]
+    assert blocking[0][1].startswith(f"RDS refuses this upgrade ({message}")
+
+
+@pytest.mark.parametrize("dr_declares", ["18.3", "17.9"])
+def test_a_postgres_major_upgrade_cannot_carry_the_cross_region_replica(
+        normalized: dict[str, Template], dr_declares: str) -> None:
+    old = _as_postgres(_environment(normalized, "prod"), "17.9")
+    new = _declare(_as_postgres(_environment(normalized, "prod"), "17.9"), "18.3",
+                   *PROD_MEMBERS[:3])
+    _declare(new, dr_declares, "prod-mysql-dr-replica")
+
+    found = _judged(old, new)
+
+    dr = [(blocking, consequence) for member, blocking, consequence in found
+          if member == "prod-mysql-dr-replica"]
+    assert dr[0] == (True, (
+        "RDS does not upgrade a cross-Region read replica with its postgres source: "
+        "prod-mysql-dr-replica stays on 17.9 and stops replicating from a writer of a newer "
+        "major version (the DR copy goes stale, nothing says so); the RDS user guide recreates "
+        "it from the upgraded writer, which the stacks cannot declare: upgrade within the major "
+        "version, or rebuild the DR replica first"))
+    if dr_declares == "18.3":  # and its own update is refused
+        assert dr[1][0] is True and "is a read replica" in dr[1][1]
+    assert [m for m, blocking, _ in found if blocking and m != "prod-mysql-dr-replica"] == []
