@@ -1,5 +1,5 @@
-"""End to end on the embedded local AWS, through the real command lines: the drill of a platform
-team after a failover, in-region then regional, on one emulator. Env `local` has a DR region, so
+"""End to end on the embedded local AWS, through the command lines: the drill of a platform team
+after a failover, in-region then regional, on one emulator. Env `local` has a DR region, so
 every deploy covers both regions (us-east-1, us-west-2) of the one emulator.
 
 1. Deploy the original topology (bootstrap, deploy, verify: every check passes).
@@ -18,16 +18,23 @@ policy gate (`cdk_out` fixture), deployed with `cdk deploy --app <dir>`; each re
 assembly is synthesized in this process (warm: about a second), through the gate too. The
 failovers record into a topology file of the test's own (`REDUNDANTDB_TOPOLOGY_FILE`), never
 config/topology.json. One emulator for the whole drill: its first deploy is the costly step.
+
+`make deploy` and `python -m ops` are run through their entry points (`local_aws.deploy.main`,
+`ops.cli.main`) in this process, with the environment their command lines get: what they run
+is the same, without a Python start and their imports each time (~1 s of CPU a command). What
+they start runs as it does from the command line: the emulator, the CDK CLI, and the
+`python -m ops` steps of `make deploy` (the reconcile and the verification).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,33 +49,54 @@ pytestmark = pytest.mark.e2e  # run first, on one worker (conftest.pytest_collec
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 DR_REGION = "us-west-2"
-TIMEOUT = 180
 PARAMETER = "/local-mysql/writer-endpoint"
 
 
-def run(*args: str, topology: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """`python *args`; `topology`: the declared-topology file the command reads and records
-    into (default: the session's original topology)."""
-    env = dict(os.environ)
-    if topology is not None:
-        env[TOPOLOGY_FILE_VARIABLE] = str(topology)
-    return subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=TIMEOUT, check=False, env=env)
+@dataclass(frozen=True)
+class Ran:
+    """What a command line gave: its exit code and its output."""
+
+    returncode: int
+    stdout: str
+    stderr: str = ""
+
+
+@contextmanager
+def command_environment(topology: Path | None, aws: dict[str, str] | None = None
+                        ) -> Iterator[None]:
+    """This process's environment as a command line gets it, for the time of one command: the
+    declared-topology file it reads and records into (`topology`; None: the session's original
+    topology) and, with `aws`, only those AWS variables (what `python -m local_aws run` gives)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if topology is not None:
+            patch.setenv(TOPOLOGY_FILE_VARIABLE, str(topology))
+        if aws is not None:
+            for name in [n for n in os.environ if n.startswith("AWS_")]:
+                patch.delenv(name)
+            for name, value in aws.items():
+                patch.setenv(name, value)
+        yield
+
+
+def make_deploy(*args: str, topology: Path | None = None) -> Ran:
+    """`python -m local_aws.deploy *args` (`make deploy`)."""
+    from local_aws.deploy import main
+
+    out = io.StringIO()
+    with command_environment(topology):
+        code = main(list(args), out=out)
+    return Ran(code, out.getvalue())
 
 
 def synthesize_recorded(topology: Path, outdir: Path) -> Path:
     """Env local's cloud assembly of the topology recorded in `topology`, through the gate."""
     from app import synthesize
 
-    before = os.environ[TOPOLOGY_FILE_VARIABLE]
-    os.environ[TOPOLOGY_FILE_VARIABLE] = str(topology)
-    try:
+    with command_environment(topology):
         return synthesize("local", outdir).directory
-    finally:
-        os.environ[TOPOLOGY_FILE_VARIABLE] = before
 
 
-def all_passed(verify: subprocess.CompletedProcess[str]) -> None:
+def all_passed(verify: Ran) -> None:
     summary = verify.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"(\d+) checks: \1 passed, 0 failed, 0 warnings, 0 skipped", summary), \
         output(verify)
@@ -78,20 +106,21 @@ def replicas_of(session: boto3.session.Session, endpoint: str, identifier: str) 
     return sorted(describe(session, endpoint, identifier)["ReadReplicaDBInstanceIdentifiers"])
 
 
-def output(result: subprocess.CompletedProcess[str]) -> str:
+def output(result: Ran) -> str:
     return f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
 
 
-def ops(state_dir: Path, *args: str, topology: Path) -> subprocess.CompletedProcess[str]:
-    """`python -m ops *args` against the emulator of `state_dir`, with the environment `python
-    -m local_aws run` gives it (what `make failover`/`make verify` do), in one process."""
-    from local_aws.deploy import tool_environment
+def ops(state_dir: Path, *args: str, topology: Path) -> Ran:
+    """`python -m ops *args` against the emulator of `state_dir`, with the AWS environment
+    `python -m local_aws run` gives it (what `make failover`/`make verify` do)."""
+    from ops.cli import main
 
     emulator = emu.status(state_dir=state_dir)
     assert emulator is not None
-    env = {**tool_environment(emulator, region=REGION), TOPOLOGY_FILE_VARIABLE: str(topology)}
-    return subprocess.run([sys.executable, "-m", "ops", *args], cwd=REPO, capture_output=True,
-                          text=True, timeout=TIMEOUT, check=False, env=env)
+    out, err = io.StringIO(), io.StringIO()
+    with command_environment(topology, emu.aws_environment(emulator, region=REGION)):
+        code = main(list(args), out=out, err=err)
+    return Ran(code, out.getvalue(), err.getvalue())
 
 
 def clients(region: str) -> boto3.session.Session:
@@ -130,8 +159,7 @@ def state_dir(tmp_path: Path) -> Iterator[Path]:
 def test_deploy_failover_reconcile_then_regional_failover_reconcile(
         cdk_out: dict[str, Path], state_dir: Path, tmp_path: Path) -> None:
     # 1. The original topology.
-    deploy = run("-m", "local_aws.deploy", "--state-dir", str(state_dir),
-                 "--assembly", str(cdk_out["local"]))
+    deploy = make_deploy("--state-dir", str(state_dir), "--assembly", str(cdk_out["local"]))
     assert deploy.returncode == 0, output(deploy)
     assert (f"cdk bootstrap aws://{emu.ACCOUNT}/{REGION} aws://{emu.ACCOUNT}/{DR_REGION}"
             in deploy.stdout)
@@ -225,8 +253,8 @@ def reconcile(state_dir: Path, topology: Path, outdir: Path, *, changed: str,
     """Deploy the recorded topology over the emulator of `state_dir` and verify it: every check
     passes with no warning. Returns the deploy's output."""
     recorded = synthesize_recorded(topology, outdir)
-    deploy = run("-m", "local_aws.deploy", "--state-dir", str(state_dir), "--assembly",
-                 str(recorded), "--no-verify", topology=topology)
+    deploy = make_deploy("--state-dir", str(state_dir), "--assembly", str(recorded),
+                         "--no-verify", topology=topology)
     assert deploy.returncode == 0, output(deploy)
     assert "reusing the running emulator" in deploy.stdout
     assert "already bootstrapped" in deploy.stdout
