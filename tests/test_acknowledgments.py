@@ -3,7 +3,6 @@ one resource, with a reason a reviewer can check."""
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from pathlib import Path
@@ -13,7 +12,6 @@ import aws_cdk as cdk
 import pytest
 
 import config
-from app import build_app
 from policy.acknowledgments import (
     DISABLED_CONTROL_TOWER_RULES,
     Acknowledgment,
@@ -24,16 +22,15 @@ from policy.acknowledgments import (
 )
 from policy.gate import AcknowledgmentError, _find, check_finding
 from policy.rules import RULE_IDS
+from tests.conftest import Synthesized
 
 ENVS = sorted(config.ENVIRONMENTS)
 VAGUE = re.compile(r"\b(todo|tbd|fixme|false positive|not needed|n/a|ignore|temporary)\b", re.I)
 
 
-@functools.cache
-def _register(env: str) -> list[Acknowledgment]:
-    """The register's entries for `env` (the app is built once per environment)."""
-    _, stacks = build_app(env, gate=False)
-    return acknowledgments_for(stacks)
+def _register(environments: dict[str, Synthesized], env: str) -> list[Acknowledgment]:
+    """The register's entries for `env`, on the session's stacks of it."""
+    return acknowledgments_for(environments[env].stacks)
 
 
 def _suppressed(cdk_out: Path) -> set[tuple[str, str]]:
@@ -44,24 +41,26 @@ def _suppressed(cdk_out: Path) -> set[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_every_acknowledgment_matches_a_finding(env: str, templates: Any,
+def test_every_acknowledgment_matches_a_finding(env: str, environments: dict[str, Synthesized],
                                                 cdk_out: dict[str, Path]) -> None:
     suppressed = _suppressed(cdk_out[env])
-    unmatched = [a for a in _register(env) if (a.finding, a.path) not in suppressed]
+    unmatched = [a for a in _register(environments, env)
+                 if (a.finding, a.path) not in suppressed]
     assert not unmatched, f"acknowledgments that match no finding: {unmatched}"
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_every_suppressed_finding_is_in_the_register(env: str, templates: Any,
+def test_every_suppressed_finding_is_in_the_register(env: str,
+                                                     environments: dict[str, Synthesized],
                                                      cdk_out: dict[str, Path]) -> None:
-    registered = {(a.finding, a.path) for a in _register(env)}
+    registered = {(a.finding, a.path) for a in _register(environments, env)}
     nag = {s for s in _suppressed(cdk_out[env]) if not s[0].startswith("CloudFormation")}
     assert nag <= registered
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_entries_are_narrow_and_explained(env: str) -> None:
-    app, stacks = build_app(env, gate=False)
+def test_entries_are_narrow_and_explained(env: str, environments: dict[str, Synthesized]) -> None:
+    app, stacks = environments[env].app, environments[env].stacks
     entries = acknowledgments_for(stacks)
     assert len({(a.finding, a.path) for a in entries}) == len(entries), "duplicate entry"
     for ack in entries:
@@ -76,10 +75,11 @@ def test_entries_are_narrow_and_explained(env: str) -> None:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_scanner_skips_are_narrow_exact_and_explained(env: str) -> None:
+def test_scanner_skips_are_narrow_exact_and_explained(
+        env: str, environments: dict[str, Synthesized]) -> None:
     """One check of one resource each, with ids as the scanners spell them (whether checkov
     still reports each one: tests/test_scanners.py)."""
-    app, stacks = build_app(env, gate=False)
+    app, stacks = environments[env].app, environments[env].stacks
     skips = scanner_skips_for(stacks)
     assert len({(s.checkov, s.path) for s in skips}) == len(skips), "duplicate entry"
     twins: dict[str, str] = {}
@@ -108,10 +108,10 @@ def test_scanner_metadata_is_written_as_each_scanner_reads_it() -> None:
 
 
 @pytest.mark.parametrize("env", ENVS)
-def test_templates_carry_the_register_and_nothing_else(env: str, templates: Any) -> None:
+def test_templates_carry_the_register_and_nothing_else(
+        env: str, environments: dict[str, Synthesized], templates: Any) -> None:
     """Scanner suppressions come from the register through the gate, never by hand."""
-    _, stacks = build_app(env, gate=False)
-    expected = scanner_metadata(scanner_skips_for(stacks))
+    expected = scanner_metadata(scanner_skips_for(environments[env].stacks))
     found = {body["Metadata"]["aws:cdk:path"]: {k: body["Metadata"][k]
                                                 for k in ("checkov", "guard")
                                                 if k in body["Metadata"]}
@@ -126,26 +126,27 @@ def test_disabled_control_tower_rules_are_explained() -> None:
         assert len(reason) >= 80 and not VAGUE.search(reason), rule
 
 
-def test_reasons_for_replica_encryption_name_the_proving_rule() -> None:
-    for ack in _register("prod"):
+def test_reasons_for_replica_encryption_name_the_proving_rule(
+        environments: dict[str, Synthesized]) -> None:
+    for ack in _register(environments, "prod"):
         if "StorageEncrypted" in ack.finding or ack.rule == "AwsSolutions-RDS2":
             assert "Redundancy-ReplicaSourceEncrypted" in ack.reason
             for rule_id in re.findall(r"Redundancy-\w+", ack.reason):
                 assert rule_id in RULE_IDS
 
 
-def test_fails_on_a_stack_wide_acknowledgment() -> None:
-    app, stacks = build_app("dev", gate=False)
+def test_fails_on_a_stack_wide_acknowledgment(environments: dict[str, Synthesized]) -> None:
+    app, stacks = environments["dev"].app, environments["dev"].stacks
     with pytest.raises(AcknowledgmentError, match="not a single CloudFormation resource"):
         _find(app, stacks.database.node.path)
 
 
-def test_fails_on_a_path_that_does_not_exist() -> None:
-    app, stacks = build_app("dev", gate=False)
+def test_fails_on_a_path_that_does_not_exist(environments: dict[str, Synthesized]) -> None:
+    app, stacks = environments["dev"].app, environments["dev"].stacks
     with pytest.raises(AcknowledgmentError, match="no construct 'Replica9'"):
         _find(app, f"{stacks.database.node.path}/Database/Replica9/Instance/Resource")
 
 
-def test_acknowledgment_is_a_cdk_acknowledgment() -> None:
-    ack = _register("dev")[0]
+def test_acknowledgment_is_a_cdk_acknowledgment(environments: dict[str, Synthesized]) -> None:
+    ack = _register(environments, "dev")[0]
     assert cdk.Acknowledgment(id=ack.finding, reason=ack.reason).id == ack.finding
