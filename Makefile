@@ -123,8 +123,13 @@ LOCAL_AWS := $(PY) -m local_aws
 FAILOVER_ARGS ?= --force --poll 1 --timeout 120
 # The same for the regional demo: env local's DR region (us-west-2) runs on the same emulator.
 FAILOVER_REGION_ARGS ?= --force --poll 1 --timeout 120
+# An engine upgrade of env local to UPGRADE_TO (docs/upgrades.md): each stage is recorded in
+# config/topology.json and deployed with the emulator's deploy; `make destroy` forgets it.
+UPGRADE_TO ?=
+UPGRADE_ARGS ?= --execute --poll 1 --timeout 300
+BLUEGREEN_ARGS ?= --record --poll 1 --timeout 300
 
-.PHONY: deploy destroy verify failover failover-region local-aws-status
+.PHONY: deploy destroy verify failover failover-region upgrade bluegreen local-aws-status
 
 deploy: install ## Start (or reuse) the local AWS emulator, synth env local through the gate, bootstrap, deploy, verify
 	$(PY) -m local_aws.deploy
@@ -141,6 +146,13 @@ failover: ## Promote a replica on the local emulator and record it in config/top
 
 failover-region: ## Regional failover on the local emulator: promote the DR replica in us-west-2 and record it (FAILOVER_REGION_ARGS="--force --dry-run" to only plan)
 	$(LOCAL_AWS) run -- $(PY) -m ops failover --env local --region-dr --record $(FAILOVER_REGION_ARGS)
+
+upgrade: ## Staged engine upgrade of env local to UPGRADE_TO (default: the version the config declares), each stage recorded and deployed (UPGRADE_ARGS="" to only plan)
+	$(LOCAL_AWS) run -- $(PY) -m ops upgrade --env local $(if $(UPGRADE_TO),--target-version $(UPGRADE_TO)) --deploy-command "$(PY) -m local_aws.deploy --no-verify" $(UPGRADE_ARGS)
+
+bluegreen: ## Blue/green engine upgrade of env local to UPGRADE_TO, recorded in config/topology.json (BLUEGREEN_ARGS="--dry-run" to only plan)
+	$(if $(UPGRADE_TO),,$(error make bluegreen needs UPGRADE_TO=VERSION, e.g. UPGRADE_TO=8.4.10))
+	$(LOCAL_AWS) run -- $(PY) -m ops bluegreen --env local --target-version $(UPGRADE_TO) $(BLUEGREEN_ARGS)
 
 local-aws-status: ## Where the local AWS emulator listens (if it runs)
 	$(LOCAL_AWS) status
