@@ -2,17 +2,45 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 
+import config
 from cloud_assembly import rds
 from cloud_assembly.template import Resource, Stack, references
 from policy.gate import policy_of
 from policy.model import StackView
 from policy.views import POLICY_TYPES, construct_view_via_jsii, construct_views
+from stacks import EnvironmentStacks, build_stacks
 
 Template = dict[str, Any]
+
+
+def without_dr_region(cfg: config.DatabaseConfig, **changes: Any) -> config.DatabaseConfig:
+    """`cfg` (validated) without its DR region: its network and database stacks only, for a
+    test of what acts in the primary region (a synth of two stacks instead of five)."""
+    return config.validate(dataclasses.replace(cfg, dr_region=None, dr_availability_zones=(),
+                                               **changes))
+
+
+def gated_app(outdir: Path | str) -> cdk.App:
+    """An App as `app.build_app` makes one, writing into `outdir`."""
+    from app import BUILTIN_CFN_VALIDATION, cdk_context
+
+    return cdk.App(outdir=str(outdir), context=cdk_context(), analytics_reporting=False,
+                   builtin_cloud_formation_validation=BUILTIN_CFN_VALIDATION)
+
+
+def add_gated(app: cdk.App, cfg: config.DatabaseConfig) -> EnvironmentStacks:
+    """The stacks of `cfg` in `app`, with the policy gate on them (as `app.build_app`)."""
+    from policy.gate import apply_gate
+
+    stacks = build_stacks(app, cfg)
+    apply_gate(app, stacks)
+    return stacks
 
 
 def resources(template: Template, type_: str) -> dict[str, dict[str, Any]]:

@@ -78,28 +78,22 @@ def _copy(base: config.DatabaseConfig, name: str, **changes: Any) -> config.Data
 
 @pytest.fixture(scope="module")
 def mutated(tmp_path_factory: pytest.TempPathFactory) -> Mutated:
-    import aws_cdk as cdk
-
-    from app import BUILTIN_CFN_VALIDATION, cdk_context
-    from policy.gate import apply_gate
-    from stacks import build_stacks
+    from tests.helpers import add_gated, gated_app, without_dr_region
 
     outdir = tmp_path_factory.mktemp("mutated")
-    app = cdk.App(outdir=str(outdir), context=cdk_context(), analytics_reporting=False,
-                  builtin_cloud_formation_validation=BUILTIN_CFN_VALIDATION)
+    app = gated_app(outdir)
     local = config.ENVIRONMENTS["local"]
-    primary_region = dataclasses.replace(local, dr_region=None, dr_availability_zones=())
     copies: list[tuple[str, config.DatabaseConfig, tuple[Mutation, ...]]] = [
-        (m.name, _copy(primary_region, f"m{i:02d}"), (m,)) for i, m in enumerate(MUTATIONS)]
+        (m.name, without_dr_region(local, name=f"m{i:02d}"), (m,))
+        for i, m in enumerate(MUTATIONS)]
     copies += [(m.name, _copy(config.ENVIRONMENTS["prod"], f"m{i:02d}"), (m,))
                for i, m in enumerate(DR_MUTATIONS, start=len(MUTATIONS))]
-    copies.append((UNMUTATED, _copy(primary_region, UNMUTATED), ()))
+    copies.append((UNMUTATED, without_dr_region(local, name=UNMUTATED), ()))
     copies.append((PROMOTED, _copy(local, PROMOTED, topology=Topology(promotions=(
         Promotion(writer=PROMOTED_WRITER, region=local.region),))), MUTATIONS))
     envs, stacks = {}, {}
     for name, cfg, mutations in copies:
-        built = build_stacks(app, cfg)
-        apply_gate(app, built)
+        built = add_gated(app, cfg)
         for mutation in mutations:
             mutation.apply(built)
         envs[name] = cfg.name

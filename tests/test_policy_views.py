@@ -11,16 +11,24 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
+import config
 from app import build_app, cdk_context
 from cloud_assembly import CloudAssembly
 from cloud_assembly.template import Resource
 from policy.gate import policy_of
 from policy.model import PolicySettings, StackView, is_replica
 from policy.rules import ALL_RULES
-from policy.views import is_a, spelt_like
+from policy.views import construct_views, is_a, spelt_like
 from tests.conftest import ENVS, Synthesized
 from tests.fixtures.mutations import DR_MUTATIONS, MUTATIONS, Mutation
-from tests.helpers import assert_same_views, both_views, refs
+from tests.helpers import (
+    add_gated,
+    assert_same_views,
+    both_views,
+    gated_app,
+    refs,
+    without_dr_region,
+)
 
 
 @pytest.mark.parametrize("env", ENVS)
@@ -36,8 +44,11 @@ def test_tree_view_equals_asking_node(environments: dict[str, Synthesized], env:
 def test_tree_view_equals_asking_node_after_escape_hatches(env: str, mutations: list[Mutation],
                                                           tmp_path: Path) -> None:
     """Every raw override of the mutation suite at once (one synth), deletions included: a
-    key the template lost is spelt by Node, the rest read from the tree."""
-    app, stacks = build_app(env, outdir=str(tmp_path))
+    key the template lost is spelt by Node, the rest read from the tree. Those of the primary
+    region on env local's stacks there (without its DR region's)."""
+    cfg = config.ENVIRONMENTS[env]
+    app = gated_app(tmp_path)
+    stacks = add_gated(app, cfg if mutations is DR_MUTATIONS else without_dr_region(cfg))
     for mutation in mutations:
         mutation.apply(stacks)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
@@ -46,12 +57,12 @@ def test_tree_view_equals_asking_node_after_escape_hatches(env: str, mutations: 
 
 
 def test_a_deleted_property_stays_in_the_construct_view(tmp_path: Path) -> None:
-    app, stacks = build_app("local", outdir=str(tmp_path))
+    app, stacks = build_app("dev", outdir=str(tmp_path))
     replica = stacks.database.database.replicas[0].instance.node.default_child
     replica.add_property_deletion_override("SourceDBInstanceIdentifier")
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
-    fast, _ = both_views(app)
+    fast = construct_views(app, policy_of(app).synthesized)
     database = next(v for v in fast or [] if v.name == stacks.database.stack_name)
     seen = database.resources[stacks.database.resolve(replica.logical_id)]
     primary = stacks.database.database.primary.instance.node.default_child
@@ -189,8 +200,10 @@ def test_the_gate_follows_exports_under_cdks_default_strong_references(
 def test_the_construct_view_holds_every_resource_of_the_template(
         environments: dict[str, Synthesized], env: str) -> None:
     """The cross-view check compares every resource, not only those the rules read."""
-    fast, _ = both_views(environments[env].app)
-    for view in fast or []:
+    app = environments[env].app
+    fast = construct_views(app, policy_of(app).synthesized)
+    assert fast
+    for view in fast:
         assert sorted(view.resources) == sorted(environments[env].templates[view.name]
                                                 ["Resources"])
 
