@@ -71,7 +71,6 @@ class Member:
     identifier: str
     kind: str  # WRITER, REPLICA (same region as its writer) or CROSS_REGION
     version: str
-    region: str | None = None
 
     @property
     def replica(self) -> bool:

@@ -438,8 +438,7 @@ def run(config: DatabaseConfig, *, placement: Placement, factory: ClientFactory,
     _step(f"switchover complete: {decision.identifier} runs {decision.target}", out)
     repoint(decision, placement, out)
     final = EngineRecord(engine_version=decision.target)
-    record_engine(config, final, write_file=options.record, out=out)
-    if not options.record and config.topology.engine != final:
+    if record_engine(config, final, write_file=options.record, out=out) and not options.record:
         print("Record it with --record (or edit config/topology.json by hand) before the next "
               "deploy: the stacks still declare the old version, and a deploy would try to "
               "downgrade", file=out)

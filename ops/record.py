@@ -66,7 +66,7 @@ def record_engine(config: DatabaseConfig, engine: EngineRecord, *, write_file: b
                   out: TextIO) -> bool:
     """Declare `engine` for `config`'s env in config/topology.json (printed; written when
     `write_file`): nothing when config/environments.py declares it already (the record is
-    then dropped). Returns whether the file changed."""
+    then dropped). Returns whether the file needed the change."""
     base = engine_record(ENVIRONMENTS[config.name])
     current = config.topology.engine
     wanted = None if engine == base else engine
@@ -85,7 +85,7 @@ def record_engine(config: DatabaseConfig, engine: EngineRecord, *, write_file: b
     if write_file:
         write(config.name, after, path=path)
         print(f"==> recorded in {path}", file=out, flush=True)
-    return write_file
+    return True
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -133,8 +133,7 @@ class LiveMember:
         return str(self.instance["EngineVersion"])
 
     def as_member(self) -> Member:
-        return Member(identifier=self.identifier, kind=self.kind, version=self.version,
-                      region=self.region)
+        return Member(identifier=self.identifier, kind=self.kind, version=self.version)
 
     def describe(self) -> LiveMember:
         return dataclasses.replace(self, instance=describe_instance(self.rds, self.identifier))

@@ -337,3 +337,4 @@ def test_the_config_change_names_the_environments_line(env: Deployed,
     assert code == 0
     assert "Next: config/environments.py declares engine_version='8.4.10', " \
            "replica_engine_version=None for env local already.\n" in out
+    assert "Record it with --record" not in out
