@@ -26,6 +26,7 @@ import aws_cdk as cdk
 import jsonschema
 import pytest
 
+import config
 import policy.gate
 from app import build_app, write_compliance_reports
 from policy.acknowledgments import Acknowledgment
@@ -33,6 +34,7 @@ from policy.gate import AcknowledgmentError, check_finding, policy_of
 from policy.rules.escape_hatch import RULE_ID
 from stacks import EnvironmentStacks
 from tests.conftest import ENVS, Synthesized
+from tests.helpers import add_gated, gated_app, without_dr_region
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "policy" / "schemas" / "sarif-2.1.0-rtm.5.json").read_text())
@@ -317,9 +319,15 @@ def test_a_secret_is_never_echoed(escaped: Escaped) -> None:
     assert PASSWORD not in (escaped.outdir / "validation-report.json").read_text()
 
 
+def primary_region_of_local(outdir: Path) -> tuple[cdk.App, EnvironmentStacks]:
+    """Env local's stacks in its region only, gated: where the overrides below act."""
+    app = gated_app(outdir)
+    return app, add_gated(app, without_dr_region(config.ENVIRONMENTS["local"]))
+
+
 def test_one_override_alone_fails_synthesis(tmp_path: Path) -> None:
     """No other rule reads CopyTagsToSnapshot: the cross-view check alone refuses it."""
-    app, stacks = build_app("local", outdir=str(tmp_path))
+    app, stacks = primary_region_of_local(tmp_path)
     resource = l1(stacks, DB, PRIMARY)
     resource.add_property_override("CopyTagsToSnapshot", False)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
@@ -355,7 +363,7 @@ def test_an_intended_override_passes_only_when_acknowledged(
         acknowledged: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     if acknowledged:
         _with_register(monkeypatch, _maintenance_ack)
-    app, stacks = build_app("local", outdir=str(tmp_path / "cdk.out"))
+    app, stacks = primary_region_of_local(tmp_path / "cdk.out")
     resource = l1(stacks, DB, PRIMARY)
     resource.add_property_override(MAINTENANCE, "sat:04:00-sat:05:00")
     finding = (f"{RULE_ID}[Property::{MAINTENANCE}]", resource.node.path)
@@ -385,7 +393,7 @@ def test_an_intended_override_passes_only_when_acknowledged(
 def test_an_acknowledgment_covers_its_one_property_only(monkeypatch: pytest.MonkeyPatch,
                                                         tmp_path: Path) -> None:
     _with_register(monkeypatch, _maintenance_ack)
-    app, stacks = build_app("local", outdir=str(tmp_path))
+    app, stacks = primary_region_of_local(tmp_path)
     resource = l1(stacks, DB, PRIMARY)
     resource.add_property_override(MAINTENANCE, "sat:04:00-sat:05:00")
     resource.add_property_override("CopyTagsToSnapshot", False)
