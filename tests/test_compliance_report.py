@@ -15,6 +15,7 @@ from app import build_app, write_compliance_reports
 from policy.rules import RULE_IDS
 from tests.conftest import Synthesized
 from tests.fixtures.mutations import BY_NAME
+from tests.helpers import add_gated, gated_app, without_dr_region
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "policy" / "schemas" / "sarif-2.1.0-rtm.5.json").read_text())
@@ -63,7 +64,10 @@ def test_markdown_states_verdict_rules_and_acknowledgments(reports: dict, env: s
 
 
 def test_a_violation_shows_as_failure_in_both_reports(tmp_path: Path) -> None:
-    app, stacks = build_app("local", outdir=str(tmp_path / "cdk.out"))
+    """The primary's encryption turned off by an escape hatch, on env local's stacks in its
+    region (where it acts)."""
+    app = gated_app(tmp_path / "cdk.out")
+    stacks = add_gated(app, without_dr_region(config.ENVIRONMENTS["local"]))
     BY_NAME["encryption-off"].apply(stacks)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
