@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.api import ManualArgs, lint_by_config
 
 import config
 
@@ -31,6 +30,8 @@ def _template_files(cdk_out: dict[str, Path]) -> list[Path]:
 
 def test_cfn_lint_finds_no_error_and_only_explained_warnings(templates: Any,
                                                              cdk_out: dict[str, Path]) -> None:
+    from cfnlint.api import ManualArgs, lint_by_config  # ~2 s to import: only where it runs
+
     files = _template_files(cdk_out)
     assert len(files) == sum(len(stacks) for stacks in templates.values())
     problems = []
@@ -78,6 +79,8 @@ def test_cfn_lint_catches_a_major_only_engine_version(cdk_out: dict[str, Path],
                                                      tmp_path: Path) -> None:
     """The spec check can fail: the one validator of the session (CDK's built-in validation is
     off in every synth and not run twice, see docs/performance.md) refuses a bad template."""
+    from cfnlint.api import ManualArgs, lint_by_config
+
     source = cdk_out["local"] / "RedundantDb-local-Database.template.json"
     template = json.loads(source.read_text())
     for resource in template["Resources"].values():
