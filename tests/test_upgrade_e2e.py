@@ -24,6 +24,7 @@ session's synth its worker's CDK is warm, and the first synth here costs a secon
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import shutil
@@ -57,10 +58,14 @@ def emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[emu.Em
     emu.stop(state_dir=state)
 
 
+_SESSION = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+@functools.cache
 def client(service: str, endpoint: str, region: str) -> Any:
-    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                    region_name=region)
-    return session.client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
+    """One client per service, emulator and region (a client costs a service model's load)."""
+    return _SESSION.client(service, endpoint_url=endpoint,  # type: ignore[call-overload]
+                           region_name=region)
 
 
 def publish(assembly: Path, endpoint: str, regions: set[str]) -> None:
