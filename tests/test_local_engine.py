@@ -3,9 +3,9 @@ local_aws/fidelity/rds_postgres_engine.py): created through the RDS API and thro
 CloudFormation, replicated in the same and in another region, promoted, stopped, rebooted,
 deleted, their master password changed and rotated; TLS enforced as the parameter group says.
 
-In-process (`moto.mock_aws`) with an engine attached. The tests share one set of servers and
-run in order: each leaves the instances in the state the next one starts from (about ten
-servers in all, ~0.5 s each).
+In-process (`moto.mock_aws`) with an engine attached, shared by the module. The lifecycle of an
+API instance and of a CloudFormation stack are one test each (their steps build on each other,
+and xdist may send a module's tests to two workers); about eight servers in all.
 """
 
 from __future__ import annotations
@@ -101,7 +101,7 @@ def create_primary(identifier: str, **extra: Any) -> dict[str, Any]:
     return created
 
 
-def test_an_api_instance_serves_its_master_user_over_tls_only(local: Local) -> None:
+def _an_api_instance_serves_its_master_user_over_tls_only(local: Local) -> None:
     client("rds").create_db_parameter_group(
         DBParameterGroupName="pg-tls", DBParameterGroupFamily="postgres16", Description="tls")
     client("rds").modify_db_parameter_group(DBParameterGroupName="pg-tls", Parameters=[
@@ -131,7 +131,7 @@ def test_an_api_instance_serves_its_master_user_over_tls_only(local: Local) -> N
         session(local, "pg-primary", user="rdsadmin")
 
 
-def test_a_same_region_replica_streams_and_is_read_only(local: Local) -> None:
+def _a_same_region_replica_streams_and_is_read_only(local: Local) -> None:
     client("rds").create_db_instance_read_replica(
         DBInstanceIdentifier="pg-replica", SourceDBInstanceIdentifier="pg-primary")
     replica = instance("pg-replica")
@@ -146,7 +146,7 @@ def test_a_same_region_replica_streams_and_is_read_only(local: Local) -> None:
         read_only.execute("INSERT INTO t VALUES (3)")
 
 
-def test_a_cross_region_replica_streams_from_its_source(local: Local) -> None:
+def _a_cross_region_replica_streams_from_its_source(local: Local) -> None:
     source_arn = instance("pg-primary")["DBInstanceArn"]
     client("rds", DR_REGION).create_db_parameter_group(  # a parameter group of its own region
         DBParameterGroupName="pg-dr", DBParameterGroupFamily="postgres16", Description="dr")
@@ -160,7 +160,7 @@ def test_a_cross_region_replica_streams_from_its_source(local: Local) -> None:
     assert lag.bytes >= 0 and not lag.paused
 
 
-def test_a_replica_lags_while_its_replay_is_paused(local: Local) -> None:
+def _a_replica_lags_while_its_replay_is_paused(local: Local) -> None:
     name = f"{ACCOUNT}/{REGION}/pg-replica"
     local.engine.pause_replay(name)
     try:
@@ -175,7 +175,7 @@ def test_a_replica_lags_while_its_replay_is_paused(local: Local) -> None:
     wait_for_row(local, "pg-replica", 5)
 
 
-def test_promotion_keeps_every_row_and_takes_writes(local: Local) -> None:
+def _promotion_keeps_every_row_and_takes_writes(local: Local) -> None:
     client("rds").promote_read_replica(DBInstanceIdentifier="pg-replica")
 
     assert "ReadReplicaSourceDBInstanceIdentifier" not in instance("pg-replica")
@@ -186,7 +186,7 @@ def test_promotion_keeps_every_row_and_takes_writes(local: Local) -> None:
         assert old.execute("SELECT 1 FROM t WHERE i = 6").fetchone() is None
 
 
-def test_a_replica_of_the_promoted_writer_streams_from_it(local: Local) -> None:
+def _a_replica_of_the_promoted_writer_streams_from_it(local: Local) -> None:
     client("rds").create_db_instance_read_replica(
         DBInstanceIdentifier="pg-g1-replica", SourceDBInstanceIdentifier="pg-replica")
     with session(local, "pg-replica") as promoted:
@@ -194,7 +194,16 @@ def test_a_replica_of_the_promoted_writer_streams_from_it(local: Local) -> None:
     wait_for_row(local, "pg-g1-replica", 7)
 
 
-def test_stop_start_and_reboot_act_on_the_server(local: Local) -> None:
+def _the_registry_names_every_server_and_where_the_data_is(local: Local) -> None:
+    text = (local.engine.root / "registry.json").read_text()
+    registry = json.loads(text)
+    assert set(registry["servers"]) == {s.name for s in local.engine.servers()}
+    data_root = Path(registry["data_root"])
+    assert all(s.directory.parent == data_root for s in local.engine.servers())
+    assert PASSWORD not in text
+
+
+def _stop_start_and_reboot_act_on_the_server(local: Local) -> None:
     with pytest.raises(ClientError, match="has read replicas"):
         client("rds").stop_db_instance(DBInstanceIdentifier="pg-replica")
     client("rds").delete_db_instance(DBInstanceIdentifier="pg-g1-replica",
@@ -208,7 +217,7 @@ def test_stop_start_and_reboot_act_on_the_server(local: Local) -> None:
         assert again.execute("SELECT count(*) FROM t").fetchone() == (6,)
 
 
-def test_a_new_master_password_replaces_the_old_one(local: Local) -> None:
+def _a_new_master_password_replaces_the_old_one(local: Local) -> None:
     new = "second-Passw0rd"
     client("rds").modify_db_instance(DBInstanceIdentifier="pg-replica", MasterUserPassword=new,
                                      ApplyImmediately=True)
@@ -221,7 +230,7 @@ def test_a_new_master_password_replaces_the_old_one(local: Local) -> None:
                                          MasterUserPassword="sh@rt", ApplyImmediately=True)
 
 
-def test_deletion_protection_refuses_and_delete_removes_the_server(local: Local) -> None:
+def _deletion_protection_refuses_and_delete_removes_the_server(local: Local) -> None:
     name = f"{ACCOUNT}/{REGION}/pg-primary"
     client("rds").modify_db_instance(DBInstanceIdentifier="pg-primary", DeletionProtection=True,
                                      ApplyImmediately=True)
@@ -243,6 +252,21 @@ def test_deletion_protection_refuses_and_delete_removes_the_server(local: Local)
     assert not server.directory.exists()
     with pytest.raises(psycopg.OperationalError, match="Connection refused"):
         psycopg.connect(host=server.host, port=server.port, connect_timeout=2)
+
+
+def test_the_lifecycle_of_api_instances(local: Local) -> None:
+    """One instance's life, each step starting from the state the one before left (xdist may
+    run tests of a module on two workers, so the steps are one test)."""
+    _an_api_instance_serves_its_master_user_over_tls_only(local)
+    _a_same_region_replica_streams_and_is_read_only(local)
+    _a_cross_region_replica_streams_from_its_source(local)
+    _a_replica_lags_while_its_replay_is_paused(local)
+    _promotion_keeps_every_row_and_takes_writes(local)
+    _a_replica_of_the_promoted_writer_streams_from_it(local)
+    _the_registry_names_every_server_and_where_the_data_is(local)
+    _stop_start_and_reboot_act_on_the_server(local)
+    _a_new_master_password_replaces_the_old_one(local)
+    _deletion_protection_refuses_and_delete_removes_the_server(local)
 
 
 @pytest.mark.parametrize(("changes", "message"), [
@@ -320,7 +344,7 @@ def _secret(arn: str, stage: str | None = None) -> dict[str, Any]:
     return document
 
 
-def test_a_cloudformation_instance_logs_in_with_the_resolved_secret(local: Local) -> None:
+def _a_cloudformation_instance_logs_in_with_the_resolved_secret(local: Local) -> None:
     cfn = client("cloudformation")
     cfn.create_stack(StackName="Db", TemplateBody=json.dumps(STACK_TEMPLATE))
     stack = cfn.describe_stacks(StackName="Db")["Stacks"][0]
@@ -336,7 +360,7 @@ def test_a_cloudformation_instance_logs_in_with_the_resolved_secret(local: Local
     wait_for_row(local, "cfn-replica", 1, password=document["password"])
 
 
-def test_rotation_changes_the_password_and_the_old_one_fails(local: Local) -> None:
+def _rotation_changes_the_password_and_the_old_one_fails(local: Local) -> None:
     arn = client("cloudformation").describe_stacks(StackName="Db")["Stacks"][0][
         "Outputs"][0]["OutputValue"]
     before = _secret(arn)
@@ -368,7 +392,7 @@ def test_rotation_changes_the_password_and_the_old_one_fails(local: Local) -> No
         assert ok.execute("SELECT 1").fetchone() == (1,)
 
 
-def test_a_stack_update_that_removes_the_source_promotes_the_replica(local: Local) -> None:
+def _a_stack_update_that_removes_the_source_promotes_the_replica(local: Local) -> None:
     template = json.loads(json.dumps(STACK_TEMPLATE))
     del template["Resources"]["Replica"]["Properties"]["SourceDBInstanceIdentifier"]
     cfn = client("cloudformation")
@@ -379,6 +403,14 @@ def test_a_stack_update_that_removes_the_source_promotes_the_replica(local: Loca
     with session(local, "cfn-replica", password=password) as promoted:
         promoted.execute("INSERT INTO t VALUES (2)")
         assert promoted.execute("SELECT count(*) FROM t").fetchone() == (2,)
+
+
+def test_a_cloudformation_stack_with_the_generated_secret(local: Local) -> None:
+    """Created from a template as `make deploy` creates it, rotated twice, promoted by a stack
+    update (one test: each step starts from the one before)."""
+    _a_cloudformation_instance_logs_in_with_the_resolved_secret(local)
+    _rotation_changes_the_password_and_the_old_one_fails(local)
+    _a_stack_update_that_removes_the_source_promotes_the_replica(local)
 
 
 def test_without_an_engine_a_postgres_instance_stays_a_record(local: Local) -> None:
@@ -422,15 +454,6 @@ def test_the_deploy_summary_names_what_the_engine_in_use_is(tmp_path: Path, engi
 def test_tls_is_required_by_default_from_postgresql_15(version: str | None,
                                                        tls_only: bool) -> None:
     assert rds_postgres_engine._force_ssl_default(version) is tls_only
-
-
-def test_the_registry_names_every_server_and_where_the_data_is(local: Local) -> None:
-    text = (local.engine.root / "registry.json").read_text()
-    registry = json.loads(text)
-    assert set(registry["servers"]) == {s.name for s in local.engine.servers()}
-    data_root = Path(registry["data_root"])
-    assert all(s.directory.parent == data_root for s in local.engine.servers())
-    assert PASSWORD not in text
 
 
 def test_programs_the_servers_user_cannot_reach_are_copied_once_where_it_can(

@@ -2,19 +2,20 @@
 over TLS with the generated secret, they stop with the emulator, die with a killed one, and the
 next start cleans up what it left and says so.
 
-One emulator serves the psql tests and is then killed; a second one is started by the CLI
-(which reports the cleanup) and stopped. Three servers in all.
+One test, as its steps build on each other (xdist may send a module's tests to two workers):
+an emulator serves the psql steps and is then killed; a second one is started by the CLI (which
+reports the cleanup) and stopped. Three servers in all, and one more for `reap()` alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,17 +73,7 @@ def _server_pids(state: Path) -> list[int]:
     return [s["pid"] for s in registry["servers"].values() if s["pid"]]
 
 
-@pytest.fixture(scope="module")
-def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    state = tmp_path_factory.mktemp("emulator") / "state"
-    try:
-        yield state
-    finally:
-        emu.stop(state_dir=state)
-
-
-@pytest.fixture(scope="module")
-def deployed(state: Path) -> Deployed:
+def _deploy(state: Path) -> Deployed:
     """Env local's writer and first replica as PostgreSQL instances, its credentials secret,
     and the writer stack's outputs that name it (what `make deploy` leaves, minus the rest)."""
     emulator, _ = emu.start(state_dir=state)
@@ -109,7 +100,7 @@ def deployed(state: Path) -> Deployed:
     return Deployed(emulator=emulator, layout=layout, secret_arn=secret["ARN"])
 
 
-def test_psql_prints_a_tls_command_line_that_reads_the_password_when_it_runs(
+def _psql_prints_a_tls_command_line_that_reads_the_password_when_it_runs(
         deployed: Deployed, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["psql", "--state-dir", str(state)]) == 0
     printed = capsys.readouterr().out
@@ -129,7 +120,7 @@ def test_psql_prints_a_tls_command_line_that_reads_the_password_when_it_runs(
     assert (done.returncode, done.stdout.strip()) == (0, "dbadmin"), done.stderr
 
 
-def test_psql_exec_connects_to_a_replica_over_tls(deployed: Deployed, state: Path) -> None:
+def _psql_exec_connects_to_a_replica_over_tls(state: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "local_aws", "psql", "--member", "replica-1", "--exec",
          "--state-dir", str(state), "--", "-Atc",
@@ -139,26 +130,24 @@ def test_psql_exec_connects_to_a_replica_over_tls(deployed: Deployed, state: Pat
     assert PASSWORD not in done.stdout + done.stderr
 
 
-@pytest.mark.parametrize(("arguments", "message"), [
-    (["--member", "replica-9"], "--member 'replica-9' is not a member of env local; allowed: "
-                                "writer, replica-1"),
-    (["--member", "dr-replica"], "dr-replica .* is not deployed on the emulator"),
-    (["--", "-c", "SELECT 1"], "psql arguments after `--` need --exec"),
-], ids=["unknown member", "not deployed", "arguments without --exec"])
-def test_fails_psql_for_a_member_it_cannot_reach(deployed: Deployed, state: Path,
-                                                 capsys: pytest.CaptureFixture[str],
-                                                 arguments: list[str], message: str) -> None:
-    try:
-        code = cli.main(["psql", "--state-dir", str(state), *arguments])
-    except SystemExit as exit_:  # argparse's refusal
-        code = int(exit_.code or 0)
-    assert code != 0
-    import re
-
-    assert re.search(message, capsys.readouterr().err)
+def _fails_psql_for_a_member_it_cannot_reach(state: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    for arguments, message in [
+        (["--member", "replica-9"], "--member 'replica-9' is not a member of env local; "
+                                    "allowed: writer, replica-1"),
+        (["--member", "dr-replica"], "dr-replica .* is not deployed on the emulator"),
+    ]:
+        assert cli.main(["psql", "--state-dir", str(state), *arguments]) == 1
+        assert re.search(message, capsys.readouterr().err), arguments
 
 
-def test_a_killed_emulator_takes_its_servers_along_and_the_next_start_says_so(
+def test_fails_psql_arguments_without_exec(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["psql", "--", "-c", "SELECT 1"])
+    assert "psql arguments after `--` need --exec" in capsys.readouterr().err
+
+
+def _a_killed_emulator_takes_its_servers_along_and_the_next_start_says_so(
         deployed: Deployed, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pids = _server_pids(state)
     assert len(pids) == 2 and all(_alive(p) for p in pids)
@@ -176,9 +165,9 @@ def test_a_killed_emulator_takes_its_servers_along_and_the_next_start_says_so(
     assert not engine_root(state).exists() or not (engine_root(state) / "registry.json").exists()
 
 
-def test_the_emulators_stop_stops_every_server(state: Path) -> None:
+def _the_emulators_stop_stops_every_server(state: Path) -> None:
     running = emu.status(state_dir=state)
-    assert running is not None  # started by the previous test
+    assert running is not None  # started by the step before
     _client(running, "rds", "us-east-1").create_db_instance(
         DBInstanceIdentifier="stopped-with-it", DBInstanceClass="db.t4g.medium",
         Engine="postgres", MasterUsername="dbadmin", MasterUserPassword=PASSWORD,
@@ -189,6 +178,22 @@ def test_the_emulators_stop_stops_every_server(state: Path) -> None:
     emu.stop(state_dir=state)
 
     assert not _alive(pids[0]) and not state.exists()
+
+
+def test_psql_and_the_servers_life_on_a_real_emulator(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state = tmp_path / "state"
+    try:
+        deployed = _deploy(state)
+        _psql_prints_a_tls_command_line_that_reads_the_password_when_it_runs(
+            deployed, state, capsys)
+        _psql_exec_connects_to_a_replica_over_tls(state)
+        _fails_psql_for_a_member_it_cannot_reach(state, capsys)
+        _a_killed_emulator_takes_its_servers_along_and_the_next_start_says_so(
+            deployed, state, capsys)
+        _the_emulators_stop_stops_every_server(state)
+    finally:
+        emu.stop(state_dir=state)
 
 
 def test_reap_stops_a_server_still_running_and_removes_its_data(tmp_path: Path) -> None:
