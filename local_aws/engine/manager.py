@@ -1,16 +1,17 @@
-"""`Engine`: real PostgreSQL servers for emulated DB instances, under one directory.
+"""`Engine`: real PostgreSQL servers for emulated DB instances.
 
-Layout of the engine's directory (`root`, `<state dir>/postgres`):
-  registry.json          what runs (see `registry.py`)
+The engine's directory (`root`, `<state dir>/postgres`) holds:
+  registry.json          what runs, and where its data is (see `registry.py`)
   ca.pem                 the certificate authority the servers' certificates chain to
-  <server>/data          a server's data directory (PGDATA)
+The servers' data root holds, per server:
+  <server>/data          its data directory (PGDATA)
   <server>/pg_hba.conf   who may connect how (TLS only when the parameter group says so)
   <server>/server.crt    its certificate (for its address) and key
   <server>/postgres.log  its log
   s/<n>/                 its Unix socket (the engine's own connections and replication)
-The servers' directories and sockets are under `root` unless the servers' user cannot reach it
-(as root, a state directory in a private home) or a socket's path would be too long: then they
-go to a directory of their own in the system's temporary directory, which the registry names.
+The data root is a directory of its own named after `root` on a RAM file system when one has
+room (see `_choose_data_root`), else `root` itself, else (the servers' user cannot reach `root`,
+or a socket's path would be too long) one in the system's temporary directory.
 
 What a client sees is an RDS instance's: the master user (a member of `rds_superuser`, not a
 superuser) with its password, the database, an address and the declared port. What it does not
@@ -21,8 +22,8 @@ every instance keeps its declared port; where those addresses cannot be bound, 1
 free port.
 
 Speed: `initdb` runs once (about 2 s) into a template, kept in `template_cache` when one is
-given; each new primary is a copy of it (~0.2 s), started (~0.2 s). A replica is a
-`pg_basebackup -R` of its source, over the source's socket.
+given; a new primary is a copy of it, started, with its master user (~0.4 s). A replica is a
+`pg_basebackup -R` of its source over the source's socket, started (~0.3 s).
 """
 
 from __future__ import annotations
