@@ -468,3 +468,52 @@ def test_reconcile_says_what_the_engine_record_means(env: Deployed) -> None:
         "Engine: config/topology.json records engine_version='8.0.43', "
         "replica_engine_version='8.4.10': a staged upgrade between its stages; `python -m ops "
         "upgrade --env local --execute` finishes it\n")
+
+
+# --- the deploy command ------------------------------------------------------------------------------
+
+def test_the_plan_names_the_deploy_command(env: Deployed) -> None:
+    code, out, _ = run(env, "--target-version", NEW, "--deploy-command",
+                       "python -m local_aws.deploy --no-verify")
+    assert code == 0
+    assert "deploy (`python -m local_aws.deploy --no-verify`)" in out
+
+
+@pytest.mark.parametrize(("script", "timeout", "message"), [
+    ("print('stack updated'); raise SystemExit(3)", 30.0,
+     "the deploy of stage 1 failed (`{command}` exited 3, output above): config/topology.json "
+     "declares the stage; fix the cause and re-run the same command"),
+    ("import time; time.sleep(30)", 0.3,
+     "the deploy of stage 1 did not finish within 0s (killed): config/topology.json declares "
+     "the stage; re-run the same command to deploy it again"),
+], ids=["fails", "times out"])
+def test_the_deploy_command_fails_with_what_to_do(script: str, timeout: float,
+                                                  message: str) -> None:
+    import io
+    import shlex
+    import sys
+
+    from cloud_assembly.upgrades import Stage
+    from ops.upgrade import command_deployer
+
+    command = [sys.executable, "-c", script]
+    out = io.StringIO()
+    stage = Stage(number=1, title="t", changes=(), engine_version=NEW,
+                  replica_engine_version=None)
+    with pytest.raises(OpsError) as error:
+        command_deployer(command, timeout=timeout, out=out)(stage)
+    assert str(error.value) == message.format(command=" ".join(shlex.quote(c)
+                                                              for c in command))
+    assert out.getvalue() == ("    | stack updated\n" if "print" in script else "")
+
+
+def test_a_deploy_command_that_cannot_run() -> None:
+    import io
+
+    from cloud_assembly.upgrades import Stage
+    from ops.upgrade import command_deployer
+
+    stage = Stage(number=2, title="t", changes=(), engine_version=NEW,
+                  replica_engine_version=None)
+    with pytest.raises(OpsError, match="cannot run the deploy command `/nonexistent/cdk deploy`: "):
+        command_deployer(["/nonexistent/cdk", "deploy"], timeout=5, out=io.StringIO())(stage)
