@@ -9,7 +9,7 @@ Every command reads the env's declared topology (config/topology.json) to know w
 hold the writer and its standby (`ops.topology`).
 
 Exit codes: 0 done (verify: every check passed); 1 a check failed or an operation failed;
-2 bad usage; 3 the failover refused to act (the message says why and what would allow it).
+2 bad usage; 3 the runbook refused to act (the message says why and what would allow it).
 """
 
 from __future__ import annotations
