@@ -130,6 +130,31 @@ def _psql_exec_connects_to_a_replica_over_tls(state: Path) -> None:
     assert PASSWORD not in done.stdout + done.stderr
 
 
+def _a_drill_outside_the_emulator_pauses_a_replay(deployed: Deployed, state: Path) -> None:
+    """The registry says where the superuser reaches a server: a lag drill pauses a replica."""
+    import psycopg
+
+    from local_aws.engine import ADMIN_USER
+    from local_aws.engine.registry import read
+    from ops.datapath import measure_lag
+
+    _, _, entries = read(engine_root(state))
+    by_identifier = {e.name.rsplit("/", 1)[-1]: e for e in entries}
+    writer = by_identifier[deployed.layout.writer.identifier]
+    replica = by_identifier[deployed.layout.replicas[0].identifier]
+
+    def admin(entry: Any) -> Any:
+        return psycopg.connect(host=str(entry.socket_dir), port=entry.port, user=ADMIN_USER,
+                               dbname="postgres", autocommit=True)
+
+    with admin(writer) as w, admin(replica) as r:
+        r.execute("SELECT pg_wal_replay_pause()")
+        w.execute("CREATE TABLE drill (i int)")
+        lag = measure_lag(w, r)
+        r.execute("SELECT pg_wal_replay_resume()")
+    assert lag.paused and lag.bytes > 0
+
+
 def _fails_psql_for_a_member_it_cannot_reach(state: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     for arguments, message in [
@@ -188,6 +213,7 @@ def test_psql_and_the_servers_life_on_a_real_emulator(
         _psql_prints_a_tls_command_line_that_reads_the_password_when_it_runs(
             deployed, state, capsys)
         _psql_exec_connects_to_a_replica_over_tls(state)
+        _a_drill_outside_the_emulator_pauses_a_replay(deployed, state)
         _fails_psql_for_a_member_it_cannot_reach(state, capsys)
         _a_killed_emulator_takes_its_servers_along_and_the_next_start_says_so(
             deployed, state, capsys)

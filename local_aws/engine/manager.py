@@ -607,7 +607,7 @@ class Engine:
         assert self._data_root is not None
         registry.write(self.root, owner=os.getpid(), data_root=self._data_root, entries=[
             registry.Entry(name=s.name, pid=s.pid, directory=s.directory, host=s.host,
-                           port=s.port) for s in self._servers.values()])
+                           port=s.port, socket_dir=s.socket_dir) for s in self._servers.values()])
 
     @contextmanager
     def _admin(self, server: Server) -> Iterator[Any]:

@@ -29,10 +29,13 @@ class Entry:
     directory: Path
     host: str
     port: int
+    socket_dir: Path
+    """Where the superuser reaches it from this machine (`psql -h SOCKET_DIR -p PORT -U
+    rdsadmin postgres`): what a drill outside the emulator uses, e.g. to pause a replay."""
 
     def as_json(self) -> dict[str, Any]:
         return {"pid": self.pid, "directory": str(self.directory), "host": self.host,
-                "port": self.port}
+                "port": self.port, "socket_dir": str(self.socket_dir)}
 
 
 def write(root: Path, *, owner: int, data_root: Path, entries: list[Entry]) -> None:
@@ -49,7 +52,8 @@ def read(root: Path) -> tuple[int | None, Path | None, list[Entry]]:
     try:
         data = json.loads((root / REGISTRY_FILE).read_text())
         entries = [Entry(name=name, pid=item.get("pid"), directory=Path(item["directory"]),
-                         host=str(item["host"]), port=int(item["port"]))
+                         host=str(item["host"]), port=int(item["port"]),
+                         socket_dir=Path(item["socket_dir"]))
                    for name, item in dict(data["servers"]).items()]
         return int(data["owner"]), Path(data["data_root"]), entries
     except (OSError, ValueError, KeyError, TypeError):
