@@ -79,7 +79,11 @@ test: ## Static checks (lint), then the whole test suite, checkov included (two 
 	@# The project's venv and checkov's are independent: installed side by side (fresh clone)
 	@$(MAKE) --no-print-directory -j2 install checkov
 	@$(MAKE) --no-print-directory lint
-	CHECKOV=$(CHECKOV) $(PY) -m pytest -n 2
+	@# --dist loadfile: a test module runs on one worker, so its module fixtures (checkov's
+	@# scan, the batched syntheses) run once, not once per worker that gets some of its tests;
+	@# in the order tests/conftest.py gives them, longest first (xdist's own order would put
+	@# the modules with the most tests first, and the one-test end-to-end drill last).
+	CHECKOV=$(CHECKOV) $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 MUTATION_STAMP := $(VENV)/.mutation-installed
 

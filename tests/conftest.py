@@ -16,9 +16,8 @@ from config.topology import TOPOLOGY_FILE_VARIABLE
 
 # Every environment in its original topology: what an operator records in config/topology.json
 # (`make failover` does for env local) must not change what the tests synthesize. Set before
-# any test module is collected (the snapshot tests build the apps at collection) and inherited
-# by xdist's workers and the tests' subprocesses. A test of a promoted topology names its own
-# file.
+# any test module is collected, and inherited by xdist's workers and the tests' subprocesses. A
+# test of a promoted topology names its own file.
 os.environ[TOPOLOGY_FILE_VARIABLE] = os.path.join(
     tempfile.mkdtemp(prefix="topology-"), "original-topology.json")
 
@@ -30,11 +29,43 @@ if TYPE_CHECKING:  # aws_cdk is imported by the fixtures: xdist's controller nev
 ENVS = tuple(config.ENVIRONMENTS)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The end-to-end test runs first: it is the longest (one deploy and two reconciling
-    deploys on the emulator), and started late it would leave the other worker idle at the
-    end."""
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+# pytest's cache key of the seconds each test module took in the last run that ran it.
+MODULE_SECONDS = "redundantdb/module-seconds"
+
+
+def _module(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Longest first. `make test` gives each xdist worker whole modules (`--dist loadfile`,
+    in this order), and a long module started last would leave the other worker idle at the
+    end: the end-to-end drill (marked e2e: one deploy and two reconciling deploys on the
+    emulator) runs first, then every other module by the time it took in the last run that
+    recorded it (pytest's cache), a module the cache does not know in collection order."""
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
+    seconds: dict[str, float] = cache.get(MODULE_SECONDS, {}) if cache is not None else {}
+    items.sort(key=lambda item: (item.get_closest_marker("e2e") is None,
+                                 -seconds.get(_module(item.nodeid), 0.0)))
+
+
+_seconds: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add each phase's duration to its module's (in xdist's controller, from every worker)."""
+    _seconds[_module(report.nodeid)] = _seconds.get(_module(report.nodeid), 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Record the modules' seconds for the next run's order (by the controller, or the one
+    process without xdist; a module this run did not run keeps its last figure)."""
+    cache = getattr(session.config, "cache", None)
+    if cache is None or hasattr(session.config, "workerinput") or not _seconds:
+        return
+    recorded = dict(cache.get(MODULE_SECONDS, {}))
+    recorded.update({module: round(value, 1) for module, value in _seconds.items()})
+    cache.set(MODULE_SECONDS, recorded)
 
 Template = dict[str, Any]
 
