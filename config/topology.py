@@ -25,6 +25,26 @@ Each promotion starts a new generation. What it implies (`layout`):
   security group admits no one), kept for forensics until someone decommissions it and lists it
   under `decommissioned`.
 
+A PostgreSQL major upgrade does not carry a cross-region replica along (RDS upgrades the
+same-region replicas with their source, not the cross-region one), and RDS blue/green
+deployments do not support a source with cross-Region read replicas: the upgrade runbooks
+*rebuild* the DR replica instead, in two declared phases (`DrRebuild`, under `dr_rebuilds`):
+
+    {"local": {"dr_rebuilds": [{"detached": "local-postgres-dr-replica",
+                                "engine_version": "17.9", "phase": "detached"}]}}
+
+- `detached`: the DR replica is promoted in place (its template loses
+  `SourceDBInstanceIdentifier`, keeping SourceRegion, KmsKeyId and every other create-only
+  property), a standalone instance in the DR stack at its construct id, on the engine version it
+  runs (`engine_version`), DeletionPolicy Retain and deletion protection on, fenced (its security
+  group admits no one), not the writer: it keeps the last DR copy of the data while the writer
+  is upgraded. The env has no DR replica meanwhile (`Layout.standby` is None,
+  `Layout.detached` names it).
+- `rebuilt`: a new DR replica of the writer, at its version, with a new identifier
+  (`<prefix>[-gN]-dr-replica-r<k>`, k counting the rebuilds of the generation); the detached
+  instance leaves the stack retained, like a retired writer (`Layout.retired`), fenced, until the
+  operator decommissions it (`decommission_commands`) and lists it under `decommissioned`.
+
 The same file records the engine versions an upgrade runbook deployed (`python -m ops upgrade`,
 `python -m ops bluegreen --record`), per environment, as `EngineRecord`:
 
@@ -64,6 +84,9 @@ DATABASE_STACK, DR_STACK = "Database", "DrReplica"
 _KEY_PATH = "Key/Key/Resource"
 #: Each generation has its own identifiers; the original ones have no generation mark.
 PRIMARY, REPLICA, DR_REPLICA = "primary", "replica", "dr-replica"
+#: The phases of a DR rebuild (module doc).
+DETACHED, REBUILT = "detached", "rebuilt"
+REBUILD_PHASES = (DETACHED, REBUILT)
 
 
 class TopologyError(ValueError):
@@ -108,6 +131,22 @@ class EngineRecord:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DrRebuild:
+    """One rebuild of the DR replica, as declared: `detached` (the identifier of the DR replica
+    promoted in place and fenced) runs `engine_version` and stays so; `phase` is DETACHED (it
+    is the env's last DR copy) or REBUILT (a new DR replica of the writer exists, and the
+    detached instance left the stack, retained)."""
+
+    detached: str
+    engine_version: str
+    phase: str = DETACHED
+
+    def as_json(self) -> dict[str, str]:
+        return {"detached": self.detached, "engine_version": self.engine_version,
+                "phase": self.phase}
+
+
+@dataclass(frozen=True, kw_only=True)
 class Topology:
     """The declared history of an environment's writers (empty for the original topology) and
     the engine versions a runbook recorded (None: config/environments.py's)."""
@@ -115,6 +154,7 @@ class Topology:
     promotions: tuple[Promotion, ...] = ()
     decommissioned: tuple[str, ...] = ()
     engine: EngineRecord | None = None
+    dr_rebuilds: tuple[DrRebuild, ...] = ()
 
     @property
     def generation(self) -> int:
@@ -122,12 +162,31 @@ class Topology:
 
     @property
     def empty(self) -> bool:
-        return not (self.promotions or self.decommissioned or self.engine)
+        return not (self.promotions or self.decommissioned or self.engine or self.dr_rebuilds)
+
+    @property
+    def rebuilding(self) -> DrRebuild | None:
+        """The DR rebuild in its DETACHED phase, if any (the last one, by validation)."""
+        last = self.dr_rebuilds[-1] if self.dr_rebuilds else None
+        return last if last is not None and last.phase == DETACHED else None
 
     def as_json(self) -> dict[str, Any]:
         return {"promotions": [p.as_json() for p in self.promotions],
                 "decommissioned": list(self.decommissioned),
-                **({"engine": self.engine.as_json()} if self.engine else {})}
+                **({"engine": self.engine.as_json()} if self.engine else {}),
+                **({"dr_rebuilds": [r.as_json() for r in self.dr_rebuilds]}
+                   if self.dr_rebuilds else {})}
+
+    def detached(self, identifier: str, engine_version: str) -> Topology:
+        """This topology with the DR replica `identifier` detached (a rebuild's first phase)."""
+        return replace(self, dr_rebuilds=(*self.dr_rebuilds, DrRebuild(
+            detached=identifier, engine_version=engine_version)))
+
+    def rebuilt(self) -> Topology:
+        """This topology with its detached DR replica's rebuild done (the second phase)."""
+        last = self.rebuilding
+        assert last is not None, "no DR rebuild in its detached phase"
+        return replace(self, dr_rebuilds=(*self.dr_rebuilds[:-1], replace(last, phase=REBUILT)))
 
     def promoted(self, promotion: Promotion) -> Topology:
         return replace(self, promotions=(*self.promotions, promotion))
@@ -148,6 +207,10 @@ class Member:
     generation: int  # the generation that created it
     source: str | None = None  # the identifier it replicates from; None for a writer
     key_stack: str = DATABASE_STACK  # the stack whose CMK encrypts its storage
+    rebuild: int = 0  # k of a DR replica that a rebuild created (`-r<k>`), else 0
+    #: The engine version a detached DR replica keeps (the env's versions do not apply to it);
+    #: None: the env's.
+    engine_version: str | None = None
 
     @property
     def promoted(self) -> bool:
@@ -168,10 +231,16 @@ class Layout:
     writer: Member
     replicas: tuple[Member, ...]  # same-region replicas of the writer
     standby: Member | None  # the cross-region replica of the writer (with a DR region)
-    retired: tuple[Member, ...] = ()  # former writers kept outside the stacks
+    #: Former writers, and DR replicas detached by a finished rebuild, kept outside the stacks.
+    retired: tuple[Member, ...] = ()
     decommissioned: tuple[Member, ...] = ()  # retired writers deleted by hand since
     replaced: tuple[Member, ...] = ()  # the previous generation's replicas this one replaces
     writers: tuple[Member, ...] = ()  # every writer so far, the original primary first
+    #: The DR replica a rebuild promoted in place and fenced, while the rebuild is in its
+    #: DETACHED phase (`standby` is None then).
+    detached: Member | None = None
+    #: The DR rebuild that is this layout's newest change (newer than its newest promotion).
+    rebuild: DrRebuild | None = None
 
     @property
     def promoted(self) -> bool:
@@ -203,7 +272,8 @@ class Layout:
         return (self.writer, *self.replicas, *((self.standby,) if self.standby else ()))
 
     def member(self, identifier: str) -> Member | None:
-        every = (*self.members, *self.retired, *self.decommissioned, *self.replaced)
+        every = (*self.members, *self.retired, *self.decommissioned, *self.replaced,
+                 *((self.detached,) if self.detached else ()))
         return next((m for m in every if m.identifier == identifier), None)
 
     def in_stack(self, stack: str) -> tuple[Member, ...]:
@@ -220,8 +290,26 @@ class Layout:
         return f"{self.stack_name(member.key_stack)}/{_KEY_PATH}"
 
     @property
+    def retired_dr_replica(self) -> Member | None:
+        """The DR replica that the newest change, a finished rebuild, retired."""
+        rebuild = self.rebuild
+        if rebuild is None or rebuild.phase != REBUILT:
+            return None
+        return next((m for m in (*self.retired, *self.decommissioned)
+                     if m.identifier == rebuild.detached), None)
+
+    @property
     def change(self) -> str:
         """The config change this generation declares, for a reviewer or an operator."""
+        rebuild = self.rebuild
+        if rebuild is not None:
+            if self.detached is not None:
+                return (f"env {self.env}: DR rebuild: {rebuild.detached} detached (promoted in "
+                        f"place, fenced, kept on {rebuild.engine_version}); no DR replica "
+                        "until it is rebuilt")
+            standby = self.standby.identifier if self.standby else "none"
+            return (f"env {self.env}: DR rebuild: {standby} is the DR replica of "
+                    f"{self.writer.identifier}; {rebuild.detached} retired")
         if not self.promoted:
             return f"env {self.env}: the original topology (writer {self.writer.identifier})"
         old = self.previous_writer
@@ -257,11 +345,12 @@ class Shape:
 
 
 def _identifier(prefix: str, kind: str, generation: int, number: int = 0) -> str:
+    """`number`: the replica's number; for a DR replica, the rebuild that created it (0: none)."""
     mark = f"-g{generation}" if generation else ""
     if kind == PRIMARY:
         return f"{prefix}-primary"
     if kind == DR_REPLICA:
-        return f"{prefix}{mark}-dr-replica"
+        return f"{prefix}{mark}-dr-replica" + (f"-r{number}" if number else "")
     return f"{prefix}{mark}-replica-{number}"
 
 
@@ -270,7 +359,8 @@ def _construct_id(kind: str, generation: int, number: int = 0) -> str:
     if kind == PRIMARY:
         return "Primary"
     if kind == DR_REPLICA:
-        return f"{mark}DrReplica" if generation else "Replica"
+        return (f"{mark}DrReplica" if generation else "Replica") + (f"R{number}" if number
+                                                                    else "")
     return f"{mark}Replica{number}"
 
 
@@ -314,10 +404,66 @@ def layout(shape: Shape, topology: Topology, *, fail: Any = None) -> Layout:
     replicas, standby = _generation(shape, writer, 0)
     writers: list[Member] = [writer]
     replaced: tuple[Member, ...] = ()
+    detached: Member | None = None
+    dr_retired: list[Member] = []
+    rebuilds = topology.dr_rebuilds
+    applied = 0  # the rebuilds applied so far, in their order
+    newest: DrRebuild | None = None  # the rebuild applied after the newest promotion
     regions = tuple(r for r in (shape.region, shape.dr_region) if r)
+
+    def rebuild(generation: int) -> None:
+        """Apply the declared rebuilds of the DR replica of generation `generation`."""
+        nonlocal applied, standby, detached, newest
+        while applied < len(rebuilds) and standby is not None and \
+                rebuilds[applied].detached == standby.identifier:
+            entry, name = rebuilds[applied], f"topology.dr_rebuilds[{applied}]"
+            if standby.stack != DR_STACK:
+                refuse(f"{name}.detached", entry.detached,
+                       "a DR replica in the DR stack: after a regional failover the stacks "
+                       "render no rebuild of the env region's cross-region replica "
+                       "(docs/upgrades.md, 'Rebuilding the DR replica')")
+            if entry.phase == DETACHED and applied != len(rebuilds) - 1:
+                refuse(f"{name}.phase", entry.phase,
+                       f"'{REBUILT}': only the last rebuild can be in its detached phase (a "
+                       "later rebuild needs a DR replica to detach)")
+            kept = Member(**{**standby.__dict__, "source": None,
+                             "engine_version": entry.engine_version})
+            if entry.phase == DETACHED:
+                detached, standby = kept, None
+            else:
+                dr_retired.append(kept)
+                number = standby.rebuild + 1
+                standby = Member(**{**standby.__dict__, "rebuild": number,
+                                    "identifier": _identifier(shape.prefix, DR_REPLICA,
+                                                              generation, number),
+                                    "construct_id": _construct_id(DR_REPLICA, generation,
+                                                                  number)})
+            newest = entry
+            applied += 1
+
+    def unmatched() -> NoReturn:
+        entry, name = rebuilds[applied], f"topology.dr_rebuilds[{applied}].detached"
+        if shape.dr_region is None:
+            refuse(name, entry.detached, "nothing: the env has no dr_region, hence no DR "
+                   "replica to rebuild")
+        if any(m.identifier == entry.detached for m in (*dr_retired,
+                                                        *((detached,) if detached else ()))):
+            refuse(name, entry.detached, "a DR replica detached once only: it is declared "
+                   "detached already (a rebuild detaches the current DR replica)")
+        current = standby.identifier if standby else (
+            f"none: {detached.identifier} is detached" if detached else "none")
+        refuse(name, entry.detached, "the DR replica of the generation it is declared in, in "
+               f"order; the DR replica now is {current}")
+
     for number, promotion in enumerate(topology.promotions):
         generation = number + 1
+        rebuild(generation - 1)
         name = f"topology.promotions[{number}]"
+        if detached is not None:
+            refuse(f"{name}.writer", promotion.writer,
+                   f"no promotion while the DR replica {detached.identifier} is detached "
+                   "(topology.dr_rebuilds): finish its rebuild first")
+        newest = None
         candidates = (*replicas, *((standby,) if standby else ()))
         chosen = next((m for m in candidates if m.identifier == promotion.writer), None)
         if chosen is None:
@@ -348,20 +494,26 @@ def layout(shape: Shape, topology: Topology, *, fail: Any = None) -> Layout:
         replaced = tuple(m for m in candidates if m is not chosen)
         writers.append(writer)
         replicas, standby = _generation(shape, writer, generation)
-    retired = tuple(writers[:-1])
+    rebuild(topology.generation)
+    if applied < len(rebuilds):
+        unmatched()
+    retired = (*writers[:-1], *dr_retired)
     gone: list[Member] = []
     for identifier in topology.decommissioned:
         member = next((m for m in retired if m.identifier == identifier), None)
         if member is None:
+            what = ("a retired writer or a rebuilt DR replica's detached instance" if dr_retired
+                    else "a retired writer")
             refuse("topology.decommissioned", identifier,
-                   "only a retired writer can be decommissioned (" + (
+                   f"only {what} can be decommissioned (" + (
                        ", ".join(m.identifier for m in retired) or "this env has none") +
                    "); a live member still holds or serves the data")
         gone.append(member)
     return Layout(env=shape.env, generation=topology.generation, writer=writers[-1],
                   replicas=replicas, standby=standby,
                   retired=tuple(m for m in retired if m not in gone), decommissioned=tuple(gone),
-                  replaced=replaced if topology.promotions else (), writers=tuple(writers))
+                  replaced=replaced if topology.promotions else (), writers=tuple(writers),
+                  detached=detached, rebuild=newest)
 
 
 # --- the file --------------------------------------------------------------------------------
@@ -388,13 +540,48 @@ def _parse_engine(entry: Any, fail: Any) -> EngineRecord | None:
     return EngineRecord(engine_version=version, replica_engine_version=replica)
 
 
+_REBUILD_FIELDS = ("detached", "engine_version", "phase")
+
+
+def _parse_rebuilds(entries: Any, fail: Any) -> tuple[DrRebuild, ...]:
+    if not isinstance(entries, list):
+        fail("topology.dr_rebuilds", entries, "a list of {'detached': ID, 'engine_version': "
+             "VERSION, 'phase': 'detached' or 'rebuilt'}")
+    parsed = []
+    for number, item in enumerate(entries):
+        name = f"topology.dr_rebuilds[{number}]"
+        if not isinstance(item, Mapping):
+            fail(name, item, "an object {'detached': ID, 'engine_version': VERSION, 'phase': "
+                 "'detached' or 'rebuilt'}")
+        extra = sorted(set(item) - set(_REBUILD_FIELDS))
+        if extra:
+            fail(f"{name}.{extra[0]}", item[extra[0]],
+                 f"not a DR rebuild field; known: {', '.join(_REBUILD_FIELDS)}")
+        for field_name in ("detached", "engine_version"):
+            if not isinstance(item.get(field_name), str) or not item[field_name]:
+                fail(f"{name}.{field_name}", item.get(field_name),
+                     "the DB instance identifier of the DR replica detached" if
+                     field_name == "detached" else
+                     "the engine version the detached DR replica runs, such as '17.9'")
+        phase = item.get("phase", DETACHED)
+        if phase not in REBUILD_PHASES:
+            fail(f"{name}.phase", phase, f"one of {', '.join(REBUILD_PHASES)}")
+        parsed.append(DrRebuild(detached=item["detached"],
+                                engine_version=item["engine_version"], phase=phase))
+    return tuple(parsed)
+
+
+_TOPOLOGY_FIELDS = ("promotions", "decommissioned", "engine", "dr_rebuilds")
+
+
 def _parse(entry: Any, fail: Any) -> Topology:
     if not isinstance(entry, Mapping):
-        fail("topology", entry, "an object with 'promotions' (and 'decommissioned', 'engine')")
-    unknown = sorted(set(entry) - {"promotions", "decommissioned", "engine"})
+        fail("topology", entry, "an object with 'promotions' (and 'decommissioned', 'engine') "
+             "and optionally 'dr_rebuilds'")
+    unknown = sorted(set(entry) - set(_TOPOLOGY_FIELDS))
     if unknown:
         fail(f"topology.{unknown[0]}", entry[unknown[0]],
-             "not a topology field; known: promotions, decommissioned, engine")
+             f"not a topology field; known: {', '.join(_TOPOLOGY_FIELDS)}")
     promotions = entry.get("promotions", [])
     if not isinstance(promotions, list):
         fail("topology.promotions", promotions, "a list of {'writer': ID, 'region': REGION}")
@@ -416,7 +603,8 @@ def _parse(entry: Any, fail: Any) -> Topology:
                                                         for d in decommissioned):
         fail("topology.decommissioned", decommissioned, "a list of DB instance identifiers")
     return Topology(promotions=tuple(parsed), decommissioned=tuple(decommissioned),
-                    engine=_parse_engine(entry.get("engine"), fail))
+                    engine=_parse_engine(entry.get("engine"), fail),
+                    dr_rebuilds=_parse_rebuilds(entry.get("dr_rebuilds", []), fail))
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_rds as rds
@@ -11,11 +13,13 @@ from constructs_lib.alarms import AlarmThresholds, alarm_topic, replica_lag_alar
 from constructs_lib.instances import (
     ISOLATED_SUBNETS,
     InstanceSettings,
+    PromotedReplica,
     ReadReplica,
     monitoring_role,
 )
+from constructs_lib.redundant_database import Retired, retired_leftovers
 from constructs_lib.security import clients_security_group
-from constructs_lib.validation import db_identifier, other_region
+from constructs_lib.validation import db_identifier, distinct, other_region
 from constructs_lib.writer_endpoint import check_parameter_name, writer_endpoint_parameter
 
 
@@ -47,6 +51,14 @@ class CrossRegionReplica(Construct):
     - `replica_id`: the replica's construct id; default 'Replica'. A replica that replaces
       another (of a new writer, after a failover) needs an id of its own: both exist while
       CloudFormation swaps them.
+    - `detached`: default False; True renders the replica promoted in place and fenced (a DR
+      rebuild's first phase): a standalone instance (`PromotedReplica`: its template loses
+      `SourceDBInstanceIdentifier` and keeps SourceRegion, KmsKeyId and every other create-only
+      property), with automated backups, DeletionPolicy Retain and deletion protection, that
+      admits no client and has no lag alarm; the writer-endpoint parameter keeps naming the
+      writer. `settings.engine` is then the version it runs.
+    - `retired`: default none; replicas detached before, retained outside the stack: their
+      fenced leftovers (`RetiredInstance`, at their construct ids), on the version each last ran.
     """
 
     def __init__(
@@ -66,10 +78,15 @@ class CrossRegionReplica(Construct):
         writer_endpoint: str,
         alarm_thresholds: AlarmThresholds = AlarmThresholds(),
         replica_id: str = "Replica",
+        detached: bool = False,
+        retired: Sequence[Retired] = (),
     ) -> None:
         owner = "CrossRegionReplica"
         db_identifier(owner, "source_identifier", source_identifier)
         db_identifier(owner, "identifier", identifier)
+        for member in retired:
+            db_identifier(owner, "retired", member.identifier)
+        distinct(owner, "retired", (identifier, *(m.identifier for m in retired)))
         other_region(owner, "source_region", source_region, scope,
                      "the source is in another region")
         check_parameter_name(owner, "writer_endpoint_parameter_name",
@@ -81,17 +98,21 @@ class CrossRegionReplica(Construct):
             self, "Source", instance_identifier=source_identifier,
             instance_endpoint_address=f"{source_identifier}.invalid", port=settings.port,
             security_groups=[], engine=settings.engine.instance_engine)
-        self.replica = ReadReplica(
+        self.detached = detached
+        self.replica = (PromotedReplica if detached else ReadReplica)(
             self, replica_id, settings=settings, vpc=vpc, subnets=subnets, key=key,
             monitoring_role=self.monitoring_role, source=self.source, identifier=identifier,
             instance_type=instance_type, source_region=source_region)
+        self.retired = retired_leftovers(self, retired, settings=settings, vpc=vpc,
+                                         subnets=subnets, key=key)
         # Applications in this region attach this group to reach the replica (and, after a
-        # regional failover, the new writer).
+        # regional failover, the new writer); a detached replica admits no one.
         self.clients_security_group = clients_security_group(
-            self, "ClientsSecurityGroup", vpc=vpc, members=[self.replica], port=settings.port,
+            self, "ClientsSecurityGroup", vpc=vpc, members=[] if detached else [self.replica],
+            port=settings.port,
             description="Attach to the application in the DR region: allowed into the replica")
         self.topic = alarm_topic(self, "AlarmTopic", key=key)
-        self.lag_alarm = replica_lag_alarm(
+        self.lag_alarm = None if detached else replica_lag_alarm(
             self, "ReplicaLag", replica=self.replica.instance, label="DR replica",
             threshold_seconds=alarm_thresholds.replica_lag_seconds, topic=self.topic,
             impact="the regional RPO is growing")

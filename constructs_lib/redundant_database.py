@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from constructs import Construct
 from constructs_lib.alarms import AlarmThresholds, DatabaseAlarms, alarm_topic, replica_lag_alarm
 from constructs_lib.backup import DatabaseBackupPlan, locked_vault
 from constructs_lib.credentials import DatabaseCredentials, check_username
+from constructs_lib.engine import EngineSpec
 from constructs_lib.instances import (
     ISOLATED_SUBNETS,
     InstanceSettings,
@@ -79,11 +81,32 @@ class Promoted(Member):
 
 @dataclass(frozen=True, kw_only=True)
 class Retired(Member):
-    """A former writer, retained outside the stack: only its fenced leftovers are rendered
-    (`RetiredInstance`). `created_as_primary`: it was created as a primary (else as a read
-    replica), which its security group's create-only description says."""
+    """A former writer (or a detached DR replica), retained outside the stack: only its fenced
+    leftovers are rendered (`RetiredInstance`). `created_as_primary`: it was created as a
+    primary (else as a read replica), which its security group's create-only description says.
+    `engine_version`: the version it last ran, whose family its parameter and option groups
+    keep (create-only); default None: the composition's `settings.engine`."""
 
     created_as_primary: bool
+    engine_version: str | None = None
+
+
+def retired_leftovers(scope: Construct, retired: Sequence[Retired], *,
+                      settings: InstanceSettings, vpc: ec2.IVpc, subnets: ec2.SubnetSelection,
+                      key: kms.IKey) -> list[RetiredInstance]:
+    """The fenced leftovers of each retired member, at its construct id under `scope`, with the
+    parameter and option groups of the version it last ran."""
+    return [
+        RetiredInstance(scope, member.construct_id,
+                        kind="Primary database" if member.created_as_primary
+                        else "Read replica", identifier=member.identifier,
+                        settings=dataclasses.replace(
+                            settings, engine=EngineSpec(name=settings.engine.name,
+                                                        version=member.engine_version),
+                            replica_engine=None) if member.engine_version else settings,
+                        vpc=vpc, subnets=subnets, key=key)
+        for member in retired
+    ]
 
 
 class RedundantDatabase(Construct):
@@ -218,13 +241,8 @@ class RedundantDatabase(Construct):
                         identifier=replica.identifier, instance_type=replica_type)
             for replica in replicas
         ]
-        self.retired = [
-            RetiredInstance(scope, member.construct_id,
-                            kind="Primary database" if member.created_as_primary
-                            else "Read replica", identifier=member.identifier,
-                            settings=settings, vpc=vpc, subnets=subnets, key=key)
-            for member in retired
-        ]
+        self.retired = retired_leftovers(scope, retired, settings=settings, vpc=vpc,
+                                         subnets=subnets, key=key)
 
         # Who may connect: the application's security group and the rotation function. Their
         # egress goes to the database instances only (rotation also to the Secrets Manager
@@ -343,13 +361,8 @@ class StandbyDatabase(Construct):
             source=_imported(self, f"{standby.construct_id}Source", source_identifier,
                              settings),
             source_region=source_region)
-        self.retired = [
-            RetiredInstance(self, member.construct_id,
-                            kind="Primary database" if member.created_as_primary
-                            else "Read replica", identifier=member.identifier,
-                            settings=settings, vpc=vpc, subnets=subnets, key=key)
-            for member in retired
-        ]
+        self.retired = retired_leftovers(self, retired, settings=settings, vpc=vpc,
+                                         subnets=subnets, key=key)
         self.clients_security_group = clients_security_group(
             self, "ClientsSecurityGroup", vpc=vpc, members=[self.standby], port=settings.port,
             description=clients_description)

@@ -37,9 +37,12 @@ class EgressTo:
 
 def egress_only_to(scope: Construct, construct_id: str, *, vpc: ec2.IVpc, description: str,
                    rules: Sequence[EgressTo]) -> ec2.SecurityGroup:
-    """A security group with no ingress and egress to `rules` only (inline, so authoritative)."""
+    """A security group with no ingress and egress to `rules` only (inline, so authoritative);
+    without rules, CDK's inline placeholder that matches no traffic (no egress at all)."""
     group = ec2.SecurityGroup(scope, construct_id, vpc=vpc, description=description,
                               allow_all_outbound=False)
+    if not rules:
+        return group
     cfn = group.node.default_child
     assert isinstance(cfn, ec2.CfnSecurityGroup)
     cfn.security_group_egress = [

@@ -85,7 +85,8 @@ def policy_settings(cfg: DatabaseConfig,
     lifecycle = None if not engines.offers_extended_support(cfg.engine) else (
         engines.EXTENDED_SUPPORT if cfg.extended_support else engines.STANDARD_SUPPORT_ONLY)
 
-    def instance(identifier: str, *, replica: bool) -> InstancePromise:
+    def instance(identifier: str, *, replica: bool, version: str | None = None,
+                 detached: bool = False) -> InstancePromise:
         keeps_backups = not replica or cfg.engine in rds.REPLICA_BACKUP_ENGINES
         return InstancePromise(
             identifier=identifier, replica=replica, port=cfg.port,
@@ -93,9 +94,9 @@ def policy_settings(cfg: DatabaseConfig,
             log_exports=tuple(cfg.log_exports),
             backup_retention_days=cfg.backup_retention_days if keeps_backups else None,
             performance_insights=cfg.performance_insights_supported,
-            engine_version=(cfg.replica_engine_version or cfg.engine_version) if replica
-            else cfg.engine_version,
-            lifecycle_support=lifecycle)
+            engine_version=version or ((cfg.replica_engine_version or cfg.engine_version)
+                                       if replica else cfg.engine_version),
+            lifecycle_support=lifecycle, detached=detached)
 
     a = cfg.alarms
     free_storage_bytes = cfg.allocated_storage_gib * 2**30 * a.free_storage_percent // 100
@@ -106,7 +107,10 @@ def policy_settings(cfg: DatabaseConfig,
         instances=(instance(layout.writer.identifier, replica=False),
                    *(instance(m.identifier, replica=True)
                      for m in (*layout.replicas, *((layout.standby,) if layout.standby
-                                                   else ())))),
+                                                   else ()))),
+                   *((instance(layout.detached.identifier, replica=False, detached=True,
+                               version=layout.detached.engine_version),)
+                     if layout.detached else ())),
         replica_count=cfg.replica_count,
         log_retention_days=cfg.log_retention_days,
         secret_rotation_days=cfg.secret_rotation_days,

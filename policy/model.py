@@ -58,6 +58,9 @@ class InstancePromise:
     #: Its EngineLifecycleSupport (standard support only, or Extended Support opted in);
     #: None where the engine has no such setting (MariaDB).
     lifecycle_support: str | None = None
+    #: A DR replica a declared DR rebuild detached (config/topology.json): standalone, fenced,
+    #: not the writer: it serves no one, so it needs no replica of its own.
+    detached: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,14 @@ def is_replica(resource: Resource) -> bool:
 def is_primary(resource: Resource) -> bool:
     """A DB instance that is not a read replica."""
     return resource.type == rds.DB_INSTANCE and not rds.is_replica(resource.properties)
+
+
+def is_writer(resource: Resource, stack: StackView) -> bool:
+    """A DB instance that is not a read replica, nor a DR replica a declared rebuild detached
+    (standalone, fenced, serving no one: the rules of a writer's replicas and backup plan do
+    not apply to it; its automated backups, encryption and protection do)."""
+    promise = stack.settings.instance(resource.prop("DBInstanceIdentifier"))
+    return is_primary(resource) and not (promise is not None and promise.detached)
 
 
 # A check returns one result, or one per granular finding (a rule that reports each differing

@@ -20,6 +20,7 @@ verdict the reviewer needs.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -29,7 +30,14 @@ from pathlib import Path
 import config
 from cloud_assembly import CloudAssembly
 from config.naming import stack_name
-from config.topology import TOPOLOGY_FILE_VARIABLE, Topology, topology_file, write
+from config.topology import (
+    DETACHED,
+    REBUILT,
+    TOPOLOGY_FILE_VARIABLE,
+    Topology,
+    topology_file,
+    write,
+)
 from review.allowlist import AllowListError, load
 from review.normalize import normalize
 from review.report import render
@@ -74,35 +82,51 @@ def _synthesize(env: str, scratch: Path) -> tuple[CloudAssembly, str | None]:
         return synthesize(env, scratch / f"{env}-ungated", gate=False), refusal
 
 
+def _previous_topology(cfg: config.DatabaseConfig) -> tuple[Topology, str]:
+    """`cfg`'s topology before its newest declared change (a promotion, or a DR rebuild's
+    phase), with the baseline's description."""
+    topology, layout = cfg.topology, cfg.layout
+    rebuild = layout.rebuild
+    if rebuild is not None:
+        *before, last = topology.dr_rebuilds
+        previous = dataclasses.replace(
+            topology, dr_rebuilds=(*before, *(
+                (dataclasses.replace(last, phase=DETACHED),) if last.phase == REBUILT else ())),
+            decommissioned=tuple(d for d in topology.decommissioned if d != last.detached))
+        return previous, (f"the templates before the DR rebuild's {last.phase} phase "
+                          f"config/topology.json declares ({last.detached})")
+    generation = topology.generation
+    return (Topology(promotions=topology.promotions[:-1], engine=topology.engine),
+            f"generation {generation - 1} of the declared topology (the templates before "
+            f"the promotion config/topology.json declares as generation {generation})")
+
+
 def _previous_generation(env: str, cfg: config.DatabaseConfig, scratch: Path) -> Baseline:
-    """The templates of `cfg`'s topology before its newest promotion (synthesized ungated:
-    the gate judges the current templates)."""
+    """The templates of `cfg`'s topology before its newest declared change (synthesized
+    ungated: the gate judges the current templates)."""
     from app import synthesize
 
-    previous = Topology(promotions=cfg.topology.promotions[:-1], engine=cfg.topology.engine)
+    previous, source = _previous_topology(cfg)
     scratch_file = scratch / f"{env}-topology.json"
     scratch_file.write_text(topology_file().read_text() if topology_file().exists() else "{}")
     write(env, previous, path=scratch_file)
     before = os.environ.get(TOPOLOGY_FILE_VARIABLE)
     os.environ[TOPOLOGY_FILE_VARIABLE] = str(scratch_file)
     try:
-        assembly = synthesize(env, scratch / f"{env}-generation-{previous.generation}",
-                              gate=False)
+        assembly = synthesize(env, scratch / f"{env}-before", gate=False)
     finally:
         if before is None:
             os.environ.pop(TOPOLOGY_FILE_VARIABLE, None)
         else:
             os.environ[TOPOLOGY_FILE_VARIABLE] = before
-    generation = cfg.topology.generation
-    return Baseline(
-        source=f"generation {generation - 1} of the declared topology (the templates before "
-               f"the promotion config/topology.json declares as generation {generation})",
-        templates={stack.name: normalize(stack.template) for stack in assembly.stacks})
+    return Baseline(source=source,
+                    templates={stack.name: normalize(stack.template)
+                               for stack in assembly.stacks})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _arguments(argv)
-    from review.pipeline import declared_promotion, review_environment
+    from review.pipeline import declared_dr_rebuild, declared_promotion, review_environment
 
     try:
         entries = load(ALLOWLIST_PATH)
@@ -119,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 assembly, refusal = _synthesize(env, Path(scratch))
                 templates = {stack.name: stack.template for stack in assembly.stacks}
                 declared = declared_promotion(cfg.layout)
-                baseline = (_previous_generation(env, cfg, Path(scratch)) if declared else
+                rebuild = declared_dr_rebuild(cfg.layout)
+                baseline = (_previous_generation(env, cfg, Path(scratch))
+                            if declared or rebuild else
                             load_baseline(stacks=templates, ref=args.baseline,
                                           stack_prefix=stack_name(env, "")))
             except (config.ConfigError, BaselineError) as error:
@@ -128,7 +154,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             review = review_environment(env=env, templates=templates,
                                         regions=assembly.regions, baseline=baseline,
                                         entries=entries, gate_error=refusal, declared=declared,
-                                        promotion=cfg.layout.change if declared else None)
+                                        rebuild=rebuild, promotion=cfg.layout.change
+                                        if declared or rebuild else None)
             path = args.out / f"{env}.md"
             path.write_text(render(review), encoding="utf-8")
             if not args.quiet:

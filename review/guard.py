@@ -25,6 +25,12 @@ the stateful resources of the replicas it replaces, and of what moved with the w
 new region, leaving the stack are notes too. Everything else still blocks: a create-only change
 on the promoted writer, a source removed from a replica the config does not declare, the
 retired writer deployed with a policy that would delete it.
+
+A DR rebuild declared in config/topology.json (`DeclaredDrRebuild`) changes two verdicts the
+same way: in its detached phase, the removal of `SourceDBInstanceIdentifier` from the DR replica
+it names is an in-place promotion (a note); in its rebuilt phase, that instance leaving the
+stack is its retirement (a note, when the template deployed before, the detached one, keeps it
+with DeletionPolicy Retain). The same changes undeclared still block.
 """
 
 from __future__ import annotations
@@ -121,6 +127,21 @@ class DeclaredPromotion:
         return None
 
 
+@dataclass(frozen=True, kw_only=True)
+class DeclaredDrRebuild:
+    """The changes a DR rebuild declared in config/topology.json makes expected.
+
+    - `detached`: the DR replica's identifier promoted in place and fenced (the detached phase);
+    - `retired`: the detached instance's identifier, which leaves its stack retained (the
+      rebuilt phase);
+    - `decommission`: the commands that delete the retired instance for good.
+    """
+
+    detached: str | None = None
+    retired: str | None = None
+    decommission: str = ""
+
+
 def _belongs(logical_id: str, prefix: str) -> bool:
     """A logical id of the construct whose path makes `prefix` (CDK joins the path's parts and
     adds an 8-digit hash): the prefix, then a capitalized part or the hash."""
@@ -191,7 +212,8 @@ def _removal_consequence(old: Mapping[str, Any], *, spec: StatefulType) -> str:
 
 def _property_findings(*, stack: str, logical_id: str, spec: StatefulType, label: str,
                        old_template: Template, new_template: Template,
-                       declared: DeclaredPromotion | None = None) -> Iterator[Finding]:
+                       declared: DeclaredPromotion | None = None,
+                       rebuild: DeclaredDrRebuild | None = None) -> Iterator[Finding]:
     old = old_template["Resources"][logical_id]
     new = new_template["Resources"][logical_id]
     old_props, new_props = old.get("Properties", {}), new.get("Properties", {})
@@ -222,12 +244,13 @@ def _property_findings(*, stack: str, logical_id: str, spec: StatefulType, label
 
     if spec.type == rds.DB_INSTANCE:
         yield from _database_conditionals(old=old_props, new=new_props, finding=finding,
-                                          replaced=replaced, declared=declared)
+                                          replaced=replaced, declared=declared, rebuild=rebuild)
 
 
 def _database_conditionals(*, old: Mapping[str, Any], new: Mapping[str, Any],
                            finding: Callable[..., Finding], replaced: str,
-                           declared: DeclaredPromotion | None = None) -> Iterator[Finding]:
+                           declared: DeclaredPromotion | None = None,
+                           rebuild: DeclaredDrRebuild | None = None) -> Iterator[Finding]:
     """The create-only-in-some-cases properties of AWS::RDS::DBInstance."""
     if old.get("Engine") and new.get("Engine") and old["Engine"] != new["Engine"]:
         yield finding("Engine", old["Engine"], new["Engine"], replaced)
@@ -249,6 +272,13 @@ def _database_conditionals(*, old: Mapping[str, Any], new: Mapping[str, Any],
         if declared is not None and identifier == declared.writer:
             yield finding(rds.SOURCE, before, after, promotion_consequence(declared),
                           blocking=False)
+        elif rebuild is not None and identifier == rebuild.detached:
+            yield finding(rds.SOURCE, before, after,
+                          f"the DR rebuild config/topology.json declares: CloudFormation "
+                          f"promotes {identifier} in place (no replacement, its data kept), "
+                          "a standalone instance, fenced, not the writer: the last DR copy "
+                          "while the writer is upgraded, until a new DR replica is built",
+                          blocking=False)
         else:
             yield finding(rds.SOURCE, before, after,
                           "promotes a read replica that config/topology.json does not declare "
@@ -269,12 +299,22 @@ def promotion_consequence(declared: DeclaredPromotion) -> str:
 
 
 def _declared_removal(resource: Mapping[str, Any], *, stack: str, logical_id: str,
-                      spec: StatefulType, declared: DeclaredPromotion | None) -> str | None:
-    """Why removing this resource is what the declared promotion does (a note), else None."""
-    if declared is None:
-        return None
+                      spec: StatefulType, declared: DeclaredPromotion | None,
+                      rebuild: DeclaredDrRebuild | None = None) -> str | None:
+    """Why removing this resource is what the declared promotion or DR rebuild does (a note),
+    else None."""
     policy = removal.policy_of(resource, "DeletionPolicy")
     name = resource.get("Properties", {}).get(spec.name_property) if spec.name_property else None
+    if rebuild is not None and spec.type == rds.DB_INSTANCE and name == rebuild.retired:
+        if removal.keeps_resource(policy) and rds.deletion_policy_applies(
+                resource.get("Properties", {})):
+            return (f"retires {name}, the DR replica detached for the rebuild: CloudFormation "
+                    "keeps it outside the stack (DeletionPolicy Retain, deletion protection "
+                    "on), fenced, until it is decommissioned"
+                    + (f": {rebuild.decommission}" if rebuild.decommission else ""))
+        return None
+    if declared is None:
+        return None
     if spec.type == rds.DB_INSTANCE and name == declared.retired:
         if removal.keeps_resource(policy) and rds.deletion_policy_applies(
                 resource.get("Properties", {})):
@@ -298,11 +338,13 @@ def _declared_removal(resource: Mapping[str, Any], *, stack: str, logical_id: st
 
 
 def find_data_loss(*, stack: str, old: Template | None, new: Template | None,
-                   declared: DeclaredPromotion | None = None) -> list[Finding]:
+                   declared: DeclaredPromotion | None = None,
+                   rebuild: DeclaredDrRebuild | None = None) -> list[Finding]:
     """Every data-losing change of stateful resources from `old` to `new` (normalized templates).
 
     `old` None means a new stack (nothing to lose); `new` None means the stack is gone.
-    `declared`: the promotion config/topology.json declares between the two (module doc).
+    `declared`, `rebuild`: the promotion or the DR rebuild phase config/topology.json declares
+    between the two (module doc).
     """
     if old is None:
         return []
@@ -318,7 +360,8 @@ def find_data_loss(*, stack: str, old: Template | None, new: Template | None,
         current = new_resources.get(logical_id)
         if current is None or current.get("Type") != resource.get("Type"):
             expected = _declared_removal(resource, stack=stack, logical_id=logical_id, spec=spec,
-                                         declared=declared) if current is None else None
+                                         declared=declared, rebuild=rebuild) \
+                if current is None else None
             if expected is not None:
                 findings.append(Finding(
                     stack=stack, resource=logical_id, resource_type=spec.type, label=label,
@@ -337,7 +380,7 @@ def find_data_loss(*, stack: str, old: Template | None, new: Template | None,
         assert new is not None
         findings.extend(_property_findings(stack=stack, logical_id=logical_id, spec=spec,
                                            label=label, old_template=old, new_template=new,
-                                           declared=declared))
+                                           declared=declared, rebuild=rebuild))
     return findings
 
 

@@ -12,7 +12,13 @@ from config.topology import DATABASE_STACK, Layout, Member, decommission_command
 from review.allowlist import AllowEntry, judge, stale_entries
 from review.diff import Change, diff_stack
 from review.facts import describe
-from review.guard import DeclaredPromotion, Finding, find_data_loss, find_upgrade_problems
+from review.guard import (
+    DeclaredDrRebuild,
+    DeclaredPromotion,
+    Finding,
+    find_data_loss,
+    find_upgrade_problems,
+)
 from review.normalize import normalize
 from review.report import Review
 from review.snapshots import Baseline
@@ -24,10 +30,24 @@ def logical_prefix(member: Member) -> str:
     return ("Database" if member.stack == DATABASE_STACK else "") + member.construct_id
 
 
+def declared_dr_rebuild(layout: Layout) -> DeclaredDrRebuild | None:
+    """What the DR rebuild phase that is `layout`'s newest change makes expected, for the guard
+    (None: its newest change is no DR rebuild)."""
+    if layout.rebuild is None:
+        return None
+    if layout.detached is not None:
+        return DeclaredDrRebuild(detached=layout.detached.identifier)
+    retired = layout.retired_dr_replica
+    assert retired is not None
+    return DeclaredDrRebuild(retired=retired.identifier,
+                             decommission=decommission_commands(retired))
+
+
 def declared_promotion(layout: Layout) -> DeclaredPromotion | None:
-    """What the newest promotion of `layout` makes expected, for the guard (None: none)."""
+    """What the newest promotion of `layout` makes expected, for the guard (None: none, or a
+    DR rebuild is newer: `declared_dr_rebuild`)."""
     old = layout.previous_writer
-    if old is None:
+    if old is None or layout.rebuild is not None:
         return None
     replaced: dict[str, tuple[str, ...]] = {}
     for member in layout.replaced:
@@ -47,6 +67,7 @@ def review_environment(*, env: str, templates: Mapping[str, Mapping[str, Any]],
                        entries: Sequence[AllowEntry],
                        gate_error: str | None = None,
                        declared: DeclaredPromotion | None = None,
+                       rebuild: DeclaredDrRebuild | None = None,
                        promotion: str | None = None) -> Review:
     """Compare `templates` ({stack: raw or normalized template}) with `baseline` and describe them.
 
@@ -55,7 +76,8 @@ def review_environment(*, env: str, templates: Mapping[str, Mapping[str, Any]],
     entries are judged against this environment's stacks only. `gate_error` is the policy
     gate's refusal, when the templates had to be synthesized without it. `declared` and
     `promotion` (its description): the promotion config/topology.json declares between the
-    baseline (then the previous generation's templates) and `templates`. Engine-version
+    baseline (then the previous generation's templates) and `templates`; `rebuild` likewise
+    the DR rebuild phase (the baseline: the templates before that phase). Engine-version
     changes are judged across the stacks (`find_upgrade_problems`) and listed in
     CloudFormation's order.
     """
@@ -69,7 +91,8 @@ def review_environment(*, env: str, templates: Mapping[str, Mapping[str, Any]],
         if old is None:
             new_stacks.append(stack)
             continue
-        findings += find_data_loss(stack=stack, old=old, new=new, declared=declared)
+        findings += find_data_loss(stack=stack, old=old, new=new, declared=declared,
+                                   rebuild=rebuild)
         changes += diff_stack(stack=stack, old=old, new=new)
     upgrade = find_upgrade_problems(
         old={stack: t for stack, t in baseline.templates.items() if t is not None}, new=current)

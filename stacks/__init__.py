@@ -57,13 +57,15 @@ class EnvironmentStacks:
 
     @property
     def inherited_encryption(self) -> dict[str, str]:
-        """{identifier: construct path of the CMK} of each promoted writer the stacks render:
-        its storage is encrypted with the key of the source it was created from (a same-region
+        """{identifier: construct path of the CMK} of each promoted writer (and DR replica a
+        rebuild detached) the stacks render: its storage is encrypted with the key of the source
+        it was created from (a same-region
         replica inherits it, so its template carries no KmsKeyId), which the policy gate checks
         against this lineage."""
         layout = self.config.layout
-        writer = layout.writer
-        return {writer.identifier: layout.key_path(writer)} if writer.promoted else {}
+        writer, detached = layout.writer, layout.detached
+        return {m.identifier: layout.key_path(m) for m in (writer, detached)
+                if m is not None and m.promoted}
 
 
 def stack_name(config: DatabaseConfig, role: str) -> str:

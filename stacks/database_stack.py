@@ -139,16 +139,21 @@ class DatabaseStack(Stack):
 
 def standby_outputs(stack: Stack, *, replica: Any, key_arn: str, writer_stack_name: str,
                     writer_region: str, config: DatabaseConfig, writer_parameter: Any,
-                    topic_arn: str, clients_group_id: str) -> None:
-    """The outputs of the stack that holds the cross-region replica of the writer."""
+                    topic_arn: str, clients_group_id: str, detached: bool = False) -> None:
+    """The outputs of the stack that holds the cross-region replica of the writer (`detached`:
+    the replica a DR rebuild detached, which serves no one: `DetachedIdentifier` and
+    `DetachedEndpoint` name it instead of `ReplicaIdentifier` and `ReplicaEndpoint`)."""
+    kind = "Detached" if detached else "Replica"
+    what = ("DR replica detached for a rebuild (standalone, fenced)" if detached
+            else "Cross-region read replica")
     for name, value, description in (
-        ("ReplicaIdentifier", replica.identifier, "Cross-region read replica"),
+        (f"{kind}Identifier", replica.identifier, what),
         # A replica secret keeps its primary's name: the name finds it in this region when
         # the writer's region does not answer.
         ("SecretName", Fn.get_stack_output(writer_stack_name, "SecretName", writer_region),
          "Name of the credentials secret, replicated read-only to this region (no value)"),
-        ("ReplicaEndpoint", replica.instance.db_instance_endpoint_address,
-         "Cross-region read replica endpoint address"),
+        (f"{kind}Endpoint", replica.instance.db_instance_endpoint_address,
+         f"{what} endpoint address"),
         ("SourceRegion", writer_region, "Region of the primary"),
         ("Port", str(config.port), "Database port"),
         ("KeyArn", key_arn, "DR-region CMK of the replica"),

@@ -25,8 +25,10 @@ from stacks.database_stack import (
 )
 from stacks.props import (
     alarm_thresholds,
+    detached_settings,
     instance_settings,
     instance_type,
+    retired_members,
     writer_endpoint_parameter_name,
 )
 
@@ -96,22 +98,28 @@ class DrReplicaStack(Stack):
                 **writer_composition_props(cfg, DR_STACK))
             writer_outputs(self, self.writer, config=cfg, key_arn=key.key_arn)
             return
-        standby = layout.standby
+        # The DR replica, or the one a rebuild detached (promoted in place, fenced) while the
+        # writer is upgraded; the replicas detached before leave their fenced leftovers.
+        detached = layout.detached
+        standby = detached or layout.standby
         assert standby is not None
         # `Default`: CDK leaves it out of logical ids, so the replica keeps the logical id it
         # was first deployed with.
         self.dr = CrossRegionReplica(
-            self, "Default", settings=instance_settings(cfg), vpc=network.vpc,
-            subnets=network.database_subnets, key=key,
+            self, "Default", settings=detached_settings(cfg, detached.engine_version)
+            if detached is not None and detached.engine_version else instance_settings(cfg),
+            vpc=network.vpc, subnets=network.database_subnets, key=key,
             source_identifier=layout.writer.identifier, source_region=source_region,
             identifier=standby.identifier, replica_id=standby.construct_id,
             instance_type=instance_type(cfg.replica_instance_class),
             writer_endpoint_parameter_name=writer_endpoint_parameter_name(cfg),
             writer_endpoint=writer_endpoint_of(cfg, source_stack_name, source_region),
-            alarm_thresholds=alarm_thresholds(cfg))
+            alarm_thresholds=alarm_thresholds(cfg), detached=detached is not None,
+            retired=retired_members(layout, DR_STACK))
         self.replica = self.dr.replica
         standby_outputs(self, replica=self.replica, key_arn=key.key_arn,
                         writer_stack_name=source_stack_name, writer_region=source_region,
                         config=cfg, writer_parameter=self.dr.writer_endpoint,
                         topic_arn=self.dr.topic.topic_arn,
-                        clients_group_id=self.dr.clients_security_group.security_group_id)
+                        clients_group_id=self.dr.clients_security_group.security_group_id,
+                        detached=detached is not None)

@@ -3,6 +3,8 @@ primary region's stacks and the DR region's alike."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
 
@@ -72,7 +74,18 @@ def members(layout: Layout, stack: str) -> tuple[list[Member], list[Retired]]:
     """(replicas, retired writers) that the `stack` role's composition renders."""
     replicas = [Member(construct_id=m.construct_id, identifier=m.identifier)
                 for m in layout.replicas if m.stack == stack]
-    retired = [Retired(construct_id=m.construct_id, identifier=m.identifier,
-                       created_as_primary=not m.promoted)
-               for m in layout.retired_in(stack)]
-    return replicas, retired
+    return replicas, retired_members(layout, stack)
+
+
+def retired_members(layout: Layout, stack: str) -> list[Retired]:
+    """The retired members whose fenced leftovers the `stack` role renders."""
+    return [Retired(construct_id=m.construct_id, identifier=m.identifier,
+                    created_as_primary=not m.promoted, engine_version=m.engine_version)
+            for m in layout.retired_in(stack)]
+
+
+def detached_settings(config: DatabaseConfig, version: str) -> InstanceSettings:
+    """The settings of a detached DR replica: the env's, on the version it keeps."""
+    return dataclasses.replace(instance_settings(config),
+                               engine=EngineSpec(name=config.engine, version=version),
+                               replica_engine=None)

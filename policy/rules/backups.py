@@ -11,6 +11,7 @@ from policy.model import (
     Rule,
     StackView,
     is_primary,
+    is_writer,
     non_compliant,
 )
 
@@ -46,7 +47,7 @@ BACKUP_RETENTION = Rule(
 
 
 def _in_backup_plan(resource: Resource, stack: StackView) -> Result:
-    if not is_primary(resource):
+    if not is_writer(resource, stack):
         return NOT_APPLICABLE
     for selection in stack.of_type("AWS::Backup::BackupSelection"):
         spec = selection.prop("BackupSelection", {})

@@ -14,8 +14,8 @@ from policy.model import (
     Result,
     Rule,
     StackView,
-    is_primary,
     is_replica,
+    is_writer,
     non_compliant,
 )
 
@@ -84,7 +84,7 @@ def _instance(resource: Resource, stack: StackView) -> Result | tuple[Result, ..
                          ("EngineLifecycleSupport", promise.lifecycle_support)):
         if wanted is not None and resource.prop(name) != wanted:
             found.append(_property(name, f"{resource.prop(name)!r}; configured {wanted!r}"))
-    if not promise.replica and is_primary(resource):
+    if not promise.replica and is_writer(resource, stack):
         found += _declared_instances(resource, stack)
     return tuple(found) or COMPLIANT
 

@@ -9,14 +9,14 @@ from policy.model import (
     Result,
     Rule,
     StackView,
-    is_primary,
     is_replica,
+    is_writer,
     non_compliant,
 )
 
 
 def _has_replica(resource: Resource, stack: StackView) -> Result:
-    if not is_primary(resource):
+    if not is_writer(resource, stack):
         return NOT_APPLICABLE
     for other in stack.of_type("AWS::RDS::DBInstance"):
         if is_replica(other) and stack.target(other.prop("SourceDBInstanceIdentifier")) is resource:
