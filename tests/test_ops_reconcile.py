@@ -64,9 +64,9 @@ def test_failover_prints_the_config_change_and_records_it_with_record(
         env: Deployed, topology: Path) -> None:
     code, out, err = failover(env)
     assert (code, err) == (0, "")
-    assert "Config change to commit (env local: generation 1: local-mysql-replica-1 in " \
-           "us-east-1 is the writer; local-mysql-primary retired), in topology.json:" in out
-    assert '"writer": "local-mysql-replica-1"' in out
+    assert "Config change to commit (env local: generation 1: local-postgres-replica-1 in " \
+           "us-east-1 is the writer; local-postgres-primary retired), in topology.json:" in out
+    assert '"writer": "local-postgres-replica-1"' in out
     assert "Record it with --record" in out and not topology.exists()
 
 
@@ -74,7 +74,7 @@ def test_failover_with_record_writes_the_promotion(env: Deployed, topology: Path
     code, out, _ = failover(env, "--record")
     assert code == 0, out
     assert json.loads(topology.read_text()) == {"local": {"decommissioned": [], "promotions": [
-        {"region": "us-east-1", "writer": "local-mysql-replica-1"}]}}
+        {"region": "us-east-1", "writer": "local-postgres-replica-1"}]}}
     assert f"==> recorded in {topology}; commit it, then `python -m ops reconcile --env " \
            "local` and deploy" in out
 
@@ -82,12 +82,12 @@ def test_failover_with_record_writes_the_promotion(env: Deployed, topology: Path
 def test_a_promotion_the_stacks_cannot_follow_is_not_recorded(topology: Path) -> None:
     cfg = local_config(dr_region="us-west-2", dr_availability_zones=("us-west-2a",),
                        topology=Topology(promotions=(Promotion(
-                           writer="local-mysql-dr-replica", region="us-west-2"),)))
+                           writer="local-postgres-dr-replica", region="us-west-2"),)))
     out = io.StringIO()
-    plan: Any = SimpleNamespace(target="local-mysql-g1-dr-replica", region="us-east-1")
+    plan: Any = SimpleNamespace(target="local-postgres-g1-dr-replica", region="us-east-1")
     assert not record(cfg, plan, write_file=True, out=out)
     assert "this promotion cannot be declared, so the stacks cannot follow it: config error " \
-           "in env 'local': topology.promotions[1].writer='local-mysql-g1-dr-replica': a " \
+           "in env 'local': topology.promotions[1].writer='local-postgres-g1-dr-replica': a " \
            "second regional promotion" in out.getvalue()
     assert not topology.exists()
 
@@ -96,7 +96,7 @@ def test_a_promotion_the_stacks_cannot_follow_is_not_recorded(topology: Path) ->
 
 def test_reconcile_of_the_original_topology_has_nothing_to_do(env: Deployed) -> None:
     assert env.run("reconcile")[:2] == (0, "env local declares its original topology (writer "
-                                           "local-mysql-primary): nothing to reconcile\n")
+                                           "local-postgres-primary): nothing to reconcile\n")
 
 
 def test_reconcile_releases_the_replicas_the_deploy_replaces(env: Deployed,
@@ -107,13 +107,13 @@ def test_reconcile_releases_the_replicas_the_deploy_replaces(env: Deployed,
 
     code, out, err = env.run("reconcile", "--dry-run")
     assert (code, err) == (0, "")
-    assert "Reconcile plan: env local: generation 1: local-mysql-replica-1 in us-east-1 is " \
-           "the writer; local-mysql-primary retired" in out
-    assert f"  replace: {replaced} (us-east-1) follows local-mysql-primary: RDS cannot " \
+    assert "Reconcile plan: env local: generation 1: local-postgres-replica-1 in us-east-1 is " \
+           "the writer; local-postgres-primary retired" in out
+    assert f"  replace: {replaced} (us-east-1) follows local-postgres-primary: RDS cannot " \
            "re-parent it; turn deletion protection off so that the deploy deletes it" in out
-    assert "  retire:  local-mysql-primary (us-east-1): leaves the stack, kept" in out
-    assert "  create:  local-mysql-g1-replica-1 (us-east-1), local-mysql-g1-replica-2 " \
-           "(us-east-1): replicas of local-mysql-replica-1" in out
+    assert "  retire:  local-postgres-primary (us-east-1): leaves the stack, kept" in out
+    assert "  create:  local-postgres-g1-replica-1 (us-east-1), local-postgres-g1-replica-2 " \
+           "(us-east-1): replicas of local-postgres-replica-1" in out
     assert env.describe(replaced)["DeletionProtection"] is True  # dry run
 
     code, out, _ = env.run("reconcile")
@@ -132,7 +132,7 @@ def test_fails_reconcile_where_the_env_was_never_deployed(aws: Clients, topology
     assert code == 3
     assert err.startswith("error: env local is not deployed in account 123456789012 region "
                           "us-east-1 (no stack RedundantDb-local-Database): the declared "
-                          "topology (generation 1, writer local-mysql-replica-1) deploys only "
+                          "topology (generation 1, writer local-postgres-replica-1) deploys only "
                           "over the environment it was promoted in")
 
 
@@ -151,7 +151,7 @@ def test_fails_reconcile_when_the_endpoint_names_another_writer(env: Deployed,
     env.clients.ssm.put_parameter(Name=env.parameter, Value=env.endpoint(env.primary),
                                   Overwrite=True)
     code, _, err = env.run("reconcile")
-    assert code == 3 and "not the declared writer local-mysql-replica-1" in err
+    assert code == 3 and "not the declared writer local-postgres-replica-1" in err
 
 
 def test_fails_reconcile_when_the_old_writer_would_be_deleted(
@@ -160,7 +160,7 @@ def test_fails_reconcile_when_the_old_writer_would_be_deleted(
     monkeypatch.setattr(ops.reconcile, "deployed_deletion_policy", lambda *_: "Snapshot")
     code, _, err = env.run("reconcile")
     assert code == 3
-    assert "local-mysql-primary is deployed with DeletionPolicy Snapshot: the deploy that " \
+    assert "local-postgres-primary is deployed with DeletionPolicy Snapshot: the deploy that " \
            "retires it would delete it" in err
     assert env.describe(env.replicas[1])["DeletionProtection"] is True  # nothing changed
 
@@ -173,12 +173,12 @@ def test_verify_after_the_recorded_failover_says_to_reconcile(env: Deployed,
     code, out, _ = env.run("verify")
     assert code == 0, out
     assert ("WARN  config local: the stacks follow the declared topology: expected generation "
-            "1 (writer local-mysql-replica-1), actual generation 0 (writer "
-            "local-mysql-primary) (reconcile: `python -m ops reconcile --env local`, then "
+            "1 (writer local-postgres-replica-1), actual generation 0 (writer "
+            "local-postgres-primary) (reconcile: `python -m ops reconcile --env local`, then "
             "deploy") in out
     assert "PASS  config local: the live writer is the declared writer = " \
-           "local-mysql-replica-1" in out
-    assert "PASS  rds local-mysql-primary: retired writer kept" in out
+           "local-postgres-replica-1" in out
+    assert "PASS  rds local-postgres-primary: retired writer kept" in out
 
 
 def test_verify_fails_when_the_declared_writer_is_not_the_live_one(env: Deployed,
@@ -187,9 +187,9 @@ def test_verify_fails_when_the_declared_writer_is_not_the_live_one(env: Deployed
     code, out, _ = env.run("verify")
     assert code == 1
     assert ("FAIL  config local: the live writer is the declared writer: expected "
-            "local-mysql-replica-1, actual local-mysql-primary (config/topology.json declares "
-            "local-mysql-replica-1, but the writer endpoint names local-mysql-primary: fail "
-            "over to local-mysql-replica-1, or declare the writer that serves)") in out
+            "local-postgres-replica-1, actual local-postgres-primary (config/topology.json declares "
+            "local-postgres-replica-1, but the writer endpoint names local-postgres-primary: fail "
+            "over to local-postgres-replica-1, or declare the writer that serves)") in out
 
 
 def test_verify_after_the_reconcile_checks_the_replaced_replicas(
@@ -222,7 +222,7 @@ def test_verify_warns_when_a_retired_writer_is_gone_undeclared(env: Deployed,
     env.delete(env.primary)
     code, out, _ = env.run("verify")
     assert code == 0
-    assert ('WARN  rds local-mysql-primary: retired writer kept: expected the instance '
+    assert ('WARN  rds local-postgres-primary: retired writer kept: expected the instance '
             '(retained for forensics), actual missing (if it was decommissioned, list it '
             'under "decommissioned" in config/topology.json and deploy)') in out
 
@@ -278,9 +278,9 @@ def test_backup_plan_selects_the_writer(targets: list[str] | None, writer: str,
 @pytest.fixture
 def fenced_group(env: Deployed) -> str:
     """The primary in a parameter group of its own (the stacks give every instance one)."""
-    group = "local-mysql-primary-params"
+    group = "local-postgres-primary-params"
     env.clients.rds.create_db_parameter_group(DBParameterGroupName=group,
-                                              DBParameterGroupFamily="mysql8.0",
+                                              DBParameterGroupFamily="postgres17",
                                               Description="primary")
     env.clients.rds.modify_db_instance(DBInstanceIdentifier=env.primary,
                                        DBParameterGroupName=group, ApplyImmediately=True)
@@ -290,7 +290,7 @@ def fenced_group(env: Deployed) -> str:
 def _read_only(env: Deployed, group: str) -> str | None:
     parameters = env.clients.rds.describe_db_parameters(DBParameterGroupName=group)["Parameters"]
     return next((p.get("ParameterValue") for p in parameters
-                 if p["ParameterName"] == "read_only"), None)
+                 if p["ParameterName"] == "default_transaction_read_only"), None)
 
 
 def _lag(env: Deployed, seconds: float, *, after: float) -> None:
@@ -308,10 +308,10 @@ def switchover(env: Deployed, *args: str) -> tuple[int, str, str]:
 def test_switchover_dry_run_changes_nothing(env: Deployed, fenced_group: str) -> None:
     code, out, _ = switchover(env, "--dry-run")
     assert code == 0
-    assert f"  1. fence {env.primary}: parameter group {fenced_group}: read_only=1 " \
+    assert f"  1. fence {env.primary}: parameter group {fenced_group}: default_transaction_read_only=on " \
            "(immediate)" in out
     assert "Dry run: nothing was changed." in out
-    assert _read_only(env, fenced_group) != "1"
+    assert _read_only(env, fenced_group) != "on"
     assert env.parameter_value() == env.endpoint(env.primary)
 
 
@@ -320,10 +320,10 @@ def test_switchover_fences_drains_then_promotes(env: Deployed, fenced_group: str
     _lag(env, 0, after=30)  # the replica caught up after the fence
     code, out, err = switchover(env, "--record")
     assert (code, err) == (0, ""), out
-    assert f"==> fenced {env.primary}: {fenced_group} read_only=1" in out
+    assert f"==> fenced {env.primary}: {fenced_group} default_transaction_read_only=on" in out
     assert f"==> {env.replicas[0]} caught up" in out
     assert "--force: failing over" not in out  # a planned switchover, not a forced failover
-    assert _read_only(env, fenced_group) == "1"  # the old writer stays read-only
+    assert _read_only(env, fenced_group) == "on"  # the old writer stays read-only
     assert env.parameter_value() == env.endpoint(env.replicas[0])
     assert "ReadReplicaSourceDBInstanceIdentifier" not in env.describe(env.replicas[0])
     assert json.loads(topology.read_text())["local"]["promotions"] == [
@@ -336,9 +336,9 @@ def test_fails_switchover_when_the_lag_does_not_drain_and_lifts_the_fence(
     code, out, err = switchover(env)
     assert code == 3
     assert f"error: {env.replicas[0]}'s ReplicaLag did not reach 0 within 60s (latest: 4s): " \
-           f"the fence is lifted ({fenced_group} read_only=0), {env.primary} takes writes " \
+           f"the fence is lifted ({fenced_group} default_transaction_read_only=off), {env.primary} takes writes " \
            "again and nothing was promoted" in err
-    assert _read_only(env, fenced_group) == "0"
+    assert _read_only(env, fenced_group) == "off"
     assert env.describe(env.replicas[0])["ReadReplicaSourceDBInstanceIdentifier"] == env.primary
 
 

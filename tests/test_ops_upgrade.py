@@ -35,6 +35,9 @@ from tests.ops_fixtures import (
 )
 
 OLD, NEW = "8.0.43", "8.4.10"
+#: env local as a MySQL environment (it runs PostgreSQL): the schema's MySQL defaults.
+MYSQL: dict[str, Any] = {"engine": "mysql", "port": 3307,
+                         "log_exports": ("audit", "error", "slowquery")}
 #: MySQL 8.0 is past its end of standard support: the old version needs the opt-in.
 PAYING = ExtendedSupport(reason="The vendor certifies its application on MySQL 8.0 until 2027")
 
@@ -57,14 +60,14 @@ def env(aws: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch,
         topology: Path) -> Deployed:
     """env local (no DR region) on MySQL 8.0 with two replicas."""
     return fresh_environment(aws[0], monkeypatch, config=local_config(
-        engine_version=OLD, extended_support=PAYING, replica_count=2))
+        **MYSQL, engine_version=OLD, extended_support=PAYING, replica_count=2))
 
 
 @pytest.fixture
 def dr_env(aws: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch,
            topology: Path) -> Deployed:
     return fresh_dr_environment(*aws, monkeypatch, config=dr_config(
-        engine_version=OLD, extended_support=PAYING))
+        **MYSQL, engine_version=OLD, extended_support=PAYING))
 
 
 class FakeDeploy:
@@ -177,9 +180,8 @@ def test_execute_deploys_the_replicas_then_the_writer(env: Deployed, topology: P
                                             "engine": {"engine_version": NEW}}}
     line = environments_line("local")
     assert line is not None
-    assert out.endswith(f"Next: in config/environments.py, add `engine_version='{NEW}',` to env "
-                        f"local's entry (line {line.number}; it sets none, so it runs "
-                        f"config/schema.py's default '{NEW}').\n")
+    assert out.endswith(f"Next: in config/environments.py line {line.number} (env local), change "
+                        f"`engine_version=\"17.9\",` to `engine_version='{NEW}',`.\n")
     tags = env.tags(env.primary)
     assert (tags[TAG_PHASE], tags[TAG_TARGET]) == ("complete", NEW) and tags[TAG_STARTED]
 
@@ -419,8 +421,8 @@ def test_verify_checks_each_members_version_and_says_what_the_record_means(
         "PASS  config local: engine record (config/topology.json records "
         "engine_version='8.4.10', replica_engine_version=None over config/environments.py's "
         "engine_version='8.0.43', replica_engine_version=None; to make the record redundant: "
-        f"in config/environments.py, add `engine_version='8.4.10',` to env local's entry (line "
-        f"{line.number}; it sets none, so it runs config/schema.py's default '8.4.10'))")
+        f"in config/environments.py line {line.number} (env local), change "
+        "`engine_version=\"17.9\",` to `engine_version='8.4.10',`)")
 
     monkeypatch.setitem(ENVIRONMENTS, "local", dataclasses.replace(env.config,
                                                                    engine_version=NEW))

@@ -59,10 +59,10 @@ def test_healthy_deployment_passes_every_check(env: Deployed) -> None:
         f"PASS  rds {env.primary}: publicly accessible = False",
         f"PASS  rds {env.replicas[0]}: replicates from the writer = {env.primary}",
         f"PASS  rds {env.replicas[0]}: availability zones = us-east-1b",
-        "PASS  secret local-mysql-credentials: encryption key is the stack's CMK",
-        "PASS  secret local-mysql-credentials: rotation enabled = True",
-        "PASS  secret local-mysql-credentials: rotation interval (days) = 30",
-        f"PASS  secret local-mysql-credentials: host/port name the writer = "
+        "PASS  secret local-postgres-credentials: encryption key is the stack's CMK",
+        "PASS  secret local-postgres-credentials: rotation enabled = True",
+        "PASS  secret local-postgres-credentials: rotation interval (days) = 30",
+        f"PASS  secret local-postgres-credentials: host/port name the writer = "
         f"{env.endpoint(env.primary)}",
         f"PASS  ssm {env.parameter}: writer endpoint host:port = {env.endpoint(env.primary)}",
     ):
@@ -148,9 +148,9 @@ def test_fails_when_secret_is_not_bound_to_the_writer(env: Deployed) -> None:
 
     assert code == 1
     failures = lines(out, "FAIL")
-    assert "FAIL  secret local-mysql-credentials: rotation enabled: expected True, actual False" \
+    assert "FAIL  secret local-postgres-credentials: rotation enabled: expected True, actual False" \
         in failures
-    assert (f"FAIL  secret local-mysql-credentials: host/port name the writer: expected "
+    assert (f"FAIL  secret local-postgres-credentials: host/port name the writer: expected "
             f"{env.endpoint(env.primary)}, actual elsewhere.example.com:1234") in failures
     assert PASSWORD not in out + err
 
@@ -163,7 +163,7 @@ def test_fails_when_secret_uses_another_key(env: Deployed) -> None:
 
     assert code == 1
     assert lines(out, "FAIL") == [
-        f"FAIL  secret local-mysql-credentials: encryption key is the stack's CMK: expected "
+        f"FAIL  secret local-postgres-credentials: encryption key is the stack's CMK: expected "
         f"{env.key_arn}, actual {other}"]
 
 
@@ -268,7 +268,7 @@ def test_fails_when_promotion_did_not_detach_the_writer(env: Deployed) -> None:
 def test_key_references_resolve_to_the_same_key(env: Deployed) -> None:
     kms = env.clients.kms
     key_id = kms.describe_key(KeyId=env.key_arn)["KeyMetadata"]["KeyId"]
-    alias = "alias/local-mysql-database"
+    alias = "alias/local-postgres-database"
     alias_arn = env.key_arn.split(":key/")[0] + ":" + alias
     other = kms.create_key(Description="other")["KeyMetadata"]["Arn"]
     keys = KeyResolver(kms)
@@ -313,6 +313,6 @@ def test_an_unreadable_secret_is_a_failure_that_never_shows_its_value(env: Deplo
 
     assert code == 1
     assert lines(out, "FAIL") == [
-        f"FAIL  secret local-mysql-credentials: host/port name the writer: expected "
+        f"FAIL  secret local-postgres-credentials: host/port name the writer: expected "
         f"{env.endpoint(env.primary)}, actual secret {env.secret_arn} is not a JSON document "
         "(value not shown)"]

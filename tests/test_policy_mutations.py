@@ -32,7 +32,7 @@ from tests.fixtures.mutations import DR_MUTATIONS, MUTATIONS, Mutation
 ROOT = Path(__file__).resolve().parents[1]
 UNMUTATED = "unmutated"
 PROMOTED = "promoted"
-PROMOTED_WRITER = f"{PROMOTED}-mysql-replica-1"
+PROMOTED_WRITER = f"{PROMOTED}-postgres-replica-1"
 
 
 def _failed_rules(report: dict[str, Any], stacks: set[str] | None = None) -> dict[str, set[str]]:
@@ -147,10 +147,10 @@ def test_unmutated_promoted_topology_passes(tmp_path: Path,
 
     topology = tmp_path / "topology.json"
     topology.write_text(json.dumps({"local": {"promotions": [
-        {"writer": "local-mysql-replica-1", "region": "us-east-1"}]}}))
+        {"writer": "local-postgres-replica-1", "region": "us-east-1"}]}}))
     monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(topology))
     app, stacks = build_app("local", outdir=str(tmp_path / "cdk.out"))
-    assert stacks.config.layout.writer.identifier == "local-mysql-replica-1"
+    assert stacks.config.layout.writer.identifier == "local-postgres-replica-1"
     app.synth()
     assert not _failed_rules(_report(tmp_path / "cdk.out"))
 

@@ -57,10 +57,10 @@ def synth(cfg: config.DatabaseConfig, *promotions: Promotion) -> Synth:
 
 
 CASES = {
-    "mysql-in-region": (config.ENVIRONMENTS["local"],
-                        Promotion(writer="local-mysql-replica-1", region="us-east-1")),
-    "mysql-regional": (config.ENVIRONMENTS["local"],
-                       Promotion(writer="local-mysql-dr-replica", region="us-west-2")),
+    "mysql-in-region": (config.ENVIRONMENTS["prod"],
+                        Promotion(writer="prod-mysql-replica-1", region="eu-west-1")),
+    "mysql-regional": (config.ENVIRONMENTS["prod"],
+                       Promotion(writer="prod-mysql-dr-replica", region="eu-central-1")),
     "postgres-in-region": (config.ENVIRONMENTS["dev"],
                            Promotion(writer="dev-postgres-replica-1")),
     "postgres-regional": (PG_DR, Promotion(writer="dev-postgres-dr-replica",

@@ -30,7 +30,7 @@ from config.topology import (
 )
 from config.topology import topology_file as topology_file_path
 
-LOCAL = config.ENVIRONMENTS["local"]  # MySQL, one replica, DR in us-west-2
+LOCAL = config.ENVIRONMENTS["local"]  # PostgreSQL, one replica, DR in us-west-2
 PROD = config.ENVIRONMENTS["prod"]  # two replicas, DR in eu-central-1
 DEV = config.ENVIRONMENTS["dev"]  # PostgreSQL, env-agnostic, no DR
 
@@ -87,25 +87,25 @@ def test_in_region_promotion_replaces_the_replicas_and_retires_the_writer() -> N
 
 
 def test_regional_promotion_makes_the_dr_region_primary() -> None:
-    layout = promoted(LOCAL, ("local-mysql-dr-replica", "us-west-2")).layout
+    layout = promoted(LOCAL, ("local-postgres-dr-replica", "us-west-2")).layout
     assert (layout.writer.stack, layout.primary_region, layout.standby_region) == (
         "DrReplica", "us-west-2", "us-east-1")
     assert [(m.identifier, m.stack) for m in layout.replicas] == [
-        ("local-mysql-g1-replica-1", "DrReplica")]
+        ("local-postgres-g1-replica-1", "DrReplica")]
     assert layout.standby is not None and (layout.standby.identifier, layout.standby.stack) == (
-        "local-mysql-g1-dr-replica", "Database")
+        "local-postgres-g1-dr-replica", "Database")
     # The promoted cross-region replica keeps its own key; the new standby takes its stack's.
     assert layout.key_path(layout.writer) == "RedundantDb-local-DrReplica/Key/Key/Resource"
 
 
 def test_second_generation_promotes_a_replica_of_the_first() -> None:
-    layout = promoted(LOCAL, "local-mysql-replica-1", "local-mysql-g1-replica-1",
-                      decommissioned=("local-mysql-primary",)).layout
+    layout = promoted(LOCAL, "local-postgres-replica-1", "local-postgres-g1-replica-1",
+                      decommissioned=("local-postgres-primary",)).layout
     assert layout.generation == 2
-    assert layout.writer.identifier == "local-mysql-g1-replica-1"
-    assert [m.identifier for m in layout.replicas] == ["local-mysql-g2-replica-1"]
-    assert [m.identifier for m in layout.retired] == ["local-mysql-replica-1"]
-    assert [m.identifier for m in layout.decommissioned] == ["local-mysql-primary"]
+    assert layout.writer.identifier == "local-postgres-g1-replica-1"
+    assert [m.identifier for m in layout.replicas] == ["local-postgres-g2-replica-1"]
+    assert [m.identifier for m in layout.retired] == ["local-postgres-replica-1"]
+    assert [m.identifier for m in layout.decommissioned] == ["local-postgres-primary"]
 
 
 def test_env_agnostic_promotion_has_no_region() -> None:
@@ -117,17 +117,17 @@ def test_env_agnostic_promotion_has_no_region() -> None:
     (LOCAL, ("nope",), (),
      "config error in env 'local': topology.promotions[0].writer='nope': no member of the "
      "environment has this identifier; generation 1 can promote a replica of "
-     "local-mysql-primary: local-mysql-replica-1, local-mysql-dr-replica"),
-    (LOCAL, ("local-mysql-replica-1", "local-mysql-dr-replica"), (),
-     "config error in env 'local': topology.promotions[1].writer='local-mysql-dr-replica': it "
-     "was replaced in generation 1 (it followed local-mysql-primary, and RDS cannot re-parent "
+     "local-postgres-primary: local-postgres-replica-1, local-postgres-dr-replica"),
+    (LOCAL, ("local-postgres-replica-1", "local-postgres-dr-replica"), (),
+     "config error in env 'local': topology.promotions[1].writer='local-postgres-dr-replica': it "
+     "was replaced in generation 1 (it followed local-postgres-primary, and RDS cannot re-parent "
      "a replica: promoting it would orphan the writer's replicas and lose its writes); "
-     "generation 2 can promote a replica of local-mysql-replica-1: local-mysql-g1-replica-1, "
-     "local-mysql-g1-dr-replica"),
-    (LOCAL, ("local-mysql-replica-1", "local-mysql-primary"), (),
-     "config error in env 'local': topology.promotions[1].writer='local-mysql-primary': it is a "
-     "retired writer; generation 2 can promote a replica of local-mysql-replica-1: "
-     "local-mysql-g1-replica-1, local-mysql-g1-dr-replica"),
+     "generation 2 can promote a replica of local-postgres-replica-1: local-postgres-g1-replica-1, "
+     "local-postgres-g1-dr-replica"),
+    (LOCAL, ("local-postgres-replica-1", "local-postgres-primary"), (),
+     "config error in env 'local': topology.promotions[1].writer='local-postgres-primary': it is a "
+     "retired writer; generation 2 can promote a replica of local-postgres-replica-1: "
+     "local-postgres-g1-replica-1, local-postgres-g1-dr-replica"),
     (DEV, (("dev-postgres-replica-1", "eu-west-1"),), (),
      "config error in env 'dev': topology.promotions[0].region='eu-west-1': "
      "dev-postgres-replica-1 is in the deploy-time region; the writer's region must hold it (no "
@@ -136,26 +136,26 @@ def test_env_agnostic_promotion_has_no_region() -> None:
      "config error in env 'dev': topology.promotions[0].writer='nope': no member of the "
      "environment has this identifier; generation 1 can promote a replica of "
      "dev-postgres-primary: dev-postgres-replica-1"),
-    (LOCAL, ("local-mysql-replica-1", "local-mysql-g1-replica-1"),
-     ("local-mysql-g2-replica-1",),
-     "config error in env 'local': topology.decommissioned='local-mysql-g2-replica-1': only a "
-     "retired writer can be decommissioned (local-mysql-primary, local-mysql-replica-1); a live "
+    (LOCAL, ("local-postgres-replica-1", "local-postgres-g1-replica-1"),
+     ("local-postgres-g2-replica-1",),
+     "config error in env 'local': topology.decommissioned='local-postgres-g2-replica-1': only a "
+     "retired writer can be decommissioned (local-postgres-primary, local-postgres-replica-1); a live "
      "member still holds or serves the data"),
-    (LOCAL, (("local-mysql-dr-replica", "us-east-1"),), (),
+    (LOCAL, (("local-postgres-dr-replica", "us-east-1"),), (),
      "config error in env 'local': topology.promotions[0].region='us-east-1': "
-     "local-mysql-dr-replica is in us-west-2; the writer's region must hold it (one of the "
+     "local-postgres-dr-replica is in us-west-2; the writer's region must hold it (one of the "
      "env's regions (us-east-1, us-west-2))"),
-    (LOCAL, (("local-mysql-dr-replica", "us-west-2"), ("local-mysql-g1-dr-replica", "us-east-1")),
+    (LOCAL, (("local-postgres-dr-replica", "us-west-2"), ("local-postgres-g1-dr-replica", "us-east-1")),
      (),
-     "config error in env 'local': topology.promotions[1].writer='local-mysql-g1-dr-replica': a "
+     "config error in env 'local': topology.promotions[1].writer='local-postgres-g1-dr-replica': a "
      "second regional promotion: the stacks can render one move of the writer to the other region "
      "(docs/operations.md, 'Limits'); rebuild the environment in its original region instead"),
-    (LOCAL, ("local-mysql-replica-1",), ("local-mysql-replica-1",),
-     "config error in env 'local': topology.decommissioned='local-mysql-replica-1': only a "
-     "retired writer can be decommissioned (local-mysql-primary); a live member still holds or "
+    (LOCAL, ("local-postgres-replica-1",), ("local-postgres-replica-1",),
+     "config error in env 'local': topology.decommissioned='local-postgres-replica-1': only a "
+     "retired writer can be decommissioned (local-postgres-primary); a live member still holds or "
      "serves the data"),
-    (LOCAL, (), ("local-mysql-primary",),
-     "config error in env 'local': topology.decommissioned='local-mysql-primary': only a retired "
+    (LOCAL, (), ("local-postgres-primary",),
+     "config error in env 'local': topology.decommissioned='local-postgres-primary': only a retired "
      "writer can be decommissioned (this env has none); a live member still holds or serves the "
      "data"),
 ])
@@ -176,8 +176,8 @@ def topology_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_load_reads_and_validates_the_declared_topology(topology_file: Path) -> None:
     topology_file.write_text(json.dumps({"local": {"promotions": [
-        {"writer": "local-mysql-replica-1", "region": "us-east-1"}]}}))
-    assert config.load("local").layout.writer.identifier == "local-mysql-replica-1"
+        {"writer": "local-postgres-replica-1", "region": "us-east-1"}]}}))
+    assert config.load("local").layout.writer.identifier == "local-postgres-replica-1"
     assert config.load("dev").layout.generation == 0  # no entry: the original topology
     topology_file.write_text(json.dumps({"local": {"promotions": [{"writer": "x"}]}}))
     with pytest.raises(ConfigError, match=r"topology.promotions\[0\].writer='x'"):
@@ -221,11 +221,11 @@ def test_fails_on_a_file_that_is_not_json(topology_file: Path) -> None:
 def test_write_keeps_the_other_environments_and_drops_an_original_topology(
         topology_file: Path) -> None:
     topology_file.write_text(json.dumps({"prod": {"promotions": [{"writer": "p"}]}}))
-    step = Topology(promotions=(Promotion(writer="local-mysql-replica-1", region="us-east-1"),))
+    step = Topology(promotions=(Promotion(writer="local-postgres-replica-1", region="us-east-1"),))
     write("local", step)
     assert json.loads(topology_file.read_text()) == {
         "local": {"decommissioned": [], "promotions": [
-            {"region": "us-east-1", "writer": "local-mysql-replica-1"}]},
+            {"region": "us-east-1", "writer": "local-postgres-replica-1"}]},
         "prod": {"promotions": [{"writer": "p"}]}}
     write("local", Topology())
     assert json.loads(topology_file.read_text()) == {"prod": {"promotions": [{"writer": "p"}]}}
@@ -237,27 +237,27 @@ def _member(identifier: str, construct_id: str, stack: str, region: str | None, 
                   kind=kind, generation=generation, source=source, key_stack=stack)
 
 
-PRIMARY = _member("local-mysql-primary", "Primary", "Database", "us-east-1", "primary", 0)
-REPLICA = _member("local-mysql-replica-1", "Replica1", "Database", "us-east-1", "replica", 0,
-                  "local-mysql-primary")
-STANDBY = _member("local-mysql-dr-replica", "Replica", "DrReplica", "us-west-2", "dr-replica", 0,
-                  "local-mysql-primary")
+PRIMARY = _member("local-postgres-primary", "Primary", "Database", "us-east-1", "primary", 0)
+REPLICA = _member("local-postgres-replica-1", "Replica1", "Database", "us-east-1", "replica", 0,
+                  "local-postgres-primary")
+STANDBY = _member("local-postgres-dr-replica", "Replica", "DrReplica", "us-west-2", "dr-replica", 0,
+                  "local-postgres-primary")
 
 
 @pytest.mark.parametrize(("writers", "members", "retired", "replaced"), [
     ((), (PRIMARY, REPLICA, STANDBY), (), ()),
-    (("local-mysql-replica-1",), (
+    (("local-postgres-replica-1",), (
         dataclasses.replace(REPLICA, source=None),
-        _member("local-mysql-g1-replica-1", "G1Replica1", "Database", "us-east-1", "replica", 1,
-                "local-mysql-replica-1"),
-        _member("local-mysql-g1-dr-replica", "G1DrReplica", "DrReplica", "us-west-2",
-                "dr-replica", 1, "local-mysql-replica-1")), (PRIMARY,), (STANDBY,)),
-    ((("local-mysql-dr-replica", "us-west-2"),), (
+        _member("local-postgres-g1-replica-1", "G1Replica1", "Database", "us-east-1", "replica", 1,
+                "local-postgres-replica-1"),
+        _member("local-postgres-g1-dr-replica", "G1DrReplica", "DrReplica", "us-west-2",
+                "dr-replica", 1, "local-postgres-replica-1")), (PRIMARY,), (STANDBY,)),
+    ((("local-postgres-dr-replica", "us-west-2"),), (
         dataclasses.replace(STANDBY, source=None),
-        _member("local-mysql-g1-replica-1", "G1Replica1", "DrReplica", "us-west-2", "replica", 1,
-                "local-mysql-dr-replica"),
-        _member("local-mysql-g1-dr-replica", "G1DrReplica", "Database", "us-east-1",
-                "dr-replica", 1, "local-mysql-dr-replica")), (PRIMARY,), (REPLICA,)),
+        _member("local-postgres-g1-replica-1", "G1Replica1", "DrReplica", "us-west-2", "replica", 1,
+                "local-postgres-dr-replica"),
+        _member("local-postgres-g1-dr-replica", "G1DrReplica", "Database", "us-east-1",
+                "dr-replica", 1, "local-postgres-dr-replica")), (PRIMARY,), (REPLICA,)),
 ], ids=["original", "in region", "regional"])
 def test_each_member_of_a_generation(writers: tuple[str | tuple[str, str], ...],
                                      members: tuple[Member, ...], retired: tuple[Member, ...],
@@ -266,7 +266,7 @@ def test_each_member_of_a_generation(writers: tuple[str | tuple[str, str], ...],
     assert (layout.members, layout.retired, layout.replaced) == (members, retired, replaced)
     for member in (*members, *retired, *replaced):
         assert layout.member(member.identifier) == member
-    assert layout.member("local-mysql-g9-replica-1") is None
+    assert layout.member("local-postgres-g9-replica-1") is None
     assert layout.in_stack("Database") == tuple(m for m in members if m.stack == "Database")
     assert layout.in_stack("DrReplica") == tuple(m for m in members if m.stack == "DrReplica")
     assert layout.retired_in("Database") == retired and layout.retired_in("DrReplica") == ()
@@ -274,23 +274,23 @@ def test_each_member_of_a_generation(writers: tuple[str | tuple[str, str], ...],
 
 def test_the_change_a_generation_declares() -> None:
     assert promoted(LOCAL).layout.change == (
-        "env local: the original topology (writer local-mysql-primary)")
-    assert promoted(LOCAL, ("local-mysql-dr-replica", "us-west-2")).layout.change == (
-        "env local: generation 1: local-mysql-dr-replica in us-west-2 is the writer; "
-        "local-mysql-primary retired")
+        "env local: the original topology (writer local-postgres-primary)")
+    assert promoted(LOCAL, ("local-postgres-dr-replica", "us-west-2")).layout.change == (
+        "env local: generation 1: local-postgres-dr-replica in us-west-2 is the writer; "
+        "local-postgres-primary retired")
     assert promoted(DEV, ("dev-postgres-replica-1", None)).layout.change == (
         "env dev: generation 1: dev-postgres-replica-1 is the writer; dev-postgres-primary "
         "retired")
 
 
 def test_a_promotion_as_the_file_spells_it() -> None:
-    first = Promotion(writer="local-mysql-replica-1", region="us-east-1")
+    first = Promotion(writer="local-postgres-replica-1", region="us-east-1")
     assert Promotion(writer="w").as_json() == {"writer": "w"}
     topology = Topology(decommissioned=("old",)).promoted(first)
     assert topology == Topology(promotions=(first,), decommissioned=("old",))
     assert entry_text("local", topology) == (
         '{\n  "local": {\n    "decommissioned": [\n      "old"\n    ],\n    "promotions": [\n'
-        '      {\n        "region": "us-east-1",\n        "writer": "local-mysql-replica-1"\n'
+        '      {\n        "region": "us-east-1",\n        "writer": "local-postgres-replica-1"\n'
         '      }\n    ]\n  }\n}')
 
 
@@ -353,10 +353,10 @@ def test_reset_needs_an_env(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(("region", "flag"), [("us-east-1", " --region us-east-1"), (None, "")])
 def test_the_commands_that_decommission_a_retired_writer(region: str | None, flag: str) -> None:
     assert decommission_commands(dataclasses.replace(PRIMARY, region=region)) == (
-        f"aws rds modify-db-instance{flag} --db-instance-identifier local-mysql-primary "
+        f"aws rds modify-db-instance{flag} --db-instance-identifier local-postgres-primary "
         "--no-deletion-protection --apply-immediately && aws rds delete-db-instance"
-        f"{flag} --db-instance-identifier local-mysql-primary --final-db-snapshot-identifier "
-        "local-mysql-primary-final, then list local-mysql-primary under \"decommissioned\" in "
+        f"{flag} --db-instance-identifier local-postgres-primary --final-db-snapshot-identifier "
+        "local-postgres-primary-final, then list local-postgres-primary under \"decommissioned\" in "
         "config/topology.json and deploy (its security group, parameter, option and subnet "
         "groups leave the stack)")
 
@@ -366,43 +366,43 @@ def test_a_layout_read_without_a_config_fails_with_its_field() -> None:
         layout(LOCAL.shape, Topology(promotions=(Promotion(writer="nope"),)))
     assert str(error.value) == (
         "topology.promotions[0].writer='nope': no member of the environment has this "
-        "identifier; generation 1 can promote a replica of local-mysql-primary: "
-        "local-mysql-replica-1, local-mysql-dr-replica")
+        "identifier; generation 1 can promote a replica of local-postgres-primary: "
+        "local-postgres-replica-1, local-postgres-dr-replica")
 
 
 def test_the_file_is_read_back_as_written(topology_file: Path) -> None:
-    topology = Topology(promotions=(Promotion(writer="local-mysql-replica-1", region="us-east-1"),
-                                    Promotion(writer="local-mysql-g1-replica-1")),
-                        decommissioned=("local-mysql-primary",),
-                        engine=EngineRecord(engine_version="8.4.10",
-                                            replica_engine_version="8.4.9"))
+    topology = Topology(promotions=(Promotion(writer="local-postgres-replica-1", region="us-east-1"),
+                                    Promotion(writer="local-postgres-g1-replica-1")),
+                        decommissioned=("local-postgres-primary",),
+                        engine=EngineRecord(engine_version="17.9",
+                                            replica_engine_version="17.6"))
     write("local", topology)
     assert declared("local") == topology
 
 
 def test_the_engine_record_applies_over_the_environments_versions(topology_file: Path) -> None:
-    write("local", Topology(engine=EngineRecord(engine_version="8.4.9")))
+    write("local", Topology(engine=EngineRecord(engine_version="17.6")))
     loaded = config.load("local")
-    assert (loaded.engine_version, loaded.replica_engine_version) == ("8.4.9", None)
+    assert (loaded.engine_version, loaded.replica_engine_version) == ("17.6", None)
     assert loaded.layout.generation == 0  # an engine record alone promotes nothing
 
-    write("local", Topology(engine=EngineRecord(engine_version="8.4.9",
-                                                replica_engine_version="8.4.10")))
-    assert config.load("local").replica_engine_version == "8.4.10"
+    write("local", Topology(engine=EngineRecord(engine_version="17.6",
+                                                replica_engine_version="17.9")))
+    assert config.load("local").replica_engine_version == "17.9"
     assert json.loads(topology_file.read_text())["local"]["engine"] == {
-        "engine_version": "8.4.9", "replica_engine_version": "8.4.10"}
+        "engine_version": "17.6", "replica_engine_version": "17.9"}
 
 
 def test_a_recorded_engine_version_is_validated_like_the_config(topology_file: Path) -> None:
-    write("local", Topology(engine=EngineRecord(engine_version="8.4.99")))
-    with pytest.raises(ConfigError, match=r"engine_version='8\.4\.99': not a version mysql "
+    write("local", Topology(engine=EngineRecord(engine_version="17.99")))
+    with pytest.raises(ConfigError, match=r"engine_version='17\.99': not a version postgres "
                                           "supports"):
         config.load("local")
 
 
 def test_a_promotion_keeps_the_engine_record_and_reset_drops_both(topology_file: Path) -> None:
-    engine = EngineRecord(engine_version="8.4.9")
-    promoted = Topology(engine=engine).promoted(Promotion(writer="local-mysql-replica-1"))
+    engine = EngineRecord(engine_version="17.6")
+    promoted = Topology(engine=engine).promoted(Promotion(writer="local-postgres-replica-1"))
     assert promoted.engine == engine
     write("local", promoted)
     assert main(["--reset", "local"]) == 0

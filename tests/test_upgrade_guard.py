@@ -2,8 +2,8 @@
 staged upgrade against the one before it, through the review's code path (`review_environment`:
 the data-loss guard and the report).
 
-MySQL (env local: a writer, a same-region replica, a cross-region replica): 8.0 everywhere,
-stage 1 (the replicas on 8.4), stage 2 (the writer too: the session's env local). PostgreSQL
+MySQL (env prod: a writer, two same-region replicas, a cross-region replica): 8.0 everywhere,
+stage 1 (the replicas on 8.4), stage 2 (the writer too: the session's env prod). PostgreSQL
 (env dev: a writer and a same-region replica): the session's dev on 17, then 18. The stages the
 session does not hold are its templates with the instances' `EngineVersion` and their
 parameter groups' `Family` changed: between two stages nothing else changes (no synth needed:
@@ -48,9 +48,9 @@ def declaring(templates: dict[str, Template], version: str, *,
 
 @pytest.fixture(scope="module")
 def stages(templates: dict[str, dict[str, Template]]) -> dict[str, dict[str, Template]]:
-    local = templates["local"]
-    return {"MyOld": declaring(local, "8.0.43"),
-            "MyStage1": declaring(local, "8.0.43", replicas=False),
+    prod = templates["prod"]
+    return {"MyOld": declaring(prod, "8.0.43"),
+            "MyStage1": declaring(prod, "8.0.43", replicas=False),
             "Pg18": declaring(templates["dev"], "18.3")}
 
 
@@ -67,53 +67,54 @@ def upgrade_lines(review: Review) -> list[str]:
 
 def test_mysql_stage_1_upgrades_the_replicas_and_passes(
         stages: dict[str, dict[str, Template]]) -> None:
-    result = review("local", stages["MyOld"], stages["MyStage1"])
+    result = review("prod", stages["MyOld"], stages["MyStage1"])
 
     assert result.passed
     assert upgrade_lines(result) == [
-        "replica local-mysql-replica-1: mysql 8.0.43 -> 8.4.10",
-        "cross-region replica local-mysql-dr-replica: mysql 8.0.43 -> 8.4.10"]
+        "replica prod-mysql-replica-1: mysql 8.0.43 -> 8.4.10",
+        "replica prod-mysql-replica-2: mysql 8.0.43 -> 8.4.10",
+        "cross-region replica prod-mysql-dr-replica: mysql 8.0.43 -> 8.4.10"]
     text = render(result, diagram=False)
     assert ("**Engine upgrade**, in the order CloudFormation runs it (a writer before its "
-            "replicas, the DR replica's stack last):\n1. replica local-mysql-replica-1: mysql "
+            "replicas, the DR replica's stack last):\n1. replica prod-mysql-replica-1: mysql "
             "8.0.43 -> 8.4.10: major version upgrade (AllowMajorVersionUpgrade, parameter group "
             "mysql8.0 -> mysql8.4); downtime: the writer keeps serving") in text
     assert "note (EngineVersion): upgraded in place: cross-region replica " \
-           "local-mysql-dr-replica" in text
+           "prod-mysql-dr-replica" in text
 
 
 def test_mysql_stage_2_upgrades_the_writer_and_passes(
         stages: dict[str, dict[str, Template]],
         templates: dict[str, dict[str, Template]]) -> None:
-    result = review("local", stages["MyStage1"], templates["local"])
+    result = review("prod", stages["MyStage1"], templates["prod"])
 
     assert result.passed
-    assert upgrade_lines(result) == ["writer local-mysql-primary: mysql 8.0.43 -> 8.4.10"]
+    assert upgrade_lines(result) == ["writer prod-mysql-primary: mysql 8.0.43 -> 8.4.10"]
     assert "downtime: writes and reads stop" in result.upgrade[0]
 
 
 def test_mysql_writer_and_replicas_in_one_deploy_fail_the_review(
         stages: dict[str, dict[str, Template]],
         templates: dict[str, dict[str, Template]]) -> None:
-    result = review("local", stages["MyOld"], templates["local"])
+    result = review("prod", stages["MyOld"], templates["prod"])
 
     assert not result.passed
     [finding] = result.verdict.blocking
     assert finding.message().startswith(
-        "RedundantDb-local-Database: database local-mysql-primary (AWS::RDS::DBInstance "
+        "RedundantDb-prod-Database: database prod-mysql-primary (AWS::RDS::DBInstance "
         "DatabasePrimaryInstance")
     assert "EngineVersion \"8.0.43\" -> \"8.4.10\": RDS refuses this upgrade " \
            "(DBUpgradeDependencyFailure: One or more of the DB Instance's read replicas need to " \
-           "be upgraded: local-mysql-replica-1, local-mysql-dr-replica)" in finding.message()
-    assert result.upgrade[0].startswith("REFUSED: writer local-mysql-primary")
+           "be upgraded: prod-mysql-replica-1, prod-mysql-replica-2, prod-mysql-dr-replica)" in finding.message()
+    assert result.upgrade[0].startswith("REFUSED: writer prod-mysql-primary")
 
 
 def test_a_mysql_downgrade_fails_the_review(stages: dict[str, dict[str, Template]],
                                             templates: dict[str, dict[str, Template]]) -> None:
-    result = review("local", templates["local"], stages["MyStage1"])
+    result = review("prod", templates["prod"], stages["MyStage1"])
 
     assert not result.passed
-    assert [f.label for f in result.verdict.blocking] == ["database local-mysql-primary"]
+    assert [f.label for f in result.verdict.blocking] == ["database prod-mysql-primary"]
     assert "Cannot upgrade mysql from 8.4.10 to 8.0.43" in result.verdict.blocking[0].consequence
 
 
@@ -130,6 +131,6 @@ def test_postgres_major_upgrades_the_writer_with_its_replica_and_passes(
 
 def test_nothing_to_say_when_no_version_changes(
         templates: dict[str, dict[str, Template]]) -> None:
-    result = review("local", templates["local"], templates["local"])
+    result = review("prod", templates["prod"], templates["prod"])
     assert result.passed and result.upgrade == ()
     assert "**Engine upgrade**" not in render(result, diagram=False)

@@ -2,7 +2,7 @@
 
 AWS behaviour: deleting a read replica removes it from its source's
 `ReadReplicaDBInstanceIdentifiers`, where a same-region replica is listed by identifier and a
-cross-region replica by ARN (`arn:aws:rds:us-west-2:ACCOUNT:db:local-mysql-dr-replica`).
+cross-region replica by ARN (`arn:aws:rds:us-west-2:ACCOUNT:db:local-postgres-dr-replica`).
 Gap in moto 5.2.5: the source lists a cross-region replica by ARN (as AWS does), but deleting the
 replica removes it by identifier: `list.remove(x): x not in list` (ValueError), so the delete
 fails with a server error and the replica stays, still listed on its source.
