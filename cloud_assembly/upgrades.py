@@ -48,6 +48,9 @@ from cloud_assembly.engines import (
 from cloud_assembly.template import Stack, truthy
 
 WRITER, REPLICA, CROSS_REGION = "writer", "replica", "cross-region replica"
+#: A DR replica a rebuild promoted in place (`config.topology`, 'dr_rebuilds'): standalone,
+#: fenced, kept on its version; no member follows it.
+DETACHED = "detached DR replica"
 #: RDS's error codes of a refused upgrade.
 INVALID = "InvalidParameterCombination"
 DEPENDENCY = "DBUpgradeDependencyFailure"
@@ -74,7 +77,7 @@ class Member:
 
     @property
     def replica(self) -> bool:
-        return self.kind != WRITER
+        return self.kind not in (WRITER, DETACHED)
 
 
 #: Which rule a refusal breaks (`Refusal.rule`), for the advice a reader gives.
@@ -311,22 +314,53 @@ class Change:
         return self.member.version == self.to_version
 
 
+#: What a stage declares besides the engine versions (`Stage.action`): nothing, the DR
+#: replica's detach, or its rebuild (the two phases of a declared DR rebuild).
+VERSIONS, DETACH, REBUILD = "versions", "detach", "rebuild"
+_DETACH_LINE = ("promoted in place (its template loses SourceDBInstanceIdentifier, every "
+                "create-only property kept): a standalone instance in the DR stack, fenced, "
+                "deletion protection on, DeletionPolicy Retain, kept on {version}: the last DR "
+                "copy of the data while the writer is upgraded; downtime: none for the writer "
+                "(the env has no DR replica until the rebuild)")
+_REBUILD_LINE = ("a new cross-region replica of the writer {writer}, created at {version} "
+                 "(a new identifier: the detached one still exists); {detached} leaves the "
+                 "stack retained and fenced until decommissioned; downtime: none for the writer")
+
+
 @dataclass(frozen=True, kw_only=True)
 class Stage:
-    """One deploy of an upgrade: the instances it changes, and the config that declares it."""
+    """One deploy of an upgrade: the instances it changes, and the config that declares it.
+
+    `action` DETACH: the stage declares the DR replica (`changes[0].member`) detached; REBUILD:
+    it declares the detached DR replica (`changes[0].member`) rebuilt as a new replica of the
+    writer at `engine_version`."""
 
     number: int
     title: str
     changes: tuple[Change, ...]
     engine_version: str  # the config's `engine_version` during this stage
     replica_engine_version: str | None  # the config's `replica_engine_version` (None: the same)
+    action: str = VERSIONS
 
     @property
     def done(self) -> bool:
+        if self.action == DETACH:
+            return self.changes[0].member.kind == DETACHED
+        if self.action == REBUILD:  # done, there is no detached member left to plan it from
+            return False
         return all(change.done for change in self.changes)
 
     def lines(self, engine: str) -> list[str]:
         """One line per instance: from/to, how, the family change and the downtime."""
+        if self.action != VERSIONS:
+            member = self.changes[0].member
+            if self.action == DETACH:
+                state = "detached already" if self.done else _DETACH_LINE.format(
+                    version=member.version)
+                return [f"{member.kind} {member.identifier}: {state}"]
+            return [f"{member.kind} {member.identifier}: " + _REBUILD_LINE.format(
+                writer=self.changes[1].member.identifier, version=self.engine_version,
+                detached=member.identifier)]
         out = []
         for change in self.changes:
             member = change.member
@@ -362,16 +396,21 @@ class UpgradePlan:
 
 
 def plan(engine: str, writer: Member, replicas: Sequence[Member], target: str) -> UpgradePlan:
-    """The stages from the live versions (`writer`, `replicas`) to `target`:
+    """The stages from the live versions (`writer`, `replicas`: its same-region replicas, its
+    cross-region one, or the DR replica a rebuild detached) to `target`:
 
     - MySQL, MariaDB, PostgreSQL minor: (1) every read replica, the cross-region one too, each
       by its own modify (config: the writer's live version, `replica_engine_version` = target);
       (2) the writer (config: `engine_version` = target, no replica version);
-    - PostgreSQL major: one stage, the writer, which RDS upgrades with its in-Region replicas
-      (config: `engine_version` = target); a cross-region replica cannot follow (it must be
-      recreated from the upgraded writer, which the stacks do not declare): refused.
+    - PostgreSQL major: the writer, which RDS upgrades with its in-Region replicas (config:
+      `engine_version` = target); RDS leaves a cross-region replica behind (it stops
+      replicating), so with one the DR replica is rebuilt around it: (1) detach the DR replica
+      (a declared DR rebuild, phase 'detached'), (2) the writer with its in-Region replicas,
+      (3) rebuild the DR replica of the upgraded writer (phase 'rebuilt').
 
-    A stage whose instances already run its versions is done (a re-run skips it)."""
+    A detached DR replica (a rebuild under way) keeps the rebuild's stages until it is rebuilt.
+    A stage whose instances already run its versions (a detach declared and carried out) is
+    done (a re-run skips it)."""
     version_key(target)
     members = (writer, *replicas)
     newer = [m for m in members if version_key(m.version) > version_key(target)]
@@ -381,35 +420,44 @@ def plan(engine: str, writer: Member, replicas: Sequence[Member], target: str) -
                                         for m in newer)
             + f", newer than {target}; RDS refuses it (Cannot upgrade {engine} from "
               f"{newer[0].version} to {target}): the way back is a restore from a snapshot"))
+    dr = next((r for r in replicas if r.kind in (CROSS_REGION, DETACHED)), None)
+    in_region = tuple(r for r in replicas if r.kind == REPLICA)
+    carried = replicas_upgraded_with_source(engine, writer.version, target)
+    if dr is None or (dr.kind == CROSS_REGION and not carried):
+        return UpgradePlan(engine=engine, target=target,
+                           stages=_in_place(engine, writer, replicas, target, first=1))
+    detach = Stage(number=1, title="detach the DR replica (RDS does not upgrade a cross-Region "
+                                   "read replica with its source)",
+                   changes=(Change(member=dr, to_version=dr.version),),
+                   engine_version=writer.version, replica_engine_version=None, action=DETACH)
+    middle = _in_place(engine, writer, in_region, target, first=2)
+    rebuild = Stage(number=2 + len(middle), title="rebuild the DR replica of the upgraded "
+                                                  "writer",
+                    changes=(Change(member=dr, to_version=target),
+                             Change(member=writer, to_version=target)),
+                    engine_version=target, replica_engine_version=None, action=REBUILD)
+    return UpgradePlan(engine=engine, target=target, stages=(detach, *middle, rebuild))
+
+
+def _in_place(engine: str, writer: Member, replicas: Sequence[Member], target: str, *,
+              first: int) -> tuple[Stage, ...]:
+    """The stages that upgrade `writer` and `replicas` in place, numbered from `first`."""
     if replicas_upgraded_with_source(engine, writer.version, target):
-        behind = [r for r in replicas if r.kind == CROSS_REGION]
-        if behind:
-            names = ", ".join(r.identifier for r in behind)
-            return UpgradePlan(engine=engine, target=target, refusal=(
-                f"a {engine} major version upgrade ({writer.version} -> {target}) leaves the "
-                f"cross-region replica {names} behind: RDS upgrades only the in-Region read "
-                "replicas with their source, cannot upgrade a read replica to a new major "
-                "version on its own, and the cross-Region replica stops replicating; the RDS "
-                "user guide ('How to perform a major version upgrade for RDS for PostgreSQL') "
-                "recreates it from the upgraded source, which the stacks cannot declare: "
-                "upgrade to the newest minor version of the current major instead, or rebuild "
-                "the DR replica by hand after the upgrade"))
-        stage = Stage(number=1, title="the writer, with its in-Region read replicas (RDS "
-                                      "upgrades them together)",
+        return (Stage(number=first, title="the writer, with its in-Region read replicas (RDS "
+                                          "upgrades them together)",
                       changes=(Change(member=writer, to_version=target),
                                *(Change(member=r, to_version=target, with_writer=True)
                                  for r in replicas)),
-                      engine_version=target, replica_engine_version=None)
-        return UpgradePlan(engine=engine, target=target, stages=(stage,))
-    first = Stage(number=1, title="the read replicas, before their writer (RDS refuses the "
-                                  "writer first)",
-                  changes=tuple(Change(member=r, to_version=target) for r in replicas),
-                  engine_version=writer.version,
-                  replica_engine_version=None if writer.version == target else target)
-    second = Stage(number=2, title="the writer", changes=(Change(member=writer,
-                                                                 to_version=target),),
-                   engine_version=target, replica_engine_version=None)
-    return UpgradePlan(engine=engine, target=target, stages=(first, second))
+                      engine_version=target, replica_engine_version=None),)
+    replicas_first = Stage(number=first, title="the read replicas, before their writer (RDS "
+                                               "refuses the writer first)",
+                           changes=tuple(Change(member=r, to_version=target) for r in replicas),
+                           engine_version=writer.version,
+                           replica_engine_version=None if writer.version == target else target)
+    then = Stage(number=first + 1, title="the writer",
+                 changes=(Change(member=writer, to_version=target),),
+                 engine_version=target, replica_engine_version=None)
+    return replicas_first, then
 
 
 # --- blue/green -----------------------------------------------------------------------------

@@ -11,8 +11,20 @@ the members run and the target):
                                         replica_engine_version=TARGET
                                      2. the writer: engine_version=TARGET
   PostgreSQL major                   1. the writer: engine_version=TARGET (RDS upgrades its
-                                        in-Region replicas with it; a cross-region replica
-                                        cannot follow: refused, see the plan's reason)
+                                        in-Region replicas with it)
+  PostgreSQL major, with a DR replica 1. detach the DR replica: a DR rebuild in its phase
+                                        'detached' (config/topology.json, 'dr_rebuilds')
+                                     2. the writer: engine_version=TARGET, with its in-Region
+                                        replicas
+                                     3. rebuild the DR replica of the upgraded writer: the
+                                        rebuild's phase 'rebuilt' (a new replica at TARGET;
+                                        the detached one leaves the stack retained)
+
+RDS does not upgrade a cross-Region read replica with its source and it stops replicating from
+a source of a newer major version; the RDS user guide recreates it from the upgraded source.
+Detaching it first keeps the last DR copy of the data (promoted in place, fenced, on its
+version) until the new DR replica exists; the runbook then names the detached instance and the
+commands that decommission it (docs/upgrades.md, 'Rebuilding the DR replica').
 
 Without `--execute` the command prints the plan: the live version of each member against the
 declared ones, each stage with its instances (from/to, the parameter-group family change and
@@ -22,13 +34,14 @@ not done yet:
 
   (1) journal the stage in the writer's tags (`redundantdb:upgrade` = stage-N-recorded, then
       stage-N-deployed, then complete; `redundantdb:upgrade-target`, `-started`)
-  (2) record the stage's config in config/topology.json (`config.topology.EngineRecord`):
+  (2) record the stage's config in config/topology.json (`config.topology.EngineRecord`, and
+      a detach or rebuild as the DR rebuild's phase):
       config loading applies it over config/environments.py, as it applies a declared writer,
       so every stage is a state the config declares and `cdk deploy` deploys, nothing replaced
   (3) run the deploy command (`--deploy-command`; default `cdk deploy --all -c env=ENV
       --require-approval never`; env local: the emulator's `python -m local_aws.deploy`)
-  (4) wait until every instance of the stage is available and runs its version
-      (`--timeout`, `--poll`), a progress line per poll
+  (4) wait until every instance of the stage is available and runs its version, a detached
+      DR replica replicates from nothing (`--timeout`, `--poll`), a progress line per poll
   (5) read the live versions again and go on with the next stage
 
 The record (rather than an edit of config/environments.py by the runbook) keeps the reviewed
@@ -41,8 +54,7 @@ versions is skipped (said so); an interrupted deploy or wait is resumed by the s
 record still declares the stage); a journal for another target refuses until that upgrade is
 finished. Refused (exit 3, nothing changed): the stacks do not follow the declared topology
 (reconcile first), a member missing or unhealthy, a downgrade, a stage config validation
-refuses, a PostgreSQL major upgrade with a cross-region replica, an unfinished upgrade to
-another version.
+refuses, an unfinished upgrade to another version.
 """
 
 from __future__ import annotations
@@ -61,7 +73,11 @@ from botocore.exceptions import ClientError
 from cloud_assembly import engines
 from cloud_assembly.upgrades import (
     CROSS_REGION,
+    DETACH,
+    DETACHED,
+    REBUILD,
     REPLICA,
+    VERSIONS,
     WRITER,
     Member,
     Stage,
@@ -76,7 +92,14 @@ from config import (
     with_declared_topology,
 )
 from config.topology import Member as LayoutMember
-from config.topology import topology_file
+from config.topology import (
+    Topology,
+    decommission_commands,
+    entry_text,
+    layout,
+    topology_file,
+    write,
+)
 from ops.aws import ClientFactory
 from ops.clock import Clock
 from ops.errors import OpsError, Refusal, describe_client_error
@@ -118,7 +141,7 @@ class UpgradeOptions:
 @dataclass(frozen=True, kw_only=True)
 class LiveMember:
     member: LayoutMember
-    kind: str  # WRITER, REPLICA, CROSS_REGION
+    kind: str  # WRITER, REPLICA, CROSS_REGION, DETACHED
     region: str
     rds: Any
     instance: dict[str, Any] | None
@@ -141,11 +164,12 @@ class LiveMember:
 
 def live_members(config: DatabaseConfig, *, factory: ClientFactory,
                  region: str) -> list[LiveMember]:
-    """The writer, its replicas and its cross-region replica as the declared layout names them,
-    with their descriptions (None: missing)."""
+    """The writer, its replicas and its cross-region replica (or the DR replica a rebuild
+    detached) as the declared layout names them, with their descriptions (None: missing)."""
     layout = config.layout
     kinds = [(layout.writer, WRITER), *((m, REPLICA) for m in layout.replicas),
-             *(((layout.standby, CROSS_REGION),) if layout.standby else ())]
+             *(((layout.standby, CROSS_REGION),) if layout.standby else ()),
+             *(((layout.detached, DETACHED),) if layout.detached else ())]
     out = []
     for member, kind in kinds:
         where = member.region or region
@@ -165,11 +189,17 @@ def _refuse_unusable(members: Sequence[LiveMember]) -> None:
                           "repair it (or fail over) before upgrading")
 
 
+def _source_of(live: LiveMember) -> str | None:
+    assert live.instance is not None
+    source = live.instance.get("ReadReplicaSourceDBInstanceIdentifier")
+    return str(source) if source else None
+
+
 def wait_until_settled(members: list[LiveMember], *, options: UpgradeOptions, clock: Clock,
                        out: TextIO, want: dict[str, str] | None = None) -> list[LiveMember]:
-    """Poll until every member is available (and runs `want[identifier]` where given); a
-    progress line per member still waited for. `OpsError` on an unhealthy status or after
-    `options.timeout_seconds`."""
+    """Poll until every member is available (and runs `want[identifier]` where given, and a
+    detached DR replica replicates from nothing); a progress line per member still waited for.
+    `OpsError` on an unhealthy status or after `options.timeout_seconds`."""
     start = clock.monotonic()
     want = want or {}
     while True:
@@ -177,12 +207,15 @@ def wait_until_settled(members: list[LiveMember], *, options: UpgradeOptions, cl
         members = [m.describe() for m in members]
         _refuse_unusable(members)
         waiting = [m for m in members if status_of(m.instance) != AVAILABLE
-                   or want.get(m.identifier, m.version) != m.version]
+                   or want.get(m.identifier, m.version) != m.version
+                   or (m.kind == DETACHED and _source_of(m) is not None)]
         for m in waiting:
             wanted = want.get(m.identifier)
             print(f"    [{elapsed:6.0f}s / {options.timeout_seconds:.0f}s] {m.identifier}: "
                   f"{status_of(m.instance)}, {m.version}"
-                  + (f" (waiting for {wanted})" if wanted and wanted != m.version else ""),
+                  + (f" (waiting for {wanted})" if wanted and wanted != m.version else "")
+                  + (f" (waiting for its promotion: it replicates from {_source_of(m)})"
+                     if m.kind == DETACHED and _source_of(m) else ""),
                   file=out, flush=True)
         if not waiting:
             return members
@@ -282,21 +315,41 @@ def target_of(config: DatabaseConfig, options: UpgradeOptions, journal: Journal)
     return target
 
 
+def stage_topology(topology: Topology, stage: Stage) -> Topology:
+    """`topology` with what `stage` declares of the DR replica: its detach, or its rebuild."""
+    if stage.action == DETACH and topology.rebuilding is None:
+        dr = stage.changes[0].member
+        return topology.detached(dr.identifier, dr.version)
+    if stage.action == REBUILD and topology.rebuilding is not None:
+        return topology.rebuilt()
+    return topology
+
+
 def stage_config(config: DatabaseConfig, stage: Stage) -> DatabaseConfig:
     return dataclasses.replace(config, engine_version=stage.engine_version,
-                               replica_engine_version=stage.replica_engine_version)
+                               replica_engine_version=stage.replica_engine_version,
+                               topology=stage_topology(config.topology, stage))
 
 
 def check_declarable(config: DatabaseConfig, upgrade: UpgradePlan) -> None:
     """Each pending stage is a config the validation accepts (it imports aws_cdk: the check a
-    synth makes, before anything is recorded)."""
+    synth makes, before anything is recorded), each stage over the ones before it."""
     from config import validate
 
     for stage in upgrade.pending:
+        config = stage_config(config, stage)
         try:
-            validate(stage_config(config, stage))
+            validate(config)
         except ConfigError as error:
             raise Refusal(f"stage {stage.number} cannot be declared: {error}") from None
+
+
+def _rebuilt_standby(config: DatabaseConfig, stage: Stage) -> str | None:
+    """The identifier of the DR replica `stage` (a rebuild) creates."""
+    topology = stage_topology(stage_topology(config.topology, dataclasses.replace(
+        stage, action=DETACH)), stage)
+    standby = layout(config.shape, topology).standby
+    return standby.identifier if standby else None
 
 
 def print_plan(config: DatabaseConfig, upgrade: UpgradePlan, members: Sequence[LiveMember], *,
@@ -319,7 +372,14 @@ def print_plan(config: DatabaseConfig, upgrade: UpgradePlan, members: Sequence[L
         state = "done, skipped" if stage.done else (
             "next" if stage.number == first_pending else "pending")
         print(f"  stage {stage.number}: {stage.title} [{state}]", file=out)
-        print(f"      declared by: {stage.declaration()}", file=out)
+        declared = stage.declaration()
+        if stage.action == DETACH:
+            declared += (f", dr_rebuilds: {stage.changes[0].member.identifier} phase "
+                         "'detached'")
+        elif stage.action == REBUILD:
+            declared += (f", dr_rebuilds: {stage.changes[0].member.identifier} phase "
+                         f"'rebuilt' (the new DR replica: {_rebuilt_standby(config, stage)})")
+        print(f"      declared by: {declared}", file=out)
         for line in stage.lines(config.engine):
             print(f"      {line}", file=out)
     if upgrade.pending:
@@ -373,10 +433,10 @@ def run(config: DatabaseConfig, *, placement: Placement, factory: ClientFactory,
     executed = False
     while upgrade.pending:
         stage = upgrade.pending[0]
-        members = _execute(config, stage, members, target=target, options=options,
-                           deploy=deploy, clock=clock, started=started, out=out)
+        config, members = _execute(config, stage, members, target=target, options=options,
+                                   deploy=deploy, clock=clock, started=started, factory=factory,
+                                   region=region, out=out)
         started, executed = read_journal(members[0]).started, True
-        config = with_declared_topology(ENVIRONMENTS[config.name])
         again = build(config, members, target)
         if any(s.number == stage.number and not s.done for s in again.stages):
             raise OpsError(f"stage {stage.number} was deployed, but its instances do not all "
@@ -392,12 +452,42 @@ def run(config: DatabaseConfig, *, placement: Placement, factory: ClientFactory,
               out)
     final = EngineRecord(engine_version=target)
     record_engine(config, final, write_file=True, out=out)
+    print_retired_dr_replica(config, out)
     print(f"Next: {environments_change(config.name, final)}.", file=out)
+
+
+def print_retired_dr_replica(config: DatabaseConfig, out: TextIO) -> None:
+    """Name the DR replica a finished rebuild retired, and how to decommission it."""
+    retired = config.layout.retired_dr_replica
+    if retired is not None and retired.identifier not in config.topology.decommissioned:
+        print(f"Retired: {retired.identifier} (the DR replica detached before the upgrade), "
+              f"kept fenced with deletion protection; once it is no longer needed: "
+              f"{decommission_commands(retired)}.", file=out)
+
+
+def record_stage(config: DatabaseConfig, stage: Stage, out: TextIO) -> DatabaseConfig:
+    """Record what `stage` declares of the DR replica (a detach or a rebuild) in
+    config/topology.json, then its engine versions; the config as declared now."""
+    after = stage_topology(config.topology, stage)
+    if after != config.topology:
+        path = topology_file()
+        change = layout(config.shape, after).change
+        print(f"Config change ({change}), in {path.name}:", file=out)
+        for line in entry_text(config.name, after).splitlines():
+            print(f"    {line}", file=out)
+        write(config.name, after, path=path)
+        print(f"==> recorded in {path}", file=out, flush=True)
+        config = with_declared_topology(ENVIRONMENTS[config.name])
+    record_engine(config, EngineRecord(engine_version=stage.engine_version,
+                                       replica_engine_version=stage.replica_engine_version),
+                  write_file=True, out=out)
+    return with_declared_topology(ENVIRONMENTS[config.name])
 
 
 def _execute(config: DatabaseConfig, stage: Stage, members: list[LiveMember], *, target: str,
              options: UpgradeOptions, deploy: Deployer, clock: Clock, started: str | None,
-             out: TextIO) -> list[LiveMember]:
+             factory: ClientFactory, region: str,
+             out: TextIO) -> tuple[DatabaseConfig, list[LiveMember]]:
     writer = members[0]
     _step(f"stage {stage.number}: {stage.title}", out)
     try:
@@ -406,20 +496,25 @@ def _execute(config: DatabaseConfig, stage: Stage, members: list[LiveMember], *,
     except ClientError as error:
         raise OpsError(f"cannot journal the upgrade in {writer.identifier}'s tags: "
                        f"{describe_client_error(error)}; nothing was changed") from error
-    record_engine(config, EngineRecord(engine_version=stage.engine_version,
-                                       replica_engine_version=stage.replica_engine_version),
-                  write_file=True, out=out)
+    config = record_stage(config, stage, out)
     _step(f"deploy stage {stage.number} ({stage.declaration()})", out)
     deploy(stage)
     write_journal(writer, phase=f"stage-{stage.number}-deployed", target=target, clock=clock,
                   started=read_journal(writer).started)
-    want = {c.member.identifier: c.to_version for c in stage.changes}
+    if stage.action == VERSIONS:
+        want = {c.member.identifier: c.to_version for c in stage.changes}
+    else:  # the members the layout declares now: the detached one, or the new DR replica
+        members = live_members(config, factory=factory, region=region)
+        want = {m.identifier: m.version if m.kind == DETACHED else stage.engine_version
+                for m in members if m.kind in (CROSS_REGION, DETACHED)}
     _step(f"wait for {', '.join(want)} (timeout {options.timeout_seconds:.0f}s, poll "
           f"{options.poll_seconds:.0f}s)", out)
     members = wait_until_settled(members, options=options, clock=clock, out=out, want=want)
-    for identifier, version in want.items():
-        _step(f"{identifier} runs {version}", out)
-    return members
+    for live in members:
+        if live.identifier in want:
+            what = ("detached: replicates from nothing, " if live.kind == DETACHED else "")
+            _step(f"{live.identifier} {what}runs {live.version}", out)
+    return config, members
 
 
 def _step(text: str, out: TextIO) -> None:

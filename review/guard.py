@@ -442,8 +442,9 @@ def find_upgrade_problems(*, old: Mapping[str, Template],
                            f"{engine} source: {step.identifier} stays on {step.from_version} "
                            "and stops replicating from a writer of a newer major version (the "
                            "DR copy goes stale, nothing says so); the RDS user guide recreates "
-                           "it from the upgraded writer, which the stacks cannot declare: "
-                           "upgrade within the major version, or rebuild the DR replica first")
+                           "it from the upgraded writer: declare a DR rebuild (`python -m "
+                           "ops upgrade` detaches the DR replica first and rebuilds it after "
+                           "the writer), or upgrade within the major version")
         else:
             consequence = f"upgraded in place: {step.describe(engine)}"
         findings.append(Finding(

@@ -938,8 +938,9 @@ def test_a_postgres_major_upgrade_cannot_carry_the_cross_region_replica(
         "RDS does not upgrade a cross-Region read replica with its postgres source: "
         "prod-mysql-dr-replica stays on 17.9 and stops replicating from a writer of a newer "
         "major version (the DR copy goes stale, nothing says so); the RDS user guide recreates "
-        "it from the upgraded writer, which the stacks cannot declare: upgrade within the major "
-        "version, or rebuild the DR replica first"))
+        "it from the upgraded writer: declare a DR rebuild (`python -m ops upgrade` detaches "
+        "the DR replica first and rebuilds it after the writer), or upgrade within the major "
+        "version"))
     if dr_declares == "18.3":  # and its own update is refused
         assert dr[1][0] is True and "is a read replica" in dr[1][1]
     assert [m for m, blocking, _ in found if blocking and m != "prod-mysql-dr-replica"] == []

@@ -18,7 +18,14 @@ from botocore.exceptions import ClientError
 
 from config import ENVIRONMENTS, with_declared_topology
 from config.schema import ExtendedSupport
-from config.topology import TOPOLOGY_FILE_VARIABLE, EngineRecord, Promotion, Topology, write
+from config.topology import (
+    TOPOLOGY_FILE_VARIABLE,
+    DrRebuild,
+    EngineRecord,
+    Promotion,
+    Topology,
+    write,
+)
 from local_aws import fidelity
 from ops.aws import Clients
 from ops.errors import OpsError
@@ -44,7 +51,8 @@ PAYING = ExtendedSupport(reason="The vendor certifies its application on MySQL 8
 
 @pytest.fixture(scope="module")
 def aws() -> Iterator[tuple[Clients, Clients]]:
-    with mocked_two_regions() as clients, fidelity.installed(only=("rds-engine-upgrade",)):
+    with mocked_two_regions() as clients, fidelity.installed(only=("rds-engine-upgrade",
+                                                                  "rds-promote-read-replica")):
         yield clients
 
 
@@ -307,6 +315,167 @@ def test_mysql_with_a_dr_replica_upgrades_it_in_the_first_stage(dr_env: Deployed
     assert set(versions(dr_env).values()) == {NEW}
 
 
+# --- PostgreSQL major with a DR replica: detach, upgrade, rebuild ------------------------------
+
+PG_OLD, PG_NEW = "16.10", "17.9"
+DR, NEW_DR = "local-postgres-dr-replica", "local-postgres-dr-replica-r1"
+
+
+class DrFakeDeploy(FakeDeploy):
+    """`FakeDeploy` of the members the declared layout names, and what `cdk deploy` does with a
+    declared DR rebuild: the detached DR replica promoted in place (`detach=False`: a deploy
+    that leaves it replicating), the new DR replica created as a cross-region replica of the
+    writer."""
+
+    def __init__(self, env: Deployed, *, detach: bool = True, fail_at: int | None = None) -> None:
+        super().__init__(env, fail_at=fail_at)
+        self.detach = detach
+
+    def __call__(self, stage: Any) -> None:
+        config = with_declared_topology(ENVIRONMENTS[self.env.config.name])
+        layout = config.layout
+        assert self.env.dr is not None
+        rds = self.env.dr.clients.rds
+        if self.fail_at == len(self.calls) + 1:
+            self.calls.append(config.topology.engine)
+            raise OpsError(f"the deploy of stage {stage.number} failed (simulated)")
+        if layout.detached is not None and self.detach and \
+                self.env.db(layout.detached.identifier).is_replica:
+            rds.promote_read_replica(DBInstanceIdentifier=layout.detached.identifier)
+        standby = layout.standby
+        if standby is not None and standby.identifier not in self.env.dr_backend.databases:
+            rds.create_db_instance_read_replica(
+                DBInstanceIdentifier=standby.identifier, SourceRegion="us-east-1",
+                SourceDBInstanceIdentifier=self.env.describe(layout.writer.identifier)[
+                    "DBInstanceArn"], KmsKeyId=self.env.dr.key_arn, DeletionProtection=True,
+                DBInstanceClass=config.replica_instance_class)
+        self.calls.append(config.topology.engine)
+        replica = config.replica_engine_version or config.engine_version
+        for member in layout.members:  # the detached DR replica keeps its version
+            version = config.engine_version if member is layout.writer else replica
+            client = rds if member.cross_region else self.env.clients.rds
+            if self.env.db(member.identifier).engine_version != version:
+                client.modify_db_instance(DBInstanceIdentifier=member.identifier,
+                                          EngineVersion=version, AllowMajorVersionUpgrade=True,
+                                          ApplyImmediately=True)
+
+
+def all_versions(env: Deployed) -> dict[str, str]:
+    """{identifier: engine version} of every instance in both regions."""
+    return {i: db.engine_version for backend in (env.backend, env.dr_backend)
+            for i, db in backend.databases.items()}
+
+
+def dr_describe(env: Deployed, identifier: str) -> dict[str, Any]:
+    assert env.dr is not None
+    described: dict[str, Any] = env.dr.clients.rds.describe_db_instances(
+        DBInstanceIdentifier=identifier)["DBInstances"][0]
+    return described
+
+
+@pytest.fixture
+def pg_dr_env(aws: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch,
+              topology: Path) -> Deployed:
+    return fresh_dr_environment(*aws, monkeypatch, config=dr_config(
+        engine="postgres", engine_version=PG_OLD, port=5433,
+        log_exports=("postgresql", "upgrade")))
+
+
+def test_postgres_major_with_a_dr_replica_plans_detach_upgrade_rebuild(
+        pg_dr_env: Deployed, topology: Path) -> None:
+    code, out, err = run(pg_dr_env, "--target-version", PG_NEW, deploy=DrFakeDeploy(pg_dr_env))
+
+    assert (code, err, recorded(topology)) == (0, "", None)
+    assert (f"  stage 1: detach the DR replica (RDS does not upgrade a cross-Region read replica "
+            f"with its source) [next]\n      declared by: engine_version='{PG_OLD}', "
+            f"replica_engine_version=None (the writer's), dr_rebuilds: {DR} phase "
+            f"'detached'\n      cross-region replica {DR}: promoted in place") in out
+    assert "  stage 2: the writer, with its in-Region read replicas (RDS upgrades them " \
+           "together) [pending]\n" in out
+    assert (f"  stage 3: rebuild the DR replica of the upgraded writer [pending]\n      declared "
+            f"by: engine_version='{PG_NEW}', replica_engine_version=None (the writer's), "
+            f"dr_rebuilds: {DR} phase 'rebuilt' (the new DR replica: {NEW_DR})\n") in out
+
+
+def test_postgres_major_with_a_dr_replica_detaches_upgrades_and_rebuilds_it(
+        pg_dr_env: Deployed, topology: Path) -> None:
+    env, deploy = pg_dr_env, DrFakeDeploy(pg_dr_env)
+    writer_arn = env.describe(env.primary)["DBInstanceArn"]
+
+    code, out, err = run(env, "--target-version", PG_NEW, "--execute", deploy=deploy)
+
+    assert (code, err) == (0, ""), out
+    assert deploy.calls == [None, EngineRecord(engine_version=PG_NEW),
+                            EngineRecord(engine_version=PG_NEW)]
+    assert recorded(topology) == {"local": {
+        "dr_rebuilds": [{"detached": DR, "engine_version": PG_OLD, "phase": "rebuilt"}],
+        "engine": {"engine_version": PG_NEW}, "promotions": [], "decommissioned": []}}
+    assert out.index(f"==> {DR} detached: replicates from nothing, runs {PG_OLD}") < \
+        out.index(f"==> {env.primary} runs {PG_NEW}") < out.index(f"==> {NEW_DR} runs {PG_NEW}")
+    assert all_versions(env) == {env.primary: PG_NEW, env.replicas[0]: PG_NEW, NEW_DR: PG_NEW,
+                                 DR: PG_OLD}
+    detached, rebuilt = (dr_describe(env, identifier) for identifier in (DR, NEW_DR))
+    assert (detached["EngineVersion"], detached.get("ReadReplicaSourceDBInstanceIdentifier"),
+            detached["DeletionProtection"]) == (PG_OLD, None, True)
+    assert rebuilt["ReadReplicaSourceDBInstanceIdentifier"] == writer_arn
+    assert env.describe(env.primary)["DBInstanceArn"] == writer_arn
+    assert f"Retired: {DR} (the DR replica detached before the upgrade), kept fenced with " \
+           f"deletion protection; once it is no longer needed: aws rds modify-db-instance " \
+           f"--region {DR_REGION} --db-instance-identifier {DR} --no-deletion-protection" in out
+
+    code, again, _ = run(env, "--target-version", PG_NEW, "--execute", deploy=deploy)
+    assert code == 0 and len(deploy.calls) == 3
+    assert f"every member of env local runs {PG_NEW} already: nothing to upgrade" in again
+
+
+def test_a_failed_upgrade_after_the_detach_resumes_with_the_writer(
+        pg_dr_env: Deployed, topology: Path) -> None:
+    env = pg_dr_env
+    code, out, err = run(env, "--target-version", PG_NEW, "--execute",
+                         deploy=DrFakeDeploy(env, fail_at=2))
+    assert code == 1 and "the deploy of stage 2 failed (simulated)" in err
+    assert recorded(topology)["local"]["dr_rebuilds"] == [
+        {"detached": DR, "engine_version": PG_OLD, "phase": "detached"}]
+
+    deploy = DrFakeDeploy(env)
+    code, out, err = run(env, "--execute", deploy=deploy)
+
+    assert (code, err) == (0, ""), out
+    assert f"  {'live:':<11}writer {env.primary} (us-east-1): {PG_OLD}\n" in out
+    assert f"detached DR replica {DR} ({DR_REGION}): {PG_OLD}\n" in out
+    assert "  stage 1: detach the DR replica (RDS does not upgrade a cross-Region read replica " \
+           "with its source) [done, skipped]\n" in out
+    assert f"detached DR replica {DR}: detached already\n" in out
+    assert deploy.calls == [EngineRecord(engine_version=PG_NEW)] * 2
+    assert all_versions(env) == {env.primary: PG_NEW, env.replicas[0]: PG_NEW, NEW_DR: PG_NEW,
+                                 DR: PG_OLD}
+
+
+def test_a_detach_the_deploy_did_not_carry_out_times_out(pg_dr_env: Deployed,
+                                                         topology: Path) -> None:
+    env = pg_dr_env
+    code, out, err = run(env, "--target-version", PG_NEW, "--execute", "--timeout", "60",
+                         deploy=DrFakeDeploy(env, detach=False))
+
+    assert code == 1
+    assert err == (f"error: {DR} did not become available with their version within 60s; RDS "
+                   "goes on, and re-running the same command resumes waiting\n")
+    assert f"{DR}: available, {PG_OLD} (waiting for its promotion: it replicates from " \
+           f"arn:aws:rds:us-east-1:123456789012:db:{env.primary})" in out
+    assert set(all_versions(env).values()) == {PG_OLD}  # the writer is not upgraded
+
+
+def test_refuses_a_dr_rebuild_the_config_cannot_declare(pg_dr_env: Deployed, topology: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    write("local", Topology(dr_rebuilds=(DrRebuild(detached=DR, engine_version=PG_OLD,
+                                                   phase="rebuilt"),)), path=topology)
+    deploy = DrFakeDeploy(pg_dr_env)
+    code, out, err = run(pg_dr_env, "--target-version", PG_NEW, "--execute", deploy=deploy)
+    assert (code, deploy.calls) == (3, [])
+    assert err.startswith(f"error: cross-region replica {NEW_DR} does not exist in "
+                          f"{DR_REGION}: deploy the stacks (the declared topology) first")
+
+
 # --- refusals (exit 3, nothing changed) ---------------------------------------------------------
 
 def refused(env: Deployed, *argv: str) -> str:
@@ -360,19 +529,6 @@ def test_refuses_when_a_member_cannot_be_upgraded(env: Deployed, state: str,
     else:
         env.db(env.replicas[1]).status = state
     assert refused(env, "--target-version", NEW) == f"error: {message}\n"
-
-
-def test_refuses_postgres_major_with_a_dr_replica(aws: tuple[Clients, Clients],
-                                                  monkeypatch: pytest.MonkeyPatch,
-                                                  topology: Path) -> None:
-    env = fresh_dr_environment(*aws, monkeypatch, config=dr_config(
-        engine="postgres", engine_version="16.10", port=5433,
-        log_exports=("postgresql", "upgrade")))
-
-    err = refused(env, "--target-version", "17.9")
-
-    assert err.startswith("error: env local: a postgres major version upgrade (16.10 -> 17.9) "
-                          "leaves the cross-region replica local-postgres-dr-replica behind")
 
 
 def test_refuses_before_the_stacks_follow_the_declared_topology(env: Deployed,
