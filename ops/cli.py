@@ -41,7 +41,7 @@ from ops.regional import build_regional_plan, no_dr_configured
 from ops.report import compare, print_results
 from ops.switchover import switch_over
 from ops.topology import Placement, as_seen, deployed, place
-from ops.verify import check_engine, check_topology, evaluate, gather, gather_dr
+from ops.verify import check_data, check_engine, check_topology, evaluate, gather, gather_dr
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -201,6 +201,8 @@ def verify(args: argparse.Namespace, *, config: DatabaseConfig, placement: Place
     if dr is not None:
         live[dr.outputs.replica_identifier] = dr.instance
     results += check_engine(config, live)
+    results += check_data(config=config, outputs=outputs, writer=writer, instances=live,
+                          clients=clients)
     print(f"Verifying {stack} (env {args.env}, account {state.account}, region "
           f"{clients.region}); writer: {writer}", file=out)
     summary = print_results(results, out)

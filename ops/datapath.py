@@ -36,7 +36,7 @@ from typing import Any
 
 from ops.errors import OpsError
 from ops.report import CheckResult, Status
-from ops.writer import Endpoint, _secret_document
+from ops.writer import Endpoint, secret_document
 
 SUPPORTED_ENGINES = ("postgres",)
 CANARY_TABLE = "redundancy_canary"
@@ -68,7 +68,7 @@ class Credentials:
 def read_credentials(secrets: Any, secret_arn: str, *, database: str,
                      engine: str | None = None) -> Credentials:
     """The credentials secret's user and password (and engine, unless given)."""
-    document = _secret_document(secrets, secret_arn)
+    document = secret_document(secrets, secret_arn)
     missing = [k for k in ("username", "password") if not document.get(k)]
     if missing:
         raise DataPathError(f"secret {secret_arn} has no {' or '.join(missing)} field "

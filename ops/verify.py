@@ -18,6 +18,15 @@ Each member runs the engine version the config declares (`check_engine`: the wri
 engine record applied), and the record's line says whether config/environments.py declares the
 same versions (the record is then redundant).
 
+The data path (`check_data`, `ops.datapath`): with the credentials secret, the writer accepts a
+TLS session and refuses a plaintext one (accepted is a FAIL), a canary row written on the writer
+is read on every replica that replicates from it (the DR replica too) within the replica-lag
+alarm's threshold, and each replica's lag is measured on the engine (bytes and seconds). A member
+this machine cannot reach (real AWS from outside the VPC) is a SKIP with the reason, except one at
+a loopback address (the local emulator's servers run here: a silent one is a FAIL). Engines this
+tool has no client for (MySQL, MariaDB) get no data-path check at all: verify's count stays the
+control plane's.
+
 With a `dr_region`, the DR replica stack (DR region) is checked too: the cross-region replica
 (available, replicating from the writer by ARN, encrypted with the DR key, deletion protection,
 multi-AZ, DR AZs), the DR region's writer parameter, and the secret's replica in the DR region
@@ -29,6 +38,7 @@ side (WARN).
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -39,6 +49,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cloud_assembly import engines
 from config import DatabaseConfig
 from config.topology import Member
+from ops import datapath
 from ops.account import account_problem, caller_account
 from ops.aws import ClientFactory, Clients
 from ops.errors import OpsError, describe_client_error, error_code
@@ -745,3 +756,50 @@ def check_engine(config: DatabaseConfig,
         results.append(CheckResult(status=Status.PASS, resource=f"config {config.name}",
                                    check="engine record", note=state))
     return results
+
+
+# --- the data path (ops.datapath) -----------------------------------------------------------
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def check_data(*, config: DatabaseConfig, outputs: DatabaseOutputs, writer: str,
+               instances: dict[str, dict[str, Any] | None], clients: Clients
+               ) -> list[CheckResult]:
+    """The data-path checks of `writer` and every live replica replicating from it (by
+    identifier or ARN), with the credentials secret; none for an engine without a client."""
+    if config.engine not in datapath.SUPPORTED_ENGINES:
+        return []
+    writer_instance = instances.get(writer)
+    address = endpoint_of(writer_instance) if writer_instance else None
+    if address is None:  # the writer checks above say why
+        return [CheckResult(status=Status.SKIP, resource=rds(writer), check="data path",
+                            note="the writer has no endpoint to connect to")]
+    try:
+        credentials = datapath.read_credentials(clients.secretsmanager, outputs.secret_arn,
+                                                database=config.database_name,
+                                                engine=config.engine)
+    except (OpsError, ClientError) as error:  # the secret's checks above fail on it
+        reason = describe_client_error(error) if isinstance(error, ClientError) else str(error)
+        return [CheckResult(status=Status.SKIP, resource=rds(writer), check="data path",
+                            note=f"the credentials secret cannot be read ({reason})")]
+
+    def member(identifier: str, host: str, port: int) -> datapath.Member:
+        return datapath.Member(resource=rds(identifier), endpoint=Endpoint(host=host, port=port))
+
+    replicas = []
+    for identifier, instance in sorted(instances.items()):
+        if identifier == writer or instance is None or source_of(instance) != writer \
+                or status_of(instance) != AVAILABLE:
+            continue
+        replica_address = endpoint_of(instance)
+        if replica_address is not None:
+            replicas.append(member(identifier, *replica_address))
+    status = Status.FAIL if _is_loopback(address[0]) else Status.SKIP
+    return datapath.check_data_path(
+        credentials, member(writer, *address), replicas,
+        lag_limit_seconds=config.alarms.replica_lag_seconds, unreachable_status=status)

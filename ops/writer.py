@@ -65,7 +65,7 @@ class SecretEndpoint:
     instance_identifier: str | None
 
 
-def _secret_document(secrets: Any, secret_arn: str) -> dict[str, Any]:
+def secret_document(secrets: Any, secret_arn: str) -> dict[str, Any]:
     try:
         text = secrets.get_secret_value(SecretId=secret_arn)["SecretString"]
     except KeyError as error:
@@ -90,7 +90,7 @@ def _port(value: Any) -> int | None:
 
 
 def read_secret_endpoint(secrets: Any, secret_arn: str) -> SecretEndpoint:
-    document = _secret_document(secrets, secret_arn)
+    document = secret_document(secrets, secret_arn)
     host = document.get("host")
     return SecretEndpoint(host=str(host) if host else None, port=_port(document.get("port")),
                           instance_identifier=document.get("dbInstanceIdentifier"))
@@ -100,7 +100,7 @@ def write_secret_endpoint(secrets: Any, *, secret_arn: str, endpoint: Endpoint,
                           instance_identifier: str) -> bool:
     """Set the secret's host and port (and `dbInstanceIdentifier` when present), keeping every
     other field; False (no new version) when they already match."""
-    document = _secret_document(secrets, secret_arn)
+    document = secret_document(secrets, secret_arn)
     wanted = {"host": endpoint.host, "port": endpoint.port}
     if "dbInstanceIdentifier" in document:
         wanted["dbInstanceIdentifier"] = instance_identifier

@@ -266,4 +266,10 @@ def reconcile(state_dir: Path, topology: Path, outdir: Path, *, changed: str,
     verify = ops(state_dir, "verify", "--env", "local", topology=topology)
     assert verify.returncode == 0, output(verify)
     all_passed(verify)
+    # The data path on the real servers: the writer refuses plaintext, every replica reads the
+    # canary and reports its measured lag.
+    for check in ("connects with the secret over TLS", "refuses a connection without TLS",
+                  "reads the canary within", "replication lag"):
+        assert re.search(rf"^PASS  rds local-postgres-\S+: {check}", verify.stdout,
+                         re.MULTILINE), output(verify)
     return deploy.stdout
