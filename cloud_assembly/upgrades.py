@@ -430,7 +430,9 @@ def plan(engine: str, writer: Member, replicas: Sequence[Member], target: str) -
                                    "read replica with its source)",
                    changes=(Change(member=dr, to_version=dr.version),),
                    engine_version=writer.version, replica_engine_version=None, action=DETACH)
-    middle = _in_place(engine, writer, in_region, target, first=2)
+    # The detached DR replica keeps the version the upgrade started from: the stages stay the
+    # same once the writer runs the target.
+    middle = _in_place(engine, writer, in_region, target, first=2, start=dr.version)
     rebuild = Stage(number=2 + len(middle), title="rebuild the DR replica of the upgraded "
                                                   "writer",
                     changes=(Change(member=dr, to_version=target),
@@ -440,9 +442,10 @@ def plan(engine: str, writer: Member, replicas: Sequence[Member], target: str) -
 
 
 def _in_place(engine: str, writer: Member, replicas: Sequence[Member], target: str, *,
-              first: int) -> tuple[Stage, ...]:
-    """The stages that upgrade `writer` and `replicas` in place, numbered from `first`."""
-    if replicas_upgraded_with_source(engine, writer.version, target):
+              first: int, start: str | None = None) -> tuple[Stage, ...]:
+    """The stages that upgrade `writer` and `replicas` in place, numbered from `first`
+    (`start`: the version the upgrade started from, default the writer's)."""
+    if replicas_upgraded_with_source(engine, start or writer.version, target):
         return (Stage(number=first, title="the writer, with its in-Region read replicas (RDS "
                                           "upgrades them together)",
                       changes=(Change(member=writer, to_version=target),

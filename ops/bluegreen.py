@@ -30,6 +30,15 @@ writer's version is then a no-op, and the instances move to the stacks' own new-
   (7) print (with `--record`, write) the config change: the engine record in
       config/topology.json, and the line of config/environments.py to change
 
+With a DR replica (a cross-region read replica, which blue/green deployments do not support)
+the DR replica is rebuilt around the deployment, as a declared DR rebuild (config/topology.json,
+'dr_rebuilds'; docs/upgrades.md, 'Rebuilding the DR replica'): before (2), the DR replica is
+detached (phase 'detached' recorded and deployed: promoted in place, fenced, on its version);
+after (7), the DR replica is rebuilt of the new writer (phase 'rebuilt' with the engine record
+of the target, deployed: a new replica at the target; the detached one retired). Both deploy the
+recorded config (`--deploy-command`), so `--record` is required then. A re-run skips a detach
+declared already and rebuilds once the switchover is done.
+
 The blue side (`<member>-old1`, deletion protection on) is kept until the operator deletes it
 with the commands printed at the end (also in docs/upgrades.md). `--dry-run` does (1), prints
 the plan, changes nothing.
@@ -45,11 +54,19 @@ from botocore.exceptions import ClientError
 
 from cloud_assembly import engines
 from cloud_assembly.upgrades import (
+    CROSS_REGION,
+    DETACH,
+    DETACHED,
+    REBUILD,
     SWITCHOVER_DOWNTIME,
+    WRITER,
     BlueGreenSource,
+    Change,
+    Member,
+    Stage,
     blue_green_refusal,
 )
-from config import DatabaseConfig, EngineRecord
+from config import ENVIRONMENTS, DatabaseConfig, EngineRecord, with_declared_topology
 from ops.aws import ClientFactory, Clients
 from ops.clock import Clock
 from ops.errors import OpsError, Refusal, describe_client_error
@@ -58,6 +75,17 @@ from ops.outputs import load_outputs
 from ops.promotion import lag_sample
 from ops.record import environments_change, record_engine
 from ops.topology import Placement
+from ops.upgrade import (
+    Deployer,
+    LiveMember,
+    UpgradeOptions,
+    dr_members,
+    live_members,
+    print_retired_dr_replica,
+    record_stage,
+    unfinished_rebuild,
+    wait_until_settled,
+)
 from ops.writer import Endpoint, read_parameter, write_parameter, write_secret_endpoint
 
 TAG_STARTED = "redundantdb:bluegreen-started"
@@ -97,6 +125,9 @@ class Decision:
     group: str  # the writer's parameter group
     green_group: str | None  # None: the target keeps the writer's family
     existing: dict[str, Any] | None  # this upgrade's deployment, made by an earlier run
+    #: The DR replica to rebuild around the deployment (it runs another version than the
+    #: target, or is detached already); None: none, or rebuilt already.
+    dr: Member | None = None
 
     @property
     def identifier(self) -> str:
@@ -125,11 +156,30 @@ def decide(config: DatabaseConfig, *, placement: Placement, factory: ClientFacto
         raise Refusal(f"--target-version: {error}") from None
     groups = writer.get("DBParameterGroups") or [{}]
     group = str(groups[0].get("DBParameterGroupName", ""))
-    cross_region = []
-    if layout.standby is not None:
-        standby = layout.standby.region or clients.region
-        if describe_instance(factory(standby, True).rds, layout.standby.identifier):
-            cross_region.append(layout.standby.identifier)
+    cross_region, dr = [], None
+    for member, kind in ((layout.standby, CROSS_REGION), (layout.detached, DETACHED)):
+        if member is None:
+            continue
+        instance = describe_instance(factory(member.region or clients.region, True).rds,
+                                     member.identifier)
+        if instance is None:
+            continue
+        if kind == DETACHED or instance["EngineVersion"] != options.target:
+            dr = Member(identifier=member.identifier, kind=kind,
+                        version=str(instance["EngineVersion"]))
+        else:  # the DR replica of the target: blue/green does not support it either
+            cross_region.append(member.identifier)
+    if dr is None:  # a rebuild recorded, its deploy not finished
+        live = [LiveMember(member=layout.writer, kind=WRITER, region=clients.region,
+                           rds=clients.rds, instance=writer),
+                *live_members(config, factory=factory, region=clients.region)[1:]]
+        stage = unfinished_rebuild(config, live)
+        dr = stage.changes[0].member if stage is not None else None
+    if dr is not None and not options.record and not options.dry_run:
+        raise Refusal(f"env {config.name} has the DR replica {dr.identifier}, which blue/green "
+                      "deployments do not support: the runbook detaches it first and rebuilds "
+                      "it of the new writer, each a deploy of the config it records: re-run "
+                      "with --record")
     logical = _parameter(clients.rds, group, "rds.logical_replication") if \
         config.engine == "postgres" else None
     source = BlueGreenSource(
@@ -159,7 +209,7 @@ def decide(config: DatabaseConfig, *, placement: Placement, factory: ClientFacto
         config.engine, source.version) else green_group_name(source.identifier, family)
     return Decision(config=config, clients=clients, writer=writer, source=source,
                     target=options.target, name=name, group=group, green_group=green_group,
-                    existing=existing)
+                    existing=existing, dr=dr)
 
 
 def _parameter(rds: Any, group: str, name: str) -> str | None:
@@ -411,13 +461,43 @@ def print_plan(decision: Decision, existing: dict[str, Any] | None, options: Blu
         f"{'record' if options.record else 'print'} the config change: "
         f"engine_version={decision.target!r} in config/topology.json",
     ]
+    dr = decision.dr
+    if dr is not None:
+        steps.insert(0, f"detach the DR replica {dr.identifier} ({DETACHED} already: skipped)"
+                     if dr.kind == DETACHED else
+                     f"detach the DR replica {dr.identifier}: record the DR rebuild's phase "
+                     f"'detached' and deploy it (promoted in place, fenced, kept on "
+                     f"{dr.version}; blue/green does not support a cross-Region replica)")
+        steps.append(f"rebuild the DR replica of the new writer: record the phase 'rebuilt' "
+                     f"and deploy it (a new replica on {decision.target}; {dr.identifier} "
+                     "retired)")
     print("  steps:", file=out)
     for number, line in enumerate(steps, 1):
         print(f"    {number}. {line}", file=out)
 
 
+def dr_stage(config: DatabaseConfig, stage: Stage, *, deploy: Deployer, factory: ClientFactory,
+             region: str, options: BlueGreenOptions, clock: Clock,
+             out: TextIO) -> DatabaseConfig:
+    """Record `stage` (a detach or a rebuild of the DR replica), deploy it, wait until the DR
+    instance is what it declares; the config as declared now."""
+    _step(stage.title, out)
+    config = record_stage(config, stage, out)
+    _step(f"deploy ({stage.declaration()})", out)
+    deploy(stage)
+    members, want = dr_members(config, stage, factory=factory, region=region)
+    wait_until_settled(members, options=UpgradeOptions(timeout_seconds=options.timeout_seconds,
+                                                       poll_seconds=options.poll_seconds),
+                       clock=clock, out=out, want=want)
+    for identifier, version in want.items():
+        _step(f"{identifier} runs {version}", out)
+    return config
+
+
 def run(config: DatabaseConfig, *, placement: Placement, factory: ClientFactory,
-        clients: Clients, options: BlueGreenOptions, clock: Clock, out: TextIO) -> None:
+        clients: Clients, options: BlueGreenOptions, clock: Clock, out: TextIO,
+        deploy: Deployer | None = None) -> None:
+    """Print the plan and carry it out (module doc); `deploy` deploys a DR rebuild's phase."""
     decision = decide(config, placement=placement, factory=factory, clients=clients,
                       options=options)
     rds = clients.rds
@@ -425,6 +505,22 @@ def run(config: DatabaseConfig, *, placement: Placement, factory: ClientFactory,
     if options.dry_run:
         print("Dry run: nothing was changed.", file=out)
         return
+    dr = decision.dr
+    writer = Member(identifier=decision.identifier, kind=WRITER, version=decision.source.version)
+    if dr is not None:
+        if deploy is None:
+            raise Refusal(f"the DR replica {dr.identifier} is rebuilt by deploys of the recorded "
+                          "config: give the deploy command")
+        if dr.kind != DETACHED:
+            config = dr_stage(config, Stage(
+                number=1, title=f"detach the DR replica {dr.identifier}",
+                changes=(Change(member=dr, to_version=dr.version),),
+                engine_version=config.engine_version,
+                replica_engine_version=config.replica_engine_version, action=DETACH),
+                deploy=deploy, factory=factory, region=clients.region, options=options,
+                clock=clock, out=out)
+        else:
+            _step(f"the DR replica {dr.identifier} is detached already, skipped", out)
     deployment = decision.existing or create(decision, options, clock, out)
     identifier = deployment["BlueGreenDeploymentIdentifier"]
     if deployment["Status"] != SWITCHED:
@@ -437,11 +533,22 @@ def run(config: DatabaseConfig, *, placement: Placement, factory: ClientFactory,
         _step(f"{decision.name} is switched over already: resuming after it", out)
     _step(f"switchover complete: {decision.identifier} runs {decision.target}", out)
     repoint(decision, placement, out)
+    if dr is not None:
+        assert deploy is not None
+        detached = Member(identifier=dr.identifier, kind=DETACHED, version=dr.version)
+        config = dr_stage(with_declared_topology(ENVIRONMENTS[config.name]), Stage(
+            number=2, title="rebuild the DR replica of the new writer",
+            changes=(Change(member=detached, to_version=decision.target),
+                     Change(member=writer, to_version=decision.target)),
+            engine_version=decision.target, replica_engine_version=None, action=REBUILD),
+            deploy=deploy, factory=factory, region=clients.region, options=options,
+            clock=clock, out=out)
     final = EngineRecord(engine_version=decision.target)
     if record_engine(config, final, write_file=options.record, out=out) and not options.record:
         print("Record it with --record (or edit config/topology.json by hand) before the next "
               "deploy: the stacks still declare the old version, and a deploy would try to "
               "downgrade", file=out)
+    print_retired_dr_replica(config, out)
     print(f"Next: {environments_change(config.name, final)}.", file=out)
     print("The blue side is kept (deletion protection on). Once the new writer has served for "
           "as long as you need a way back, delete it:", file=out)

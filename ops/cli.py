@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "switchover (default 3600)")
     bluegreen.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
                            help="seconds between status checks (default 15)")
+    bluegreen.add_argument("--deploy-command", metavar="COMMAND",
+                           help="with a DR replica, the command that deploys its recorded "
+                           "detach and rebuild (default: as upgrade's)")
     return parser
 
 
@@ -287,14 +290,19 @@ def upgrade(args: argparse.Namespace, *, config: DatabaseConfig, placement: Plac
 
 
 def bluegreen(args: argparse.Namespace, *, config: DatabaseConfig, placement: Placement,
-              clients: Clients, factory: ClientFactory, out: TextIO, clock: Clock) -> int:
+              clients: Clients, factory: ClientFactory, out: TextIO, clock: Clock,
+              deploy: upgrading.Deployer | None) -> int:
     require_account(clients.sts, config)
     options = blue_green.BlueGreenOptions(
         target=args.target_version, dry_run=args.dry_run, record=args.record,
         max_lag_seconds=args.max_lag, switchover_timeout_seconds=args.switchover_timeout,
         timeout_seconds=args.timeout, poll_seconds=args.poll)
+    command = (shlex.split(args.deploy_command) if args.deploy_command
+               else upgrading.default_deploy_command(config.name))
     blue_green.run(config, placement=placement, factory=factory, clients=clients,
-                   options=options, clock=clock, out=out)
+                   options=options, clock=clock, out=out,
+                   deploy=deploy or upgrading.command_deployer(command, timeout=args.timeout,
+                                                               out=out))
     return EXIT_OK
 
 
@@ -337,7 +345,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
                           factory=factory, out=out)
         if args.command == "bluegreen":
             return bluegreen(args, config=config, placement=placement, clients=clients,
-                             factory=factory, out=out, clock=clock or SystemClock())
+                             factory=factory, out=out, clock=clock or SystemClock(),
+                             deploy=deploy)
         if args.command == "upgrade":
             return upgrade(args, config=config, placement=placement, clients=clients,
                            factory=factory, region=writer_region, out=out,

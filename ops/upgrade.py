@@ -79,6 +79,7 @@ from cloud_assembly.upgrades import (
     REPLICA,
     VERSIONS,
     WRITER,
+    Change,
     Member,
     Stage,
     UpgradePlan,
@@ -176,6 +177,26 @@ def live_members(config: DatabaseConfig, *, factory: ClientFactory,
         out.append(LiveMember(member=member, kind=kind, region=where,
                               rds=factory(where, False).rds, instance=None).describe())
     return out
+
+
+def unfinished_rebuild(config: DatabaseConfig, members: Sequence[LiveMember]) -> Stage | None:
+    """The DR rebuild config/topology.json declares whose deploy did not create the new DR
+    replica (a failed or interrupted deploy), as the stage that deploys it again; else None."""
+    layout = config.layout
+    retired, standby = layout.retired_dr_replica, layout.standby
+    missing = next((m for m in members if standby is not None and m.kind == CROSS_REGION
+                    and m.identifier == standby.identifier and m.instance is None), None)
+    if retired is None or missing is None or retired.identifier in config.topology.decommissioned:
+        return None
+    writer = members[0]
+    return Stage(number=0, title=f"the DR rebuild recorded in {topology_file().name}: "
+                                 f"{missing.identifier} of {writer.identifier}",
+                 changes=(Change(member=Member(identifier=retired.identifier, kind=DETACHED,
+                                               version=retired.engine_version or "unknown"),
+                                 to_version=config.engine_version),
+                          Change(member=writer.as_member(), to_version=config.engine_version)),
+                 engine_version=config.engine_version,
+                 replica_engine_version=config.replica_engine_version, action=REBUILD)
 
 
 def _refuse_unusable(members: Sequence[LiveMember]) -> None:
@@ -411,6 +432,17 @@ def run(config: DatabaseConfig, *, placement: Placement, factory: ClientFactory,
                       f"{layout.generation}: reconcile first (`python -m ops reconcile --env "
                       f"{config.name}`, then deploy), then upgrade")
     members = live_members(config, factory=factory, region=region)
+    rebuild = unfinished_rebuild(config, members)
+    if rebuild is not None:
+        _refuse_unusable(members[:1])
+        if not options.execute:
+            print(f"Not deployed: {rebuild.title}; --execute deploys it first.", file=out)
+            return
+        _step(f"deploy {rebuild.title} (recorded, not deployed)", out)
+        deploy(rebuild)
+        members, want = dr_members(config, rebuild, factory=factory, region=region)
+        members = wait_until_settled(members, options=options, clock=clock, out=out,
+                                     want=want)
     _refuse_unusable(members)
     if any(status_of(m.instance) in TRANSITIONAL for m in members):
         print("Waiting for instances RDS is still modifying:", file=out)
@@ -484,6 +516,16 @@ def record_stage(config: DatabaseConfig, stage: Stage, out: TextIO) -> DatabaseC
     return with_declared_topology(ENVIRONMENTS[config.name])
 
 
+def dr_members(config: DatabaseConfig, stage: Stage, *, factory: ClientFactory,
+               region: str) -> tuple[list[LiveMember], dict[str, str]]:
+    """After the deploy of a detach or a rebuild: the members the layout declares now (the
+    detached DR replica, or the new one), and the version its DR instance must run."""
+    members = live_members(config, factory=factory, region=region)
+    want = {m.identifier: m.version if m.kind == DETACHED else stage.engine_version
+            for m in members if m.kind in (CROSS_REGION, DETACHED) and m.instance is not None}
+    return members, want
+
+
 def _execute(config: DatabaseConfig, stage: Stage, members: list[LiveMember], *, target: str,
              options: UpgradeOptions, deploy: Deployer, clock: Clock, started: str | None,
              factory: ClientFactory, region: str,
@@ -503,10 +545,8 @@ def _execute(config: DatabaseConfig, stage: Stage, members: list[LiveMember], *,
                   started=read_journal(writer).started)
     if stage.action == VERSIONS:
         want = {c.member.identifier: c.to_version for c in stage.changes}
-    else:  # the members the layout declares now: the detached one, or the new DR replica
-        members = live_members(config, factory=factory, region=region)
-        want = {m.identifier: m.version if m.kind == DETACHED else stage.engine_version
-                for m in members if m.kind in (CROSS_REGION, DETACHED)}
+    else:
+        members, want = dr_members(config, stage, factory=factory, region=region)
     _step(f"wait for {', '.join(want)} (timeout {options.timeout_seconds:.0f}s, poll "
           f"{options.poll_seconds:.0f}s)", out)
     members = wait_until_settled(members, options=options, clock=clock, out=out, want=want)

@@ -45,7 +45,7 @@ NAME = deployment_name("local-mysql-primary", NEW)
 @pytest.fixture(scope="module")
 def aws() -> Iterator[tuple[Clients, Clients]]:
     with mocked_two_regions() as clients, fidelity.installed(
-            only=("rds-engine-upgrade", "rds-blue-green")):
+            only=("rds-engine-upgrade", "rds-blue-green", "rds-promote-read-replica")):
         yield clients
 
 
@@ -77,10 +77,10 @@ def env(aws: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch,
         **MYSQL, engine_version=OLD, extended_support=PAYING)))
 
 
-def run(env: Deployed, *argv: str) -> tuple[int, str, str]:
+def run(env: Deployed, *argv: str, deploy: Any = None) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(["bluegreen", "--env", env.config.name, *argv], out=out, err=err,
-                clock=env.clock, clients=env.clients, factory=env.factory)
+                clock=env.clock, clients=env.clients, factory=env.factory, deploy=deploy)
     assert PASSWORD not in out.getvalue() + err.getvalue(), "the password was printed"
     return code, out.getvalue(), err.getvalue()
 
@@ -234,6 +234,110 @@ def test_a_failed_switchover_stops_with_what_to_do(env: Deployed,
     assert "--delete-target" in err and env.describe(env.primary)["EngineVersion"] == OLD
 
 
+# --- with a DR replica: detach, blue/green, rebuild ------------------------------------------
+
+DR, NEW_DR = "local-mysql-dr-replica", "local-mysql-dr-replica-r1"
+
+
+class DrDeploy:
+    """What `cdk deploy` does with a declared DR rebuild: the detached DR replica promoted in
+    place, the new one created as a cross-region replica of the writer. `fail_at`: that call
+    fails, as a failed deploy does."""
+
+    def __init__(self, env: Deployed, *, fail_at: int | None = None) -> None:
+        self.env, self.fail_at, self.stages = env, fail_at, []  # type: list[str]
+
+    def __call__(self, stage: Any) -> None:
+        from config import with_declared_topology
+        from ops.errors import OpsError
+
+        self.stages.append(stage.action)
+        if self.fail_at == len(self.stages):
+            raise OpsError(f"the deploy of stage {stage.number} failed (simulated)")
+        layout = with_declared_topology(ENVIRONMENTS["local"]).layout
+        assert self.env.dr is not None
+        rds = self.env.dr.clients.rds
+        if layout.detached is not None and self.env.db(layout.detached.identifier).is_replica:
+            rds.promote_read_replica(DBInstanceIdentifier=layout.detached.identifier)
+        standby = layout.standby
+        if standby is not None and standby.identifier not in self.env.dr_backend.databases:
+            rds.create_db_parameter_group(  # the DR stack's group of the new family
+                DBParameterGroupName="dr-params", DBParameterGroupFamily="mysql8.4",
+                Description="TLS required")
+            rds.create_db_instance_read_replica(
+                DBInstanceIdentifier=standby.identifier, SourceRegion="us-east-1",
+                SourceDBInstanceIdentifier=self.env.describe(self.env.primary)["DBInstanceArn"],
+                KmsKeyId=self.env.dr.key_arn, DeletionProtection=True,
+                DBInstanceClass="db.t3.micro", DBParameterGroupName="dr-params")
+
+
+@pytest.fixture
+def dr_env(aws: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch,
+           topology: Path) -> Deployed:
+    return with_own_parameter_group(fresh_dr_environment(*aws, monkeypatch, config=dr_config(
+        **MYSQL, engine_version=OLD, extended_support=PAYING)))
+
+
+def dr_instance(env: Deployed, identifier: str) -> dict[str, Any]:
+    assert env.dr is not None
+    found: dict[str, Any] = env.dr.clients.rds.describe_db_instances(
+        DBInstanceIdentifier=identifier)["DBInstances"][0]
+    return found
+
+
+def test_with_a_dr_replica_detaches_switches_over_and_rebuilds_it(dr_env: Deployed,
+                                                                  topology: Path) -> None:
+    env, deploy = dr_env, DrDeploy(dr_env)
+
+    code, out, err = run(env, "--target-version", NEW, "--record", deploy=deploy)
+
+    assert (code, err) == (0, ""), out
+    assert deploy.stages == ["detach", "rebuild"]
+    assert json.loads(topology.read_text()) == {"local": {
+        "decommissioned": [], "promotions": [], "engine": {"engine_version": NEW},
+        "dr_rebuilds": [{"detached": DR, "engine_version": OLD, "phase": "rebuilt"}]}}
+    assert out.index(f"==> {DR} runs {OLD}") < out.index("==> switchover requested") < \
+        out.index(f"==> {NEW_DR} runs {NEW}")
+    detached, rebuilt = dr_instance(env, DR), dr_instance(env, NEW_DR)
+    assert (detached["EngineVersion"], detached.get("ReadReplicaSourceDBInstanceIdentifier"),
+            detached["DeletionProtection"]) == (OLD, None, True)
+    assert (rebuilt["EngineVersion"], rebuilt["ReadReplicaSourceDBInstanceIdentifier"]) == (
+        NEW, env.describe(env.primary)["DBInstanceArn"])
+    assert env.describe(env.primary)["EngineVersion"] == NEW
+    assert f"Retired: {DR} (the DR replica detached before the upgrade)" in out
+
+
+def test_with_a_dr_replica_the_plan_names_the_detach_and_the_rebuild(dr_env: Deployed) -> None:
+    code, out, _ = run(dr_env, "--target-version", NEW, "--dry-run", deploy=DrDeploy(dr_env))
+
+    assert code == 0
+    assert f"    1. detach the DR replica {DR}: record the DR rebuild's phase 'detached' and " \
+           f"deploy it (promoted in place, fenced, kept on {OLD}; blue/green does not support " \
+           "a cross-Region replica)\n" in out
+    assert f"    8. rebuild the DR replica of the new writer: record the phase 'rebuilt' and " \
+           f"deploy it (a new replica on {NEW}; {DR} retired)\n" in out
+
+
+def test_with_a_dr_replica_a_failed_rebuild_is_resumed(dr_env: Deployed,
+                                                       topology: Path) -> None:
+    env = dr_env
+    code, _, err = run(env, "--target-version", NEW, "--record",
+                       deploy=DrDeploy(env, fail_at=2))
+    assert code == 1 and "the deploy of stage 2 failed (simulated)" in err
+    assert env.describe(env.primary)["EngineVersion"] == NEW  # switched over
+    deploy = DrDeploy(env)
+
+    code, out, err = run(env, "--target-version", NEW, "--record", deploy=deploy)
+
+    assert (code, err, deploy.stages) == (0, "", ["rebuild"]), out
+    assert f"    1. detach the DR replica {DR} (detached DR replica already: skipped)\n" in out
+    assert f"==> the DR replica {DR} is detached already, skipped\n" in out
+    assert f"==> {NEW_DR} runs {NEW}" in out and len(deployments(env)) == 1
+
+    code, out, _ = run(env, "--target-version", NEW, "--record", deploy=deploy)
+    assert (code, deploy.stages) == (0, ["rebuild"])  # done: nothing more to deploy
+
+
 # --- refusals (exit 3, nothing switched over) ----------------------------------------------------
 
 def refused(env: Deployed, *argv: str) -> str:
@@ -243,16 +347,17 @@ def refused(env: Deployed, *argv: str) -> str:
     return err
 
 
-def test_refuses_a_writer_with_a_cross_region_replica(aws: tuple[Clients, Clients],
-                                                      monkeypatch: pytest.MonkeyPatch,
-                                                      topology: Path) -> None:
+def test_refuses_a_dr_replica_to_rebuild_without_record(aws: tuple[Clients, Clients],
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       topology: Path) -> None:
     env = fresh_dr_environment(*aws, monkeypatch, config=dr_config(
         **MYSQL, engine_version=OLD, extended_support=PAYING))
 
     assert refused(env, "--target-version", NEW) == (
-        "error: blue/green cannot upgrade env local: blue/green deployments aren't supported "
-        "for cross-Region read replicas: local-mysql-primary has local-mysql-dr-replica\n")
-    assert deployments(env) == []
+        "error: env local has the DR replica local-mysql-dr-replica, which blue/green "
+        "deployments do not support: the runbook detaches it first and rebuilds it of the new "
+        "writer, each a deploy of the config it records: re-run with --record\n")
+    assert deployments(env) == [] and not topology.exists()
 
 
 def test_refuses_a_target_that_is_not_newer(env: Deployed) -> None:

@@ -339,6 +339,7 @@ class DrFakeDeploy(FakeDeploy):
         if self.fail_at == len(self.calls) + 1:
             self.calls.append(config.topology.engine)
             raise OpsError(f"the deploy of stage {stage.number} failed (simulated)")
+        # A deploy of the DR stack that fails leaves what it created before: nothing here.
         if layout.detached is not None and self.detach and \
                 self.env.db(layout.detached.identifier).is_replica:
             rds.promote_read_replica(DBInstanceIdentifier=layout.detached.identifier)
@@ -465,15 +466,26 @@ def test_a_detach_the_deploy_did_not_carry_out_times_out(pg_dr_env: Deployed,
     assert set(all_versions(env).values()) == {PG_OLD}  # the writer is not upgraded
 
 
-def test_refuses_a_dr_rebuild_the_config_cannot_declare(pg_dr_env: Deployed, topology: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    write("local", Topology(dr_rebuilds=(DrRebuild(detached=DR, engine_version=PG_OLD,
-                                                   phase="rebuilt"),)), path=topology)
-    deploy = DrFakeDeploy(pg_dr_env)
-    code, out, err = run(pg_dr_env, "--target-version", PG_NEW, "--execute", deploy=deploy)
-    assert (code, deploy.calls) == (3, [])
-    assert err.startswith(f"error: cross-region replica {NEW_DR} does not exist in "
-                          f"{DR_REGION}: deploy the stacks (the declared topology) first")
+def test_a_rebuild_recorded_but_not_deployed_is_deployed_by_the_re_run(
+        pg_dr_env: Deployed, topology: Path) -> None:
+    env = pg_dr_env
+    code, _, err = run(env, "--target-version", PG_NEW, "--execute",
+                       deploy=DrFakeDeploy(env, fail_at=3))
+    assert code == 1 and "the deploy of stage 3 failed (simulated)" in err
+    assert recorded(topology)["local"]["dr_rebuilds"][0]["phase"] == "rebuilt"
+
+    code, out, _ = run(env, deploy=DrFakeDeploy(env))
+    assert (code, NEW_DR in all_versions(env)) == (0, False)
+    assert out.endswith(f"Not deployed: the DR rebuild recorded in topology.json: {NEW_DR} of "
+                        f"{env.primary}; --execute deploys it first.\n")
+
+    code, out, err = run(env, "--execute", deploy=DrFakeDeploy(env))
+
+    assert (code, err) == (0, ""), out
+    assert out.startswith(f"==> deploy the DR rebuild recorded in topology.json: {NEW_DR} of "
+                          f"{env.primary} (recorded, not deployed)\n")
+    assert all_versions(env)[NEW_DR] == PG_NEW
+    assert f"==> upgrade complete: every member of env local runs postgres {PG_NEW}" in out
 
 
 # --- refusals (exit 3, nothing changed) ---------------------------------------------------------
