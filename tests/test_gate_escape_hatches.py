@@ -255,9 +255,10 @@ class Escaped:
 
 @pytest.fixture(scope="module")
 def escaped(tmp_path_factory: pytest.TempPathFactory) -> Escaped:
-    """The local environment with every promise's escape hatch, synthesized once."""
+    """Env prod with every promise's escape hatch, synthesized once: MySQL (the table names its
+    parameters, log groups and audit plugin) with a DR region."""
     outdir = tmp_path_factory.mktemp("escaped")
-    app, stacks = build_app("local", outdir=str(outdir))
+    app, stacks = build_app("prod", outdir=str(outdir))
     paths = {}
     for promise in PROMISES:
         resource = l1(stacks, promise.stack, promise.path)
