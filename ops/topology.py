@@ -21,7 +21,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 from config import DatabaseConfig
 from config.naming import stack_name
 from config.topology import DATABASE_STACK, DR_STACK, Layout, Topology
+from ops.aws import ClientFactory
 from ops.errors import OpsError
+from ops.instances import AVAILABLE, describe_instance, source_of, status_of
+from ops.report import CheckResult, Status, compare
 
 FOUNDATION = {DR_STACK: "DrFoundation", DATABASE_STACK: "Foundation"}
 
@@ -62,12 +65,14 @@ def place(config: DatabaseConfig, *, prefix: str, region: str | None) -> Placeme
 
 
 def generations(config: DatabaseConfig) -> list[DatabaseConfig]:
-    """`config` at each generation of its declared history, the newest first."""
-    promotions = config.topology.promotions
-    return [dataclasses.replace(config, topology=Topology(
-        promotions=promotions[:n], decommissioned=tuple(
-            d for d in config.topology.decommissioned if n == len(promotions))))
-        for n in range(len(promotions), -1, -1)]
+    """`config` at each generation of its declared history, the newest first: the newest as
+    declared (its decommissioned members, DR rebuilds and engine record, so the DR stack's
+    view names the DR replica, or the detached one, the topology declares), the older ones
+    with their promotions only."""
+    topology = config.topology
+    promotions = topology.promotions
+    return [config, *(dataclasses.replace(config, topology=Topology(promotions=promotions[:n]))
+                      for n in range(len(promotions) - 1, -1, -1))]
 
 
 def deployed(config: DatabaseConfig, *, cloudformation_of: Any, prefix: str,
@@ -103,3 +108,37 @@ def as_seen(config: DatabaseConfig, placement: Placement) -> DatabaseConfig:
         config, region=config.dr_region, dr_region=config.region,
         availability_zones=config.dr_availability_zones,
         dr_availability_zones=config.availability_zones)
+
+
+def check_detached(config: DatabaseConfig, *, factory: ClientFactory,
+                   region: str) -> list[CheckResult]:
+    """The DR replica a DR rebuild detached, while the rebuild is in that phase: it keeps the
+    last DR copy of the data, so it is available, standalone, protected from deletion and on
+    the version it keeps. (Its fence, a security group that admits no one, is the stacks' and
+    the gate's.)"""
+    member = config.layout.detached
+    if member is None:
+        return []
+    where, resource = member.region or region, f"rds {member.identifier}"
+    check = "detached DR replica kept: available, standalone, deletion protection"
+    try:
+        instance = describe_instance(factory(where, True).rds, member.identifier)
+    except (BotoCoreError, ClientError) as error:
+        return [CheckResult(status=Status.SKIP, resource=resource, check=check,
+                            note=f"{where} unreadable ({error})")]
+    if instance is None:
+        return [CheckResult(status=Status.FAIL, resource=resource, check=check,
+                            expected="the instance (the last DR copy while the DR replica is "
+                                     "rebuilt)", actual="missing")]
+    protected = bool(instance.get("DeletionProtection"))
+    source = source_of(instance)
+    version = str(instance.get("EngineVersion"))
+    kept = member.engine_version or version
+    ok = status_of(instance) == AVAILABLE and source is None and protected and version == kept
+    return [compare(
+        ok, resource=resource, check=check, expected=f"available, standalone, protected, {kept}",
+        actual=f"{status_of(instance)}, source {source or 'none'}, "
+               f"{'protected' if protected else 'unprotected'}, {version}",
+        note=f"the DR rebuild's phase 'detached' (config/topology.json); the DR replica is "
+             f"rebuilt by `python -m ops upgrade --env {config.name} --execute`" if ok else
+             "deploy the declared detach (its promotion), or repair it before the rebuild")]

@@ -64,7 +64,7 @@ from ops.outputs import (
 )
 from ops.record import engine_record_state
 from ops.report import CheckResult, Status, compare
-from ops.topology import Placement
+from ops.topology import Placement, check_detached
 from ops.writer import (
     Endpoint,
     ParameterValue,
@@ -603,6 +603,7 @@ def check_topology(*, config: DatabaseConfig, placement: Placement, writer: str,
             reconciled=placement.generation == layout.generation and writer == declared))
     results += [check_retired(member, factory=factory, region=clients.region)
                 for member in layout.retired]
+    results += check_detached(config, factory=factory, region=clients.region)
     if placement.generation == layout.generation:
         results += [check_replaced(member, factory=factory, region=clients.region)
                     for member in layout.replaced]

@@ -20,7 +20,6 @@ from config import ENVIRONMENTS, with_declared_topology
 from config.schema import ExtendedSupport
 from config.topology import (
     TOPOLOGY_FILE_VARIABLE,
-    DrRebuild,
     EngineRecord,
     Promotion,
     Topology,
@@ -464,6 +463,31 @@ def test_a_detach_the_deploy_did_not_carry_out_times_out(pg_dr_env: Deployed,
     assert f"{DR}: available, {PG_OLD} (waiting for its promotion: it replicates from " \
            f"arn:aws:rds:us-east-1:123456789012:db:{env.primary})" in out
     assert set(all_versions(env).values()) == {PG_OLD}  # the writer is not upgraded
+
+
+def test_verify_checks_the_detached_dr_replica(pg_dr_env: Deployed) -> None:
+    import io
+
+    from ops.cli import main
+
+    env = pg_dr_env
+    run(env, "--target-version", PG_NEW, "--execute", deploy=DrFakeDeploy(env, fail_at=2))
+
+    def line() -> str:
+        out = io.StringIO()
+        main(["verify", "--env", "local"], out=out, err=io.StringIO(), clock=env.clock,
+             clients=env.clients, factory=env.factory)
+        return next(x for x in out.getvalue().splitlines() if "detached DR replica kept" in x)
+
+    assert line() == (f"PASS  rds {DR}: detached DR replica kept: available, standalone, "
+                      f"deletion protection = available, source none, protected, {PG_OLD} (the "
+                      "DR rebuild's phase 'detached' (config/topology.json); the DR replica is "
+                      "rebuilt by `python -m ops upgrade --env local --execute`)")
+    env.db(DR).deletion_protection = False
+    assert line() == (f"FAIL  rds {DR}: detached DR replica kept: available, standalone, "
+                      f"deletion protection: expected available, standalone, protected, "
+                      f"{PG_OLD}, actual available, source none, unprotected, {PG_OLD} (deploy "
+                      "the declared detach (its promotion), or repair it before the rebuild)")
 
 
 def test_a_rebuild_recorded_but_not_deployed_is_deployed_by_the_re_run(
