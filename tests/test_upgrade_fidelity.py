@@ -316,3 +316,84 @@ def test_uninstall_restores_moto_exactly() -> None:
     with fidelity.installed(only=UPGRADE + BLUE_GREEN):
         assert all(now != then for now, then in zip(patched(), before, strict=True))
     assert patched() == before
+
+
+# --- blue/green with real PostgreSQL servers (rds_postgres_engine attached) ----------------------
+
+def _rows(engine: Any, identifier: str) -> list[int]:
+    import psycopg
+
+    endpoint = describe(identifier)["Endpoint"]
+    with psycopg.connect(host=endpoint["Address"], port=endpoint["Port"], user="dbadmin",
+                         password=PG_PASSWORD, dbname="app", autocommit=True, connect_timeout=5,
+                         sslmode="verify-full", sslrootcert=str(engine.ca_file)) as session:
+        return [row[0] for row in session.execute("SELECT i FROM t ORDER BY i").fetchall()]
+
+
+def _write(engine: Any, identifier: str, statement: str) -> None:
+    import psycopg
+
+    endpoint = describe(identifier)["Endpoint"]
+    with psycopg.connect(host=endpoint["Address"], port=endpoint["Port"], user="dbadmin",
+                         password=PG_PASSWORD, dbname="app", autocommit=True, connect_timeout=5,
+                         sslmode="verify-full", sslrootcert=str(engine.ca_file)) as session:
+        session.execute(statement)
+
+
+def _until(check: Any) -> Any:
+    import time
+
+    deadline = time.monotonic() + 10
+    while (value := check()) is None or value is False:
+        assert time.monotonic() < deadline, "never happened"
+        time.sleep(0.05)
+    return value
+
+
+PG_PASSWORD = "bluegreen-Passw0rd"  # a test value, never a real credential
+
+
+def test_a_green_writer_of_real_servers_holds_the_blue_rows_at_the_switchover(
+        tmp_path: Any) -> None:
+    """The gap: moto's green writer is a new instance, so with the engine it is an empty
+    database and the switchover loses every row; with the extension it is a standby of the blue
+    writer, promoted at the switchover, and its replica a standby of it."""
+    import psycopg
+
+    from local_aws.engine import Engine
+    from local_aws.fidelity import rds_postgres_engine
+    from local_aws.server import TEMPLATE_CACHE
+
+    engine = Engine(tmp_path / "postgres", template_cache=TEMPLATE_CACHE)
+    fidelity.install(only=("rds-postgres-engine", "rds-promote-read-replica", *BLUE_GREEN))
+    rds_postgres_engine.attach(engine)
+    try:
+        rds().create_db_instance(
+            DBInstanceIdentifier="pg", DBInstanceClass="db.t4g.medium", Engine="postgres",
+            EngineVersion="17.8", MasterUsername="dbadmin", MasterUserPassword=PG_PASSWORD,
+            DBName="app", AllocatedStorage=20, BackupRetentionPeriod=1)
+        rds().create_db_instance_read_replica(DBInstanceIdentifier="pg-replica",
+                                              SourceDBInstanceIdentifier="pg")
+        _write(engine, "pg", "CREATE TABLE t (i int PRIMARY KEY); INSERT INTO t VALUES (1)")
+        created = rds().create_blue_green_deployment(
+            BlueGreenDeploymentName="pg-to-17-9", Source=describe("pg")["DBInstanceArn"],
+            TargetEngineVersion="17.9")["BlueGreenDeployment"]
+        _write(engine, "pg", "INSERT INTO t VALUES (2)")  # after the copy: replicated to green
+        details = rds().describe_blue_green_deployments(
+            BlueGreenDeploymentIdentifier=created["BlueGreenDeploymentIdentifier"])[
+                "BlueGreenDeployments"][0]["SwitchoverDetails"]
+        green = [d["TargetMember"].rsplit(":", 1)[-1] for d in details]
+        _until(lambda: _rows(engine, green[1]) == [1, 2])  # the green replica, via green writer
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            _write(engine, green[0], "INSERT INTO t VALUES (3)")  # green follows blue
+
+        rds().switchover_blue_green_deployment(
+            BlueGreenDeploymentIdentifier=created["BlueGreenDeploymentIdentifier"])
+
+        assert version("pg") == "17.9" and _rows(engine, "pg") == [1, 2]
+        _write(engine, "pg", "INSERT INTO t VALUES (3)")  # the new writer takes writes
+        _until(lambda: _rows(engine, "pg-replica") == [1, 2, 3])
+        assert _rows(engine, "pg-old1") == [1, 2]  # the blue side keeps what it had
+    finally:
+        rds_postgres_engine.detach()
+        engine.close()

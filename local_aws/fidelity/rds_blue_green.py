@@ -24,10 +24,20 @@ parameter group whatever the target's family; the switchover renames the writer 
 the replicas' links naming the old identifiers (a blue replica then follows the green writer);
 `DeleteTarget` deletes the green writer only.
 
+With the PostgreSQL engine attached (`rds_postgres_engine`), the green environment holds the
+blue side's data as RDS's does: the green writer's server is a streaming standby of the blue
+writer's (so every row written on blue before the switchover reaches it), the green replicas
+standbys of the green writer, and the switchover promotes the green writer (`pg_promote`: it
+keeps every row it replayed; its replicas follow it) before it renames the members. RDS keeps
+the green side in sync by logical replication for a major version, by physical replication
+otherwise; here it is always physical, and every server runs the engine's one PostgreSQL
+release whatever the version label. Gap this closes: moto's green writer is a new instance
+(with the engine, an empty database), so an upgrade through blue/green lost every row.
+
 This patches `RDSBackend.create_blue_green_deployment` and `delete_blue_green_deployment`, and
 `BlueGreenDeployment.switchover`, in the local server and under `moto.mock_aws()` alike. The
-green environment is ready at once (no engine runs, nothing to copy): its status is AVAILABLE
-right after the create call answers PROVISIONING, and no `ReplicaLag` is reported.
+green environment is ready at once: its status is AVAILABLE right after the create call
+answers PROVISIONING, and no `ReplicaLag` is reported.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ from typing import Any
 from cloud_assembly.engines import is_major_upgrade, parameter_group_family
 from cloud_assembly.upgrades import BlueGreenSource, blue_green_refusal
 from local_aws.fidelity._registry import Extension
+from local_aws.fidelity.rds_postgres_engine import follow, promote
 
 _original: dict[str, Any] = {}
 OLD_SUFFIX = "-old1"
@@ -98,6 +109,7 @@ def create_blue_green_deployment(self: Any, bg_kwargs: dict[str, Any]) -> Any:
     answer = _original["create"](self, bg_kwargs)
     deployment = self.blue_green_deployments[answer.blue_green_deployment_identifier]
     green_writer = self.find_db_from_id(deployment.target)
+    follow(self, green_writer, database)  # a real server: a standby of the blue writer's
     pairs = [(database.db_instance_arn, green_writer.db_instance_arn)]
     for identifier in source.replicas:
         blue = self.databases[identifier]
@@ -152,6 +164,11 @@ def switchover(self: Any) -> None:
     if any(green.status != _AVAILABLE for _, green in members):
         self.status = self.SupportedStates.SWITCHOVER_FAILED.name
         raise InvalidBlueGreenDeploymentStateFault(self.blue_green_deployment_identifier)
+    try:
+        promote(members[0][1])  # a real green writer stops replicating and takes writes
+    except Exception:
+        self.status = self.SupportedStates.SWITCHOVER_FAILED.name
+        raise
     names = [blue.db_instance_identifier for blue, _ in members]
     for blue, _ in members:
         _rename(backend, blue, blue.db_instance_identifier + OLD_SUFFIX)
@@ -219,5 +236,5 @@ EXTENSION = Extension(
     closes="CreateBlueGreenDeployment copies the writer and its read replicas and refuses what "
            "RDS refuses; the switchover renames every member and keeps the replicas' links",
     install=_install, uninstall=_uninstall,
-    limit="a blue/green deployment is ready at once and reports no replication lag (no engine "
-          "runs)")
+    limit="a blue/green deployment is ready at once and reports no replication lag; with the "
+          "PostgreSQL engine the green side replicates physically, on the engine's one release")

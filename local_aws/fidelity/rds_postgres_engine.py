@@ -182,6 +182,25 @@ def create_db_instance_read_replica(self: Any, db_kwargs: dict[str, Any]) -> Any
     return replica
 
 
+def follow(backend: Any, database: Any, source: Any) -> None:
+    """The server of `database` becomes a streaming standby of `source`'s, holding its rows (a
+    blue/green deployment's green writer: a copy of the blue writer that replicates from it
+    until the switchover promotes it). Nothing when either has no server."""
+    name, origin = server_of(database), server_of(source)
+    if name is None or origin is None:
+        return
+    assert _engine is not None
+    _engine.delete(name)
+    try:
+        tls_only, settings = _parameters(backend, database, _engine)
+        server = _engine.start_replica(name, source=origin, port=int(database.port),
+                                       tls_only=tls_only, settings=settings)
+    except EngineError as error:
+        _servers.pop(database, None)
+        raise _engine_failure(database, error) from None
+    database.port = server.port
+
+
 def promote(database: Any) -> None:
     """The server of a replica being promoted becomes a writer (called by the promotion)."""
     name = server_of(database)
