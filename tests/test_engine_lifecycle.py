@@ -26,7 +26,10 @@ def pinned_today(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _mysql(**changes: object) -> config.DatabaseConfig:
-    return dataclasses.replace(config.ENVIRONMENTS["local"], **changes)
+    """`local` with the schema's MySQL defaults (engine, version, port, log exports)."""
+    mysql = {f.name: f.default for f in dataclasses.fields(config.DatabaseConfig)
+             if f.name in ("engine", "engine_version", "port", "log_exports")}
+    return dataclasses.replace(config.ENVIRONMENTS["local"], **{**mysql, **changes})
 
 
 def _postgres(**changes: object) -> config.DatabaseConfig:

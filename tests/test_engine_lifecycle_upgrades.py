@@ -34,21 +34,23 @@ TODAY = datetime.date(2026, 6, 30)
 CREATE_ONLY = (*rds.CREATE_ONLY, "Engine", "AvailabilityZone", "PerformanceInsightsKMSKeyId",
                "SourceDBInstanceIdentifier", "StorageType")
 
-_LOCAL = config.ENVIRONMENTS["local"]  # MySQL 8.4, two regions in one emulator
-_PG = dataclasses.replace(_LOCAL, engine="postgres", port=5433,
-                          log_exports=("postgresql", "upgrade"))
+_PG = config.ENVIRONMENTS["local"]  # PostgreSQL 17.9, two regions in one emulator
+#: Env local on MySQL 8.4 (the schema's engine, version, port and log exports).
+_LOCAL = dataclasses.replace(_PG, **{f.name: f.default for f in dataclasses.fields(
+    config.DatabaseConfig) if f.name in ("engine", "engine_version", "port", "log_exports")})
 #: Chosen ahead of the date, in case the upgrade runs past it; dropped once it is done.
 _CHOSEN = ExtendedSupport(reason="The upgrade to MySQL 8.4 may run past the end of standard "
                                  "support of MySQL 8.0 on 2026-07-31.")
 VARIANTS: dict[str, config.DatabaseConfig] = {
     # MySQL: 8.0 everywhere; stage 1, the replicas (same-region and cross-region) on 8.4;
-    # stage 2, the writer too: env local as configured (the session's synthesis).
+    # stage 2, the writer too.
     "my-before": dataclasses.replace(_LOCAL, engine_version="8.0.43", extended_support=_CHOSEN),
     "my-stage1": dataclasses.replace(_LOCAL, engine_version="8.0.43", extended_support=_CHOSEN,
                                      replica_engine_version=_LOCAL.engine_version),
-    # PostgreSQL: one stage, the writer's version.
+    "my-stage2": _LOCAL,
+    # PostgreSQL: one stage, the writer's version; after it, env local as configured (the
+    # session's synthesis).
     "pg-before": dataclasses.replace(_PG, engine_version="16.13"),
-    "pg-after": dataclasses.replace(_PG, engine_version="17.9"),
 }
 
 
@@ -85,7 +87,7 @@ def _variant(name: str, stacks: EnvironmentStacks, templates: dict[str, Template
 
 @pytest.fixture(scope="module")
 def variants(environments: dict[str, Any]) -> dict[str, Variant]:
-    """Each variant through the gate, all in one App; `my-stage2` is env local."""
+    """Each variant through the gate, all in one App; `pg-after` is env local."""
     app = cdk.App(context=cdk_context(), analytics_reporting=False,
                   builtin_cloud_formation_validation=BUILTIN_CFN_VALIDATION)
     built = {}
@@ -98,7 +100,7 @@ def variants(environments: dict[str, Any]) -> dict[str, Variant]:
     out = {name: _variant(name, stacks, {s.stack_name: assembly.get_stack_by_name(
         s.stack_name).template for s in stacks.all}, app) for name, stacks in built.items()}
     local = environments["local"]
-    out["my-stage2"] = _variant("local", local.stacks, local.templates, local.app)
+    out["pg-after"] = _variant("local", local.stacks, local.templates, local.app)
     return out
 
 
@@ -141,7 +143,7 @@ def test_two_families_exist_while_the_replicas_run_ahead(variants: dict[str, Var
     assert audit == {"8.0", "8.4"}
 
 
-@pytest.mark.parametrize("name", [*VARIANTS, "my-stage2"])
+@pytest.mark.parametrize("name", [*VARIANTS, "pg-after"])
 def test_every_instance_may_take_a_major_version_and_declares_its_lifecycle(
         variants: dict[str, Variant], name: str) -> None:
     variant = variants[name]
@@ -197,7 +199,7 @@ def test_the_gate_reports_each_support_window(variants: dict[str, Variant]) -> N
         f"mysql 8.0.43: Extended Support opted in: {_CHOSEN.reason}")
     assert details["my-stage1-mysql-dr-replica"] == (
         f"mysql 8.4.10: Extended Support opted in: {_CHOSEN.reason}")
-    assert details["pg-after-postgres-dr-replica"] == (
+    assert details["local-postgres-dr-replica"] == (
         "postgres 17.9: standard support until 2030-02-28")
 
 
