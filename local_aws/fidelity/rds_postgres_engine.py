@@ -69,6 +69,11 @@ def server_of(database: Any) -> str | None:
     return _servers.get(database) if _engine is not None else None
 
 
+def attached() -> Engine | None:
+    """The engine PostgreSQL instances run on, None while none is attached."""
+    return _engine
+
+
 def _rds_error(code: str, message: str) -> Exception:
     from moto.rds.exceptions import RDSClientError
 
