@@ -15,6 +15,7 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,17 @@ def wait_for_row(local: Local, identifier: str, value: int, *, region: str = REG
     raise AssertionError(f"row {value} never reached {identifier}")
 
 
+def replica_lag(identifier: str) -> list[float]:
+    """The `ReplicaLag` datapoints of the last minutes, as the runbooks read them."""
+    now = datetime.now(UTC)
+    points = client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/RDS", MetricName="ReplicaLag",
+        Dimensions=[{"Name": "DBInstanceIdentifier", "Value": identifier}],
+        StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=1), Period=60,
+        Statistics=["Maximum"])["Datapoints"]
+    return [float(p["Maximum"]) for p in points]
+
+
 def create_primary(identifier: str, **extra: Any) -> dict[str, Any]:
     created: dict[str, Any] = client("rds").create_db_instance(
         DBInstanceIdentifier=identifier, DBInstanceClass="db.t4g.medium", Engine="postgres",
@@ -168,6 +180,15 @@ def _a_replica_lags_while_its_replay_is_paused(local: Local) -> None:
             primary.execute("INSERT INTO t VALUES (5)")
         lag = local.engine.lag(name)
         assert lag.paused and lag.bytes > 0
+        # CloudWatch publishes the lag measured on the server; moto alone has no datapoint.
+        fidelity.uninstall(only=("cloudwatch-replica-lag",))
+        try:
+            assert replica_lag("pg-replica") == []
+        finally:
+            fidelity.install(only=("cloudwatch-replica-lag",))
+        assert replica_lag("pg-replica")[0] > 0
+        assert len(replica_lag("pg-replica")) == 1  # one datapoint a minute, the latest
+        assert replica_lag("pg-primary") == []  # a writer has no replica lag
         with session(local, "pg-replica") as replica:
             assert replica.execute("SELECT 1 FROM t WHERE i = 5").fetchone() is None
     finally:
