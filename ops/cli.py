@@ -32,7 +32,7 @@ from ops import upgrade as upgrading
 from ops.aws import ClientFactory, Clients, make_session, session_factory
 from ops.clock import Clock, SystemClock
 from ops.errors import OpsError, describe_client_error
-from ops.failover import build_plan, dr_mirror
+from ops.failover import build_plan, dr_mirror, execute_failover
 from ops.keys import KeyResolver
 from ops.outputs import DEFAULT_STACK_PREFIX, load_outputs
 from ops.promotion import FailoverOptions, PromotionPlan, require_account, run
@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "parameter and secret are repointed best effort")
     failover.add_argument("--force", action="store_true",
                           help="fail over even though the writer is healthy (planned failover)")
+    failover.add_argument("--max-lag", type=_positive, metavar="SECONDS",
+                          help="refuse a planned failover (--force) to a replica whose "
+                          "ReplicaLag is above this (default: the env's replica-lag alarm "
+                          "threshold)")
+    failover.add_argument("--write-load", action="store_true",
+                          help="run a bounded write load through the failover and report the "
+                          "write unavailability and the rows lost (PostgreSQL; in-region)")
     switchover = commands.add_parser(
         "switchover", parents=[common], help="planned failover without data loss: make the "
         "writer read-only, wait for a replica lag of 0, then promote")
@@ -222,14 +229,17 @@ def failover(args: argparse.Namespace, *, config: DatabaseConfig, placement: Pla
              clients: Clients, factory: ClientFactory, out: TextIO, clock: Clock) -> int:
     outputs = load_outputs(clients.cloudformation, stack_name=placement.writer_stack)
     options = FailoverOptions(replica=args.replica, dry_run=args.dry_run, force=args.force,
-                              timeout_seconds=args.timeout, poll_seconds=args.poll)
+                              timeout_seconds=args.timeout, poll_seconds=args.poll,
+                              max_lag_seconds=args.max_lag or config.alarms.replica_lag_seconds,
+                              write_load=args.write_load)
     # The other region's copy of the writer parameter is kept current, best effort: read with
     # probe clients, a failure is reported and does not stop the failover.
     mirrors = () if placement.standby_region is None or placement.standby_stack is None else (
         dr_mirror(factory(placement.standby_region, True), stack_name=placement.standby_stack),)
     plan = build_plan(clients, config=config, outputs=outputs, options=options, clock=clock,
                       mirrors=mirrors)
-    run(clients.rds, plan, options=options, clock=clock, out=out)
+    execute_failover(clients, plan, config=config, outputs=outputs, options=options,
+                     clock=clock, out=out)
     _record(args, config, plan, out)
     return EXIT_OK
 
@@ -319,6 +329,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
     if args.command == "bluegreen" and not 30 <= args.switchover_timeout <= 3600:
         parser.error(f"--switchover-timeout {args.switchover_timeout}: RDS takes 30 to 3600 "
                      "seconds")
+    if args.command == "failover" and args.write_load and (args.region_dr or args.dry_run):
+        parser.error("--write-load measures an in-region failover as it runs: it does not "
+                     "apply with --region-dr or --dry-run")
     if args.command in ("failover", "switchover") and args.region_dr and args.replica:
         parser.error("--replica does not apply with --region-dr: the DR replica is the "
                      "DrReplica stack's ReplicaIdentifier output")

@@ -11,7 +11,8 @@ application would and prove the promises on the engine itself:
   the last replayed commit), within the limit;
 - `WriteLoad`: a bounded writer loop (numbered rows, each acknowledged commit recorded with the
   writer that took it and its WAL position), for the failover drill; `rows_present` reads back
-  what a writer holds.
+  what a writer holds; `measure_failover` says what the load saw of a promotion: the write
+  unavailability and the rows lost.
 
 `check_data_path` runs the checks in that order. A member this machine cannot reach (real AWS
 from outside the VPC) is reported as SKIP with the reason, or with the status the caller asks for
@@ -460,13 +461,17 @@ class WriteLoad:
         self._thread.join()
         return self.report()
 
-    def wait(self, rows: int, *, timeout: float) -> bool:
-        """Wait until `rows` commits are acknowledged; False after `timeout`."""
+    def wait(self, rows: int, *, timeout: float, on: Endpoint | None = None) -> bool:
+        """Wait until `rows` commits are acknowledged (by the writer at `on`, if given); False
+        after `timeout`."""
+        def count() -> int:
+            return len(self._acks) if on is None else \
+                sum(1 for a in tuple(self._acks) if a.endpoint == str(on))
+
         deadline = time.monotonic() + timeout
-        while len(self._acks) < rows and time.monotonic() < deadline \
-                and self._thread.is_alive():
+        while count() < rows and time.monotonic() < deadline and self._thread.is_alive():
             time.sleep(POLL_SECONDS)
-        return len(self._acks) >= rows
+        return count() >= rows
 
     def report(self) -> LoadReport:
         return LoadReport(run=self.run, acks=tuple(self._acks), failures=self._failures,
@@ -553,3 +558,91 @@ def rows_present(credentials: Credentials, endpoint: Endpoint, run: str, *,
         rows = connection.execute(f"SELECT seq FROM {LOAD_TABLE} WHERE run = %s",
                                   (run,)).fetchall()
     return frozenset(int(r[0]) for r in rows)
+
+
+def replay_position(credentials: Credentials, endpoint: Endpoint, *,
+                    timeout: float = CONNECT_TIMEOUT_SECONDS) -> int:
+    """The last WAL position the member at `endpoint` replayed as a replica (after its
+    promotion, the position it was promoted at: PostgreSQL keeps it), in bytes."""
+    with connect(credentials, endpoint, timeout=timeout,
+                 what="reading the replay position") as connection:
+        row = connection.execute(
+            "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint").fetchone()
+    if row is None or row[0] is None:
+        raise DataPathError(f"{endpoint} never replayed WAL as a replica: it has no replay "
+                            "position")
+    return int(row[0])
+
+
+def lsn(position: int) -> str:
+    """A WAL position in PostgreSQL's notation (`16/B374D848`)."""
+    return f"{position >> 32:X}/{position & 0xFFFFFFFF:X}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailoverMeasurement:
+    """What the write load saw of a promotion of the replica at `new`.
+
+    `covered`: the rows the old writer acknowledged at or before the replica's replay position
+    at promotion: the new writer must hold each (`lost` lists those it does not). `late`: the
+    rows the old writer acknowledged beyond it (written after the promotion, before the writer
+    endpoint was repointed: a planned failover's application writes there until then; not
+    losses of the failover, counted apart, `late_missing` of them not on the new writer)."""
+
+    report: LoadReport
+    old: str
+    new: str
+    position: int
+    covered: int
+    lost: tuple[int, ...]
+    late: int
+    late_missing: int
+
+    @property
+    def switch(self) -> Switch | None:
+        return next((s for s in self.report.switches
+                     if (s.before.endpoint, s.after.endpoint) == (self.old, self.new)), None)
+
+    @property
+    def unavailable_seconds(self) -> float | None:
+        switch = self.switch
+        return None if switch is None else switch.unavailable_seconds
+
+    def lines(self) -> list[str]:
+        report, switch = self.report, self.switch
+        lines = [f"{len(report.acks)} commits acknowledged, {report.failures} attempts failed "
+                 f"({LOAD_TABLE}, run {report.run}; {report.stopped})"]
+        if switch is None:
+            lines.append(f"no commit of the new writer {self.new} followed one of {self.old}")
+        else:
+            lines.append(f"write unavailability {switch.unavailable_seconds:.2f}s: the old writer "
+                         f"{self.old}'s last commit (row {switch.before.seq}) -> the new writer "
+                         f"{self.new}'s first (row {switch.after.seq})")
+        lines.append(f"rows lost at lag zero: {len(self.lost)} of the {self.covered} the old "
+                     f"writer acknowledged at or before the replay position at promotion "
+                     f"({lsn(self.position)})"
+                     + (f": missing rows {', '.join(map(str, self.lost[:10]))}"
+                        if self.lost else ""))
+        lines.append(f"written to the old writer after the promotion: {self.late} rows "
+                     f"({self.late_missing} not on the new writer): not losses of a planned "
+                     "failover, the application wrote there until the endpoint was repointed")
+        return lines
+
+
+def measure_failover(credentials: Credentials, report: LoadReport, *, new: Endpoint,
+                     timeout: float = CONNECT_TIMEOUT_SECONDS) -> FailoverMeasurement:
+    """Compare what the load's old writer acknowledged with what the promoted writer at `new`
+    holds, split at the position the promoted writer had replayed when promoted."""
+    old = next((a.endpoint for a in report.acks if a.endpoint != str(new)), None)
+    if old is None:
+        raise DataPathError(f"the write load committed nothing on a writer other than {new}: "
+                            "nothing to compare")
+    position = replay_position(credentials, new, timeout=timeout)
+    present = rows_present(credentials, new, report.run, timeout=timeout)
+    on_old = report.on(old)
+    covered = [a for a in on_old if a.position <= position]
+    late = [a for a in on_old if a.position > position]
+    return FailoverMeasurement(
+        report=report, old=old, new=str(new), position=position, covered=len(covered),
+        lost=tuple(a.seq for a in covered if a.seq not in present), late=len(late),
+        late_missing=sum(1 for a in late if a.seq not in present))

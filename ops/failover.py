@@ -10,19 +10,29 @@ and prints. The decision, from the Database stack's outputs and the live instanc
   (d) a failover a previous run left unfinished (its journal in a replica's tags) is resumed
       instead, without (b) and (c)                                      `find_in_progress`
 
+A planned failover (a healthy writer, --force) is refused when the chosen replica's ReplicaLag
+is above --max-lag (`refuse_lagging_target`): the writes of that lag would be lost.
+
 Repointed: the writer parameter and the secret (both required), and with a DR region the DR
 region's copy of the parameter, best effort (`dr_mirror`): failing over within the primary region
 must not depend on the DR region.
+
+With --write-load (`execute_under_write_load`), a bounded write load runs through the failover,
+writing to the writer the parameter names, as an application would; the runbook then reports the
+write unavailability (the old writer's last acknowledged commit -> the new writer's first) and
+the rows lost: those the old writer acknowledged at or before the replica's replay position at
+promotion and the new writer lacks (must be 0; `ops.datapath.measure_failover`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config import DatabaseConfig
+from ops import datapath
 from ops.aws import Clients, region_problem
 from ops.clock import Clock
 from ops.errors import OpsError, Refusal
@@ -51,8 +61,13 @@ from ops.promotion import (
     plan_promotion,
     refuse_healthy_writer,
     require_account,
+    run,
 )
-from ops.writer import ParameterValue, read_parameter, read_secret_endpoint
+from ops.writer import Endpoint, ParameterValue, read_parameter, read_secret_endpoint
+
+LOAD_WARM_UP_ROWS = 20  # commits on the old writer before the failover starts
+LOAD_SETTLED_ROWS = 20  # commits on the new writer before the load stops
+LOAD_START_SECONDS = 30.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -161,16 +176,33 @@ def resume_decision(*, target: str, tags: dict[str, str], outputs: DatabaseOutpu
                     resumed_phase=tags[TAG_PHASE])
 
 
+def refuse_lagging_target(chosen: Candidate, *, writer: str, health: Health,
+                          limit: float | None) -> None:
+    """`Refusal` of a planned failover (healthy writer) to a replica lagging above `limit`."""
+    if not health.healthy or limit is None or chosen.lag_seconds is None or \
+            chosen.lag_seconds <= limit:
+        return
+    raise Refusal(f"replica {chosen.identifier} lags {chosen.lag_seconds:g}s behind the healthy "
+                  f"writer {writer} (ReplicaLag; limit {limit:g}s, --max-lag): a planned "
+                  "failover now would lose the writes of that lag. Stop the application's "
+                  "writes and wait for the lag to drain (`python -m ops switchover` does both), "
+                  "or raise --max-lag")
+
+
 def new_decision(clients: Clients, *, outputs: DatabaseOutputs, options: FailoverOptions,
                  instances: Instances, parameter: ParameterValue, clock: Clock) -> Decision:
-    """(a) the writer must be unhealthy (or --force), (c) then the best eligible replica."""
+    """(a) the writer must be unhealthy (or --force), (c) then the best eligible replica, not
+    lagging above the limit when the writer is healthy."""
     old_writer = current_writer(outputs, parameter, instances)
-    refuse_healthy_writer(old_writer, assess_health(instances.get(old_writer)),
-                          force=options.force, planned="failover stop the application's writes")
+    health = assess_health(instances.get(old_writer))
+    refuse_healthy_writer(old_writer, health, force=options.force,
+                          planned="failover stop the application's writes")
     candidates = assess_candidates(clients, outputs, writer=old_writer,
                                    writer_exists=instances.get(old_writer) is not None,
                                    clock=clock, instances=instances)
     chosen, reason = choose_target(candidates, requested=options.replica, writer=old_writer)
+    refuse_lagging_target(chosen, writer=old_writer, health=health,
+                          limit=options.max_lag_seconds)
     return Decision(old_writer=old_writer, target=chosen.identifier, reason=reason,
                     candidates=candidates)
 
@@ -241,3 +273,58 @@ def build_plan(clients: Clients, *, config: DatabaseConfig, outputs: DatabaseOut
                                                        outputs.secret_arn)),
             *mirrors,
         ))
+
+
+def execute_failover(clients: Clients, plan: PromotionPlan, *, config: DatabaseConfig,
+                     outputs: DatabaseOutputs, options: FailoverOptions, clock: Clock,
+                     out: TextIO) -> datapath.FailoverMeasurement | None:
+    """Run the plan; under a write load with --write-load (not for a dry run), whose
+    measurement is returned."""
+    if not options.write_load or options.dry_run:
+        run(clients.rds, plan, options=options, clock=clock, out=out)
+        return None
+    return execute_under_write_load(clients, plan, config=config, outputs=outputs,
+                                    options=options, clock=clock, out=out)
+
+
+def execute_under_write_load(clients: Clients, plan: PromotionPlan, *, config: DatabaseConfig,
+                             outputs: DatabaseOutputs, options: FailoverOptions, clock: Clock,
+                             out: TextIO) -> datapath.FailoverMeasurement:
+    """The failover with a bounded write load running through it: the load writes to the
+    writer the parameter names (read before each row), starts before the promotion and stops
+    once the new writer acknowledged a few rows. `OpsError` when a row acknowledged at lag
+    zero is missing on the new writer."""
+    credentials = datapath.read_credentials(clients.secretsmanager, outputs.secret_arn,
+                                            database=config.database_name, engine=config.engine)
+    name = outputs.writer_parameter
+
+    def writer() -> Endpoint:
+        value = read_parameter(clients.ssm, name).value
+        endpoint = Endpoint.parse(value or "")
+        if endpoint is None:
+            raise OpsError(f"SSM parameter {name} names no writer ({value!r})")
+        return endpoint
+
+    load = datapath.WriteLoad(credentials, writer,
+                              max_seconds=options.timeout_seconds + 2 * LOAD_START_SECONDS)
+    with load:
+        if not load.wait(LOAD_WARM_UP_ROWS, timeout=LOAD_START_SECONDS):
+            failed = load.report()
+            raise OpsError(f"the write load did not commit {LOAD_WARM_UP_ROWS} rows on the "
+                           f"writer within {LOAD_START_SECONDS:g}s ({failed.stopped}; last "
+                           f"errors: {'; '.join(failed.errors) or 'none'}): nothing was "
+                           "changed")
+        print(f"Write load: writing to the writer SSM {name} names ({len(load.report().acks)} "
+              "rows so far)", file=out, flush=True)
+        run(clients.rds, plan, options=options, clock=clock, out=out)
+        load.wait(LOAD_SETTLED_ROWS, timeout=LOAD_START_SECONDS, on=plan.target_endpoint)
+    measurement = datapath.measure_failover(credentials, load.report(),
+                                            new=plan.target_endpoint)
+    print("Write load through the failover:", file=out)
+    for line in measurement.lines():
+        print(f"  {line}", file=out)
+    if measurement.lost:
+        raise OpsError(f"{len(measurement.lost)} rows the old writer acknowledged at or before "
+                       f"{plan.target}'s replay position at promotion are missing on it: the "
+                       "failover lost acknowledged writes")
+    return measurement

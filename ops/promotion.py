@@ -86,6 +86,9 @@ class FailoverOptions:
     timeout_seconds: float = 1800.0
     poll_seconds: float = 15.0
     planned: bool = False  # a switchover: the writer was fenced and its lag drained first
+    # A planned failover (healthy writer, --force) is refused to a replica lagging more.
+    max_lag_seconds: float | None = None  # None: no limit
+    write_load: bool = False  # run a bounded write load through it and measure (in-region)
 
 
 # Deciding: what both builders check the same way -------------------------------------------------

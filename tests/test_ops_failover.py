@@ -181,6 +181,54 @@ def test_forced_failover_warns_about_replica_lag(env: Deployed) -> None:
             "seconds are lost unless the application has stopped writing and the lag is 0") in out
 
 
+def _lag(env: Deployed, seconds: float) -> None:
+    env.clients.cloudwatch.put_metric_data(Namespace="AWS/RDS", MetricData=[{
+        "MetricName": "ReplicaLag", "Value": seconds, "Unit": "Seconds",
+        "Timestamp": env.clock.now(),
+        "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": env.replicas[0]}]}])
+
+
+@pytest.mark.parametrize(("lag", "flags", "limit"), [
+    (5.0, ("--max-lag", "4"), "4s"),
+    (301.0, (), "300s"),  # the env's replica-lag alarm threshold
+], ids=["--max-lag", "alarm threshold"])
+def test_refuses_a_planned_failover_to_a_replica_lagging_above_the_limit(
+        env: Deployed, lag: float, flags: tuple[str, ...], limit: str) -> None:
+    _lag(env, lag)
+    before = snapshot(env)
+
+    code, _, err = env.run("failover", "--force", *flags)
+
+    assert code == 3
+    assert (f"replica {env.replicas[0]} lags {lag:g}s behind the healthy writer {env.primary} "
+            f"(ReplicaLag; limit {limit}, --max-lag): a planned failover now would lose the "
+            "writes of that lag") in err
+    assert snapshot(env) == before
+
+
+def test_an_unhealthy_writer_is_failed_over_whatever_the_lag(env: Deployed) -> None:
+    env.db(env.primary).status = "failed"
+    _lag(env, 50.0)
+
+    code, _, err = env.run("failover", "--max-lag", "4")
+
+    assert code == 0, err
+    assert_failed_over(env, env.replicas[0])
+
+
+@pytest.mark.parametrize("flag", ["--region-dr", "--dry-run"])
+def test_fails_write_load_with_a_run_it_cannot_measure(
+        flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from ops.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["failover", "--env", "local", "--force", "--write-load", flag])
+
+    assert exited.value.code == 2
+    assert ("--write-load measures an in-region failover as it runs: it does not apply with "
+            "--region-dr or --dry-run") in capsys.readouterr().err
+
+
 def test_dry_run_prints_the_plan_and_changes_nothing(env: Deployed) -> None:
     env.db(env.primary).status = "failed"
     before = snapshot(env)
