@@ -70,6 +70,7 @@ from config import ENVIRONMENTS, DatabaseConfig, EngineRecord, with_declared_top
 from ops.aws import ClientFactory, Clients
 from ops.clock import Clock
 from ops.errors import OpsError, Refusal, describe_client_error
+from ops.failover import dr_mirror
 from ops.instances import AVAILABLE, assess_health, describe_instance, endpoint_of, status_of
 from ops.outputs import load_outputs
 from ops.promotion import lag_sample
@@ -376,8 +377,9 @@ def switch_over(decision: Decision, deployment: dict[str, Any], options: BlueGre
     return wait_for(rds, identifier, until=SWITCHED, options=options, clock=clock, out=out)
 
 
-def repoint(decision: Decision, placement: Placement, out: TextIO) -> None:
-    """(6): the writer-endpoint parameter and the secret name the new writer's endpoint."""
+def repoint(decision: Decision, placement: Placement, out: TextIO) -> Endpoint:
+    """(6): the writer-endpoint parameter and the secret name the new writer's endpoint (which
+    it returns)."""
     clients = decision.clients
     instance = describe_instance(clients.rds, decision.identifier)
     live = endpoint_of(instance) if instance else None
@@ -395,6 +397,24 @@ def repoint(decision: Decision, placement: Placement, out: TextIO) -> None:
                                     endpoint=endpoint, instance_identifier=decision.identifier)
     _step(f"secret host/port = {endpoint} (new secret version; value not shown)" if written
           else f"secret host/port name {endpoint} already, skipped", out)
+    return endpoint
+
+
+def repoint_dr(config: DatabaseConfig, placement: Placement, factory: ClientFactory,
+               endpoint: Endpoint, out: TextIO) -> None:
+    """The DR region's copy of the writer-endpoint parameter names the new writer's endpoint
+    (read from the rebuilt DR stack's outputs; best effort, as a failover's)."""
+    standby = config.layout.standby
+    if standby is None or standby.region is None:
+        return
+    prefix = placement.writer_stack.removesuffix(placement.layout.writer_stack)
+    mirror = dr_mirror(factory(standby.region, True), stack_name=prefix + standby.stack)
+    if mirror.current is None:
+        _step(f"{mirror.subject}: not repointed ({mirror.problem}); set it to {endpoint}", out)
+        return
+    written = write_parameter(mirror.ssm, current=mirror.current, endpoint=endpoint)
+    _step(f"{mirror.subject} = {endpoint}" if written else
+          f"{mirror.subject} names {endpoint} already, skipped", out)
 
 
 def _delete_command(identifier: str, *, target: bool) -> str:
@@ -532,7 +552,7 @@ def run(config: DatabaseConfig, *, placement: Placement, factory: ClientFactory,
     else:
         _step(f"{decision.name} is switched over already: resuming after it", out)
     _step(f"switchover complete: {decision.identifier} runs {decision.target}", out)
-    repoint(decision, placement, out)
+    endpoint = repoint(decision, placement, out)
     if dr is not None:
         assert deploy is not None
         detached = Member(identifier=dr.identifier, kind=DETACHED, version=dr.version)
@@ -543,6 +563,7 @@ def run(config: DatabaseConfig, *, placement: Placement, factory: ClientFactory,
             engine_version=decision.target, replica_engine_version=None, action=REBUILD),
             deploy=deploy, factory=factory, region=clients.region, options=options,
             clock=clock, out=out)
+        repoint_dr(config, placement, factory, endpoint, out)
     final = EngineRecord(engine_version=decision.target)
     if record_engine(config, final, write_file=options.record, out=out) and not options.record:
         print("Record it with --record (or edit config/topology.json by hand) before the next "

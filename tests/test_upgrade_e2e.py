@@ -1,29 +1,30 @@
-"""End to end on the embedded local AWS: a major engine upgrade of env `local` (MySQL 8.0 ->
-8.4, with its same-region replica and its cross-region DR replica) carried out by `python -m ops
-upgrade --execute`, then verified.
+"""End to end on the embedded local AWS: env `local` (PostgreSQL, real servers, a same-region
+replica and a cross-region DR replica) upgraded twice with its DR replica rebuilt each time: a
+minor version through an RDS blue/green deployment (`python -m ops bluegreen`), then a major
+version in place (`python -m ops upgrade`), then verified. One emulator, its own state dir.
 
-1. Deploy env local at MySQL 8.0.43 (with the Extended Support opt-in 8.0 needs now), on an
-   emulator of the test's own (its own state dir).
-2. `ops upgrade --target-version 8.4.10 --execute`: stage 1 records the replicas' version in
-   the test's topology file and deploys it (the emulator upgrades both replicas, the
-   cross-region one too, and replaces their parameter and option groups with ones of the new
-   family); stage 2 records the writer's version and deploys it. Each stage's assembly is
-   synthesized in this process through the policy gate (warm: about a second).
-3. `ops verify`: every check passes; every instance runs 8.4.10, none was replaced (same ARN and
-   creation time), every member's parameter group is of the mysql8.4 family.
+1. Deploy env local at PostgreSQL 17.8 (an engine record in the test's topology file) and
+   write a row on the writer.
+2. `ops bluegreen --target-version 17.9 --record`: the DR replica is detached (recorded,
+   deployed: promoted in place), the green writer (a standby of the blue one) and its replica
+   are switched over, then the DR replica is rebuilt of the new writer (`...-dr-replica-r1`).
+3. `ops upgrade --target-version 18.3 --execute`: detach `-r1`, the writer with its replica
+   (RDS carries the same-region replica along), rebuild `-r2` of the upgraded writer.
+4. `ops verify`: every check passes, the data path included; every live member runs 18.3; the
+   writer and its replica kept their ARNs and creation times through the in-place upgrade; the
+   detached DR replicas are kept on their versions, retired; the row is on the writer and on
+   the new DR replica.
 
 Every assembly is deployed as `cdk bootstrap` and `cdk deploy --all --method=direct` deploy it
 (`deploy_direct`: the bootstrap's version parameter, the file assets in the bootstrap bucket,
 then a CreateStack or UpdateStack of each stack whose template changed, in dependency order),
-without the CDK CLI's Node start-up (seconds per command: the bootstrap of both regions and the
-first deploy would triple the test's time). `make upgrade` runs the emulator's whole deploy
-(`python -m local_aws.deploy`) per stage. Not marked `e2e` (which runs first): after the
-session's synth its worker's CDK is warm, and the first synth here costs a second, not ten.
+without the CDK CLI's Node start-up (seconds per command). `make upgrade` and `make bluegreen`
+run the emulator's whole deploy (`python -m local_aws.deploy`) per stage. Not marked `e2e`
+(which runs first): after the session's synth its worker's CDK is warm.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import io
 import json
@@ -36,16 +37,18 @@ import boto3
 import pytest
 
 from cloud_assembly import CloudAssembly
-from config import ENVIRONMENTS
-from config.schema import ExtendedSupport
-from config.topology import TOPOLOGY_FILE_VARIABLE
+from config.topology import TOPOLOGY_FILE_VARIABLE, EngineRecord, Topology, write
 from local_aws import emulator as emu
+from ops import datapath
 from ops.errors import OpsError
+from ops.writer import Endpoint
 
 REGION, DR_REGION = "us-east-1", "us-west-2"
-OLD, NEW = "8.0.43", "8.4.10"
-MEMBERS = {"local-mysql-primary": REGION, "local-mysql-replica-1": REGION,
-           "local-mysql-dr-replica": DR_REGION}
+OLD, MIDDLE, NEW = "17.8", "17.9", "18.3"
+PRIMARY, REPLICA, DR = ("local-postgres-primary", "local-postgres-replica-1",
+                        "local-postgres-dr-replica")
+R1, R2 = f"{DR}-r1", f"{DR}-r2"
+MEMBERS = {PRIMARY: REGION, REPLICA: REGION, DR: DR_REGION, R1: DR_REGION, R2: DR_REGION}
 
 
 @pytest.fixture
@@ -136,49 +139,74 @@ def describe(endpoint: str, identifier: str) -> dict[str, Any]:
     return dict(rds.describe_db_instances(DBInstanceIdentifier=identifier)["DBInstances"][0])
 
 
-def test_major_upgrade_of_local_with_the_runbook(emulator: emu.Emulator, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def session(endpoint: str, identifier: str) -> Any:
+    """A TLS session on `identifier` with the credentials secret's user."""
+    outputs = client("cloudformation", endpoint, REGION).describe_stacks(
+        StackName="RedundantDb-local-Database")["Stacks"][0]["Outputs"]
+    secret = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "SecretArn")
+    credentials = datapath.read_credentials(client("secretsmanager", endpoint, REGION), secret,
+                                            database="app", engine="postgres")
+    address = describe(endpoint, identifier)["Endpoint"]
+    return datapath.connect(credentials, Endpoint(host=address["Address"],
+                                                  port=int(address["Port"])))
+
+
+def run(*argv: str, deploy: Any) -> str:
+    from ops.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main([*argv, "--env", "local", "--poll", "0.1", "--timeout", "60"], out=out,
+                err=err, deploy=deploy)
+    assert (code, err.getvalue()) == (0, ""), out.getvalue() + err.getvalue()
+    return out.getvalue()
+
+
+def test_bluegreen_then_major_upgrade_of_local_with_the_dr_rebuild(
+        emulator: emu.Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from app import synthesize
     from ops.cli import main
 
-    monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(tmp_path / "topology.json"))
-    monkeypatch.setitem(ENVIRONMENTS, "local", dataclasses.replace(
-        ENVIRONMENTS["local"], engine_version=OLD, extended_support=ExtendedSupport(
-            reason="The application is certified on MySQL 8.0 until its next release")))
+    url = emulator.endpoint_url
+    topology = tmp_path / "topology.json"
+    monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(topology))
+    write("local", Topology(engine=EngineRecord(engine_version=OLD)), path=topology)
     assembly = synthesize("local", tmp_path / "cdk.out.old").directory
-    publish(assembly, emulator.endpoint_url, {REGION, DR_REGION})
-    assert len(deploy_direct(assembly, emulator.endpoint_url)) == 5
-    before = {m: describe(emulator.endpoint_url, m) for m in MEMBERS}
-    assert {d["EngineVersion"] for d in before.values()} == {OLD}
+    publish(assembly, url, {REGION, DR_REGION})
+    assert len(deploy_direct(assembly, url)) == 5
+    with session(url, PRIMARY) as writer:
+        writer.execute("CREATE TABLE drill (i int PRIMARY KEY); INSERT INTO drill VALUES (7)")
 
-    deployed: list[tuple[str, list[str]]] = []
+    deployed: list[list[str]] = []
 
     def deploy_stage(stage: Any) -> None:
-        assembly = synthesize("local", tmp_path / f"cdk.out.stage{stage.number}").directory
-        deployed.append((stage.declaration(),
-                         deploy_direct(assembly, emulator.endpoint_url)))
+        assembly = synthesize("local", tmp_path / f"cdk.out.{len(deployed)}").directory
+        deployed.append(deploy_direct(assembly, url))
 
-    out, err = io.StringIO(), io.StringIO()
-    code = main(["upgrade", "--env", "local", "--target-version", NEW, "--execute",
-                 "--poll", "0.1", "--timeout", "60"], out=out, err=err, deploy=deploy_stage)
-    assert (code, err.getvalue()) == (0, ""), out.getvalue() + err.getvalue()
-    stacks = ["RedundantDb-local-Database", "RedundantDb-local-DrReplica"]
-    assert deployed == [
-        (f"engine_version={OLD!r}, replica_engine_version={NEW!r}", stacks),
-        (f"engine_version={NEW!r}, replica_engine_version=None (the writer's)", stacks[:1])]
+    run("bluegreen", "--target-version", MIDDLE, "--record", deploy=deploy_stage)
+    assert len(deployed) == 2  # the detach, the rebuild
+    kept = {m: describe(url, m) for m in (PRIMARY, REPLICA)}
 
-    after = {m: describe(emulator.endpoint_url, m) for m in MEMBERS}
-    assert {d["EngineVersion"] for d in after.values()} == {NEW}
-    for member, description in after.items():  # upgraded in place, nothing replaced
-        assert (description["DBInstanceArn"], description["InstanceCreateTime"]) == (
-            before[member]["DBInstanceArn"], before[member]["InstanceCreateTime"])
-    for member, description in after.items():  # the new family's groups, moved in the modify
-        group = description["DBParameterGroups"][0]["DBParameterGroupName"]
-        rds = client("rds", emulator.endpoint_url, MEMBERS[member])
-        assert rds.describe_db_parameter_groups(DBParameterGroupName=group)[
-            "DBParameterGroups"][0]["DBParameterGroupFamily"] == "mysql8.4"
+    run("upgrade", "--target-version", NEW, "--execute", deploy=deploy_stage)
+    assert len(deployed) == 5  # the detach, the writer with its replica, the rebuild
+
+    assert json.loads(topology.read_text())["local"]["dr_rebuilds"] == [
+        {"detached": DR, "engine_version": OLD, "phase": "rebuilt"},
+        {"detached": R1, "engine_version": MIDDLE, "phase": "rebuilt"}]
+    after = {m: describe(url, m) for m in MEMBERS}
+    assert {m: d["EngineVersion"] for m, d in after.items()} == {
+        PRIMARY: NEW, REPLICA: NEW, R2: NEW, DR: OLD, R1: MIDDLE}
+    for member in (PRIMARY, REPLICA):  # upgraded in place, nothing replaced
+        assert (after[member]["DBInstanceArn"], after[member]["InstanceCreateTime"]) == (
+            kept[member]["DBInstanceArn"], kept[member]["InstanceCreateTime"])
+    for member in (DR, R1):  # the detached DR replicas: kept, standalone, protected
+        assert (after[member].get("ReadReplicaSourceDBInstanceIdentifier"),
+                after[member]["DeletionProtection"]) == (None, True)
+    assert after[R2]["ReadReplicaSourceDBInstanceIdentifier"] == after[PRIMARY]["DBInstanceArn"]
 
     out = io.StringIO()
     assert main(["verify", "--env", "local"], out=out) == 0, out.getvalue()
     summary = out.getvalue().strip().splitlines()[-1]
     assert summary.endswith("passed, 0 failed, 0 warnings, 0 skipped"), out.getvalue()
+    for member in (PRIMARY, R2):
+        with session(url, member) as reader:
+            assert reader.execute("SELECT i FROM drill").fetchall() == [(7,)]

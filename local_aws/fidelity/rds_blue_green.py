@@ -15,14 +15,16 @@ for Amazon RDS blue/green deployments"; the limits are `cloud_assembly.upgrades`
   green one the name (and so the endpoint) of its blue counterpart; the green replicas then
   replicate from the green writer under its new name, the old ones from the old writer; the
   deployment's `SwitchoverDetails` lists every pair; a green member that is not available makes
-  the switchover fail (`InvalidBlueGreenDeploymentStateFault`);
+  the switchover fail (`InvalidBlueGreenDeploymentStateFault`); CloudFormation, which names an
+  instance by its identifier, then manages the green instances;
 - `DeleteBlueGreenDeployment` keeps both environments, or with `DeleteTarget` (before a
   switchover) deletes the green instances, its replicas too.
 Gaps in moto 5.2.5: the green environment is a copy of the writer only (no replicas), of any
 source (only a managed password is refused), at any target version, with the source's
 parameter group whatever the target's family; the switchover renames the writer only and leaves
 the replicas' links naming the old identifiers (a blue replica then follows the green writer);
-`DeleteTarget` deletes the green writer only.
+`DeleteTarget` deletes the green writer only; a stack keeps managing the blue record it created
+under its new `-old1` name.
 
 With the PostgreSQL engine attached (`rds_postgres_engine`), the green environment holds the
 blue side's data as RDS's does: the green writer's server is a streaming standby of the blue
@@ -180,12 +182,28 @@ def switchover(self: Any) -> None:
     for blue, green in replicas:
         blue.source_db_instance_identifier = old_writer.db_instance_identifier
         green.source_db_instance_identifier = new_writer.db_instance_identifier
+    _manage_by_name(backend, members)
     self.member_pairs = [(blue.db_instance_arn, green.db_instance_arn)
                          for blue, green in members]
     self.source, self.target = old_writer.db_instance_arn, new_writer.db_instance_arn
     self.status = self.SupportedStates.SWITCHOVER_COMPLETED.name
     _details(self, self.status)
     self.status_details = "Switchover completed"
+
+
+def _manage_by_name(backend: Any, members: list[tuple[Any, Any]]) -> None:
+    """CloudFormation names a DB instance by its identifier (its physical id): after the
+    switchover a stack manages the green instance that took the name. moto's stacks hold the
+    record they created, so each blue record a stack holds is swapped for its green one."""
+    from moto.cloudformation.models import cloudformation_backends
+
+    greens = {id(blue): green for blue, green in members}
+    stacks = cloudformation_backends[backend.account_id][backend.region_name].stacks
+    for stack in stacks.values():
+        parsed = stack.resource_map._parsed_resources
+        for logical_id, resource in list(parsed.items()):
+            if id(resource) in greens:
+                parsed[logical_id] = greens[id(resource)]
 
 
 def _rename(backend: Any, database: Any, name: str) -> None:
