@@ -123,7 +123,7 @@ def changes_section(review: Review) -> str:
     parts = [f"### Changes against the {review.baseline_source}",
              f"**Data-loss guard: {status}.**"]
     if review.promotion:
-        parts.append(f"**Declared promotion** (config/topology.json): {review.promotion}")
+        parts.append(f"**Declared topology change** (config/topology.json): {review.promotion}")
     if review.upgrade:
         parts.append("**Engine upgrade**, in the order CloudFormation runs it (a writer before "
                      "its replicas, the DR replica's stack last):\n" + "\n".join(

@@ -252,7 +252,7 @@ def test_review_report_shows_one_promotion_and_no_replacement(
     assert review.passed
     text = render(review, diagram=False)
     assert "**Data-loss guard: PASSED" in text
-    assert ("**Declared promotion** (config/topology.json): env prod: generation 1: "
+    assert ("**Declared topology change** (config/topology.json): env prod: generation 1: "
             "prod-mysql-replica-2 in eu-west-1 is the writer; prod-mysql-primary retired") in text
     assert text.count("CloudFormation promotes prod-mysql-replica-2 in place") == 1
     assert "DATA LOSS" not in text and "replaces the database" not in text
