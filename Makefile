@@ -124,7 +124,9 @@ LOCAL_AWS := $(PY) -m local_aws
 # The emulator's primary is always healthy, so the demo failover is a planned one (--force).
 # Env local records the promotion itself (--record: config/topology.json), so the next
 # `make deploy` reconciles the stacks; `make destroy` returns local to its original topology.
-FAILOVER_ARGS ?= --force --poll 1 --timeout 120
+# --write-load: a bounded write load runs through it; the runbook reports the write
+# unavailability and the rows lost at lag zero (must be 0).
+FAILOVER_ARGS ?= --force --write-load --poll 1 --timeout 120
 # The same for the regional demo: env local's DR region (us-west-2) runs on the same emulator.
 FAILOVER_REGION_ARGS ?= --force --poll 1 --timeout 120
 # An engine upgrade of env local to UPGRADE_TO (docs/upgrades.md): each stage is recorded in

@@ -2,9 +2,12 @@
 after a failover, in-region then regional, on one emulator. Env `local` has a DR region, so
 every deploy covers both regions (us-east-1, us-west-2) of the one emulator.
 
-1. Deploy the original topology (bootstrap, deploy, verify: every check passes).
-2. `failover --record` (the promoted replica is the writer; `verify` says what the unit tests
-   say, tests/test_ops_reconcile.py), the regional failover refused (the DR replica follows the
+1. Deploy the original topology (bootstrap, deploy, verify: every check passes); a row written
+   on the writer (the secret, TLS) is read on the replica and on the DR replica.
+2. `failover` refused while the replica really lags (its replay paused), then `failover
+   --write-load --record` (the promoted replica is the writer and holds the row, takes writes,
+   refuses plaintext; rows lost at lag zero: 0; `verify` says what the unit tests say,
+   tests/test_ops_reconcile.py), the regional failover refused (the DR replica follows the
    old primary: promoting it would lose the new writer's writes, as on AWS).
 3. Reconcile: deploy the recorded topology (the emulator updates the stacks in place) and verify
    every check passes with no warning; the promoted writer kept (identifier, ARN, creation
@@ -32,6 +35,7 @@ import io
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,10 +43,15 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import psycopg
 import pytest
 
+from config.environments import ENVIRONMENTS
 from config.topology import TOPOLOGY_FILE_VARIABLE
 from local_aws import emulator as emu
+from ops import datapath
+from ops.report import Status
+from ops.writer import Endpoint
 
 pytestmark = pytest.mark.e2e  # run first, on one worker (conftest.pytest_collection_modifyitems)
 
@@ -183,12 +192,38 @@ def test_deploy_failover_reconcile_then_regional_failover_reconcile(
     url = emulator.endpoint_url
     primary_region, dr_region = clients(REGION), clients(DR_REGION)
 
-    # 2. In-region failover, recorded.
+    # The data path: a row written on the writer with the secret over TLS is read on the
+    # replica and on the DR replica.
+    credentials = read_credentials(primary_region, url)
+    row = datapath.write_canary(credentials, member(primary_region, url, "local-postgres-primary"))
+    for session, identifier in ((primary_region, "local-postgres-replica-1"),
+                                (dr_region, "local-postgres-dr-replica")):
+        assert wait_for_row(credentials, member(session, url, identifier), row), identifier
+
+    # 2. In-region failover, recorded. First refused while the replica really lags (its replay
+    # paused through the engine's registry, as a drill outside the emulator does), then run
+    # with a write load through it.
     before = describe(primary_region, url, "local-postgres-replica-1")
     topology = tmp_path / "topology.json"
+    with paused_replay(state_dir, "local-postgres-replica-1", writer="local-postgres-primary"):
+        refused = ops(state_dir, "failover", "--env", "local", "--force", "--max-lag", "0.2",
+                      topology=topology)
+    assert refused.returncode == 3, output(refused)
+    assert re.search(r"replica local-postgres-replica-1 lags [\d.]+s behind the healthy writer "
+                     r"local-postgres-primary \(ReplicaLag; limit 0.2s", refused.stderr), \
+        output(refused)
     failover = ops(state_dir, "failover", "--env", "local", "--force", "--poll", "0.2",
-                   "--timeout", "30", "--record", topology=topology)
+                   "--timeout", "30", "--record", "--write-load", topology=topology)
     assert failover.returncode == 0, output(failover)
+    unavailable = re.search(r"write unavailability ([\d.]+)s: the old writer \S+'s last "
+                            r"commit \(row \d+\) -> the new writer \S+'s first", failover.stdout)
+    assert unavailable, output(failover)
+    assert re.search(r"rows lost at lag zero: 0 of the [1-9]\d* ", failover.stdout), \
+        output(failover)
+    new_writer = member(primary_region, url, "local-postgres-replica-1")
+    assert wait_for_row(credentials, new_writer, row)  # the row is kept
+    assert datapath.check_tls(credentials, new_writer).status is Status.PASS
+    assert datapath.check_plaintext_refused(credentials, new_writer).status is Status.PASS
     assert json.loads(topology.read_text()) == {"local": {"decommissioned": [], "promotions": [
         {"region": REGION, "writer": "local-postgres-replica-1"}]}}
     promoted = describe(primary_region, url, "local-postgres-replica-1")
@@ -227,7 +262,9 @@ def test_deploy_failover_reconcile_then_regional_failover_reconcile(
     failover = ops(state_dir, "failover", "--env", "local", "--region-dr", "--force",
                    "--poll", "0.2", "--timeout", "30", "--record", topology=topology)
     assert failover.returncode == 0, output(failover)
-    assert "RPO:         unknown" in failover.stdout, output(failover)  # no ReplicaLag locally
+    # The DR replica's ReplicaLag, measured on its server: the estimate is known.
+    assert re.search(r"RPO: +up to \d+ s of writes made in us-east-1 may be lost",
+                     failover.stdout), output(failover)
     outputs = primary_region.client("cloudformation", endpoint_url=url).describe_stacks(
         StackName="RedundantDb-local-Database")["Stacks"][0]["Outputs"]
     secret_arn = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "SecretArn")
@@ -246,6 +283,68 @@ def test_deploy_failover_reconcile_then_regional_failover_reconcile(
         f"arn:aws:rds:{REGION}:{emu.ACCOUNT}:db:local-postgres-g2-dr-replica",
         "local-postgres-g2-replica-1"]
     assert parameter(dr_region, url) == parameter(primary_region, url) == address(writer)
+
+
+def read_credentials(session: boto3.session.Session, endpoint: str) -> datapath.Credentials:
+    """The credentials secret's user and password, as the runbooks read them."""
+    outputs = session.client("cloudformation", endpoint_url=endpoint).describe_stacks(
+        StackName="RedundantDb-local-Database")["Stacks"][0]["Outputs"]
+    arn = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "SecretArn")
+    return datapath.read_credentials(session.client("secretsmanager", endpoint_url=endpoint),
+                                     arn, database=ENVIRONMENTS["local"].database_name)
+
+
+def member(session: boto3.session.Session, endpoint: str, identifier: str) -> datapath.Member:
+    found = describe(session, endpoint, identifier)["Endpoint"]
+    return datapath.Member(resource=f"rds {identifier}",
+                           endpoint=Endpoint(host=found["Address"], port=found["Port"]))
+
+
+def wait_for_row(credentials: datapath.Credentials, where: datapath.Member, token: str) -> bool:
+    """Whether the canary row `token` shows on `where` within 10 s."""
+    with datapath.connect(credentials, where.endpoint) as session:
+        for _ in range(100):
+            try:
+                if session.execute(f"SELECT 1 FROM {datapath.CANARY_TABLE} WHERE token = %s",
+                                   (token,)).fetchone():
+                    return True
+            except psycopg.errors.UndefinedTable:
+                pass
+            time.sleep(0.1)
+    return False
+
+
+@contextmanager
+def paused_replay(state_dir: Path, replica: str, *, writer: str) -> Iterator[None]:
+    """The replica's WAL replay paused (through the engine registry's socket directories) and a
+    row written on the writer that it does not replay, until its lag is measurably above 0.2 s;
+    resumed afterwards."""
+    from local_aws.engine import ADMIN_USER
+    from local_aws.engine.registry import read
+    from local_aws.server import engine_root
+
+    _, _, entries = read(engine_root(state_dir))
+    by_identifier = {e.name.rsplit("/", 1)[-1]: e for e in entries}
+
+    def admin(identifier: str) -> psycopg.Connection[Any]:
+        entry = by_identifier[identifier]
+        return psycopg.connect(host=str(entry.socket_dir), port=entry.port, user=ADMIN_USER,
+                               dbname="postgres", autocommit=True)
+
+    with admin(writer) as w, admin(replica) as r:
+        r.execute("SELECT pg_wal_replay_pause()")
+        try:
+            w.execute("CREATE TABLE IF NOT EXISTS drill_lag (i int)")
+            w.execute("INSERT INTO drill_lag VALUES (1)")
+            for _ in range(50):
+                lag = datapath.measure_lag(w, r)
+                if lag.bytes and (lag.seconds or 0.0) > 0.3:
+                    break
+                time.sleep(0.1)
+            assert lag.paused and lag.bytes and (lag.seconds or 0.0) > 0.3, lag
+            yield
+        finally:
+            r.execute("SELECT pg_wal_replay_resume()")
 
 
 def reconcile(state_dir: Path, topology: Path, outdir: Path, *, changed: str,
