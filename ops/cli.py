@@ -329,9 +329,9 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None,
     if args.command == "bluegreen" and not 30 <= args.switchover_timeout <= 3600:
         parser.error(f"--switchover-timeout {args.switchover_timeout}: RDS takes 30 to 3600 "
                      "seconds")
-    if args.command == "failover" and args.write_load and (args.region_dr or args.dry_run):
-        parser.error("--write-load measures an in-region failover as it runs: it does not "
-                     "apply with --region-dr or --dry-run")
+    if args.command == "failover" and args.write_load and args.region_dr:
+        parser.error("--write-load measures an in-region failover: it does not apply with "
+                     "--region-dr")
     if args.command in ("failover", "switchover") and args.region_dr and args.replica:
         parser.error("--replica does not apply with --region-dr: the DR replica is the "
                      "DrReplica stack's ReplicaIdentifier output")

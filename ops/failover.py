@@ -278,8 +278,8 @@ def build_plan(clients: Clients, *, config: DatabaseConfig, outputs: DatabaseOut
 def execute_failover(clients: Clients, plan: PromotionPlan, *, config: DatabaseConfig,
                      outputs: DatabaseOutputs, options: FailoverOptions, clock: Clock,
                      out: TextIO) -> datapath.FailoverMeasurement | None:
-    """Run the plan; under a write load with --write-load (not for a dry run), whose
-    measurement is returned."""
+    """Run the plan; under a write load with --write-load, whose measurement is returned (a
+    dry run writes nothing: no load)."""
     if not options.write_load or options.dry_run:
         run(clients.rds, plan, options=options, clock=clock, out=out)
         return None
