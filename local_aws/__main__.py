@@ -32,9 +32,7 @@ MEMBERS_HELP = "writer, replica-1 ... replica-N, dr-replica (default writer)"
 
 def _reap(state_dir: Path) -> None:
     """Clean up what an emulator that is gone left running (its PostgreSQL servers), saying so."""
-    from local_aws.engine import reap
-
-    for line in reap(engine_root(state_dir)):
+    for line in emu.clean_up(state_dir):
         print(f"cleanup: {line}")
 
 

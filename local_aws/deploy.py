@@ -57,6 +57,7 @@ from local_aws.report import (
     skipped_by_type,
     skipped_resources,
 )
+from ops.datapath import SUPPORTED_ENGINES
 
 REPO_ROOT = emu.REPO_ROOT
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -99,6 +100,10 @@ class DeployResult:
     """host:port in the DR region's writer endpoint parameter (env with a dr_region)."""
     retired: list[str] = field(default_factory=list)
     """One line per retired writer still kept outside the stacks (with its decommission)."""
+    cleanup: list[str] = field(default_factory=list)
+    """What the emulator's start cleaned up of a killed emulator (its servers), one per line."""
+    psql: bool = False
+    """Whether the writer runs a real server `python -m local_aws psql` connects to."""
 
 
 class Progress:
@@ -333,8 +338,13 @@ class Deployment:
             if stale is not None:
                 self.progress.detail(f"the emulator recorded in {self.options.state_dir} (pid "
                                      f"{stale}) is gone, with its state; starting a fresh one")
+            cleanup = emu.clean_up(self.options.state_dir) \
+                if emu.status(state_dir=self.options.state_dir) is None else []
+            for text in cleanup:
+                self.progress.detail(f"cleanup: {text}")
             running, reused = emu.start(state_dir=self.options.state_dir, port=self.options.port)
-            self._result = DeployResult(emulator=running, regions=self.regions)
+            self._result = DeployResult(emulator=running, regions=self.regions, cleanup=cleanup,
+                                        psql=self.cfg.engine in SUPPORTED_ENGINES)
             verb = "reusing the running emulator" if reused else "started"
             self.progress.detail(f"{verb} at {running.endpoint_url} (pid {running.pid})")
             with self._aws_calls("asking the emulator who it is"):
@@ -614,7 +624,12 @@ def print_summary(result: DeployResult, *, out: TextIO, state_dir: Path, seconds
             print(f"{'':15}  {rtype}: {limit}", file=out)
     default = state_dir == emu.DEFAULT_STATE_DIR
     line("emulator", f"{emulator.endpoint_url} (pid {emulator.pid}; log {emulator.log_path})")
+    for number, text in enumerate(result.cleanup):
+        line("cleanup" if number == 0 else "", text)
     state_option = "" if default else f" --state-dir {state_dir}"
+    if result.psql:
+        line("psql", f".venv/bin/python -m local_aws psql{state_option} --member writer --exec"
+                     "  # TLS, the secret's user (replica-1, dr-replica: read-only)")
     line("use it", f"eval \"$(.venv/bin/python -m local_aws env{state_option})\"  "
                    "# AWS CLI/boto3 -> emulator")
     regional = " | make failover-region" if len(result.regions) > 1 else ""

@@ -171,9 +171,19 @@ def stop(*, state_dir: Path = DEFAULT_STATE_DIR) -> int | None:
     pid = emulator.pid if emulator is not None and _process_alive(emulator.pid) else None
     if pid is not None:
         _terminate(pid)
+    clean_up(state_dir)  # servers a killed emulator left, before their data goes
     if state_dir.exists():
         shutil.rmtree(state_dir)
     return pid
+
+
+def clean_up(state_dir: Path) -> list[str]:
+    """Stop what an emulator of `state_dir` that is gone left running (its PostgreSQL servers)
+    and remove their data; one line per server, saying what was done."""
+    from local_aws.engine import reap
+    from local_aws.server import engine_root
+
+    return reap(engine_root(state_dir))
 
 
 def _terminate(pid: int) -> None:

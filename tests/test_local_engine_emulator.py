@@ -239,3 +239,40 @@ def test_reap_stops_a_server_still_running_and_removes_its_data(tmp_path: Path) 
         assert not server.directory.exists() and not engine.root.exists()
     finally:
         engine.close()
+
+
+def test_the_emulators_stop_cleans_up_a_server_left_running(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    engine = Engine(engine_root(state), template_cache=TEMPLATE_CACHE)
+    try:
+        server = engine.start_primary("left/behind", master_user="dbadmin", password=PASSWORD,
+                                      database="app", port=5432)
+        assert server.pid is not None
+
+        assert emu.stop(state_dir=state) is None  # no emulator: only its leftovers
+
+        assert not _alive(server.pid) and not state.exists()
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize("psql", [True, False], ids=["postgres", "no client"])
+def test_the_deploy_summary_says_how_to_connect_and_what_was_cleaned_up(
+        tmp_path: Path, psql: bool) -> None:
+    import io
+
+    from local_aws.deploy import DeployResult, print_summary
+
+    result = DeployResult(emulator=emu.Emulator(pid=1, port=1, state_dir=tmp_path),
+                          cleanup=["stopped PostgreSQL server a", "stopped PostgreSQL server b"],
+                          psql=psql)
+    out = io.StringIO()
+
+    print_summary(result, out=out, state_dir=tmp_path, seconds=1.0)
+
+    text = out.getvalue()
+    assert "  cleanup      stopped PostgreSQL server a\n" \
+           f"{'':15}stopped PostgreSQL server b\n" in text
+    line = f"  psql         .venv/bin/python -m local_aws psql --state-dir {tmp_path} --member " \
+           "writer --exec"
+    assert (line in text) is psql, text
