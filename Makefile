@@ -157,8 +157,8 @@ upgrade: ## Staged engine upgrade of env local to UPGRADE_TO (default: the versi
 	$(LOCAL_AWS) run -- $(PY) -m ops upgrade --env local $(if $(UPGRADE_TO),--target-version $(UPGRADE_TO)) --deploy-command "$(PY) -m local_aws.deploy --no-verify" $(UPGRADE_ARGS)
 
 bluegreen: ## Blue/green engine upgrade of env local to UPGRADE_TO, recorded in config/topology.json (BLUEGREEN_ARGS="--dry-run" to only plan)
-	$(if $(UPGRADE_TO),,$(error make bluegreen needs UPGRADE_TO=VERSION, e.g. UPGRADE_TO=8.4.10))
-	$(LOCAL_AWS) run -- $(PY) -m ops bluegreen --env local --target-version $(UPGRADE_TO) $(BLUEGREEN_ARGS)
+	$(if $(UPGRADE_TO),,$(error make bluegreen needs UPGRADE_TO=VERSION, e.g. UPGRADE_TO=18.3))
+	$(LOCAL_AWS) run -- $(PY) -m ops bluegreen --env local --target-version $(UPGRADE_TO) --deploy-command "$(PY) -m local_aws.deploy --no-verify" $(BLUEGREEN_ARGS)
 
 local-aws-status: ## Where the local AWS emulator listens (if it runs)
 	$(LOCAL_AWS) status
