@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from local_aws.processes import alive
 from local_aws.server import HOST, STATE_FILE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -52,21 +53,7 @@ class Emulator:
         return self.state_dir / LOG_FILE
 
     def is_alive(self) -> bool:
-        return _process_alive(self.pid) and _listening(self.port)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (our own exited child not yet reaped) is not alive.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (OSError, IndexError):
-        return True
+        return alive(self.pid) and _listening(self.port)
 
 
 def _listening(port: int) -> bool:
@@ -168,7 +155,7 @@ def stop(*, state_dir: Path = DEFAULT_STATE_DIR) -> int | None:
     Returns the pid of the emulator it stopped, None when none was running.
     """
     emulator = _read_state(state_dir)
-    pid = emulator.pid if emulator is not None and _process_alive(emulator.pid) else None
+    pid = emulator.pid if emulator is not None and alive(emulator.pid) else None
     if pid is not None:
         _terminate(pid)
     clean_up(state_dir)  # servers a killed emulator left, before their data goes
@@ -190,7 +177,7 @@ def _terminate(pid: int) -> None:
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        if not _process_alive(pid):
+        if not alive(pid):
             return
         time.sleep(0.05)
     try:

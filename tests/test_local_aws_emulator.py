@@ -12,11 +12,12 @@ import pytest
 
 from local_aws import __main__ as cli
 from local_aws import emulator as emu
+from local_aws.processes import alive
 
 
 def _wait_gone(pid: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
-    while emu._process_alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
 
 
@@ -55,7 +56,7 @@ def test_start_reuse_crash_restart_stop(tmp_path: Path,
         stopped = emu.stop(state_dir=state)
     assert stopped == second.pid
     _wait_gone(second.pid)
-    assert not emu._process_alive(second.pid)
+    assert not alive(second.pid)
     assert not state.exists()
 
 

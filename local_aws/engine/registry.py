@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from local_aws.processes import alive
+
 REGISTRY_FILE = "registry.json"
 STOP_SECONDS = 5.0
 
@@ -65,7 +67,7 @@ def is_server(pid: int, directory: Path) -> bool:
     data = directory / "data"
     try:
         if (data / "postmaster.pid").read_text().split("\n", 1)[0].strip() == str(pid):
-            return _alive(pid)
+            return alive(pid)
     except OSError:
         pass
     try:  # its data directory was removed under it: its command line still names it
@@ -73,19 +75,6 @@ def is_server(pid: int, directory: Path) -> bool:
     except OSError:
         return False
     return str(data).encode() in arguments
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def stop_process(pid: int, *, seconds: float = STOP_SECONDS) -> None:
@@ -97,7 +86,7 @@ def stop_process(pid: int, *, seconds: float = STOP_SECONDS) -> None:
             return
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            if not _alive(pid):
+            if not alive(pid):
                 return
             time.sleep(0.02)
 
