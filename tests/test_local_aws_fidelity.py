@@ -6,49 +6,23 @@ In-process (`moto.mock_aws`), one small template per case: no server, no CDK, mi
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from local_aws import fidelity
+from tests.moto_fixtures import client, plain_moto  # noqa: F401 (a fixture)
 
 # moto warns about each resource type it skips: the "without the extension" halves expect that.
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse .* not supported:UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:Tried to parse .* not supported:UserWarning"),
+              pytest.mark.usefixtures("plain_moto")]
 
 REGION = "us-east-1"
 DR_REGION = "us-west-2"
 ACCOUNT = "123456789012"
 EXCLUDED = " %+~`#$&*()|[]{}:;<>?!'/@\"\\"
-
-
-@pytest.fixture(autouse=True)
-def plain_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts on plain moto, whatever another test module installed, and leaves it so."""
-    # moto loads ~50k default AMIs into every new EC2 backend (about 0.4 s a test otherwise).
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    previously = fidelity.uninstall()
-    with mock_aws():
-        yield
-    fidelity.uninstall()
-    if previously:
-        fidelity.install(only=previously)
-
-
-# One session for the module: botocore parses a service's JSON model once per session, and
-# `mock_aws()` drops boto3's default session, which costs ~0.3 s per client per test otherwise.
-_SESSION = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                 region_name=REGION)
-
-
-@functools.cache
-def client(service: str, region: str = REGION) -> Any:
-    return _SESSION.client(service, region_name=region)
 
 
 def create_stack(name: str, resources: dict[str, Any], outputs: dict[str, Any] | None = None,

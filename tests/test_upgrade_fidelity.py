@@ -4,44 +4,21 @@ rds_blue_green.py name the AWS behaviour). In-process (`moto.mock_aws`), millise
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from local_aws import fidelity
+from tests.moto_fixtures import client, plain_moto  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse .* not supported:UserWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:Tried to parse .* not supported:UserWarning"),
+              pytest.mark.usefixtures("plain_moto")]
 
 REGION, DR_REGION = "us-east-1", "us-west-2"
 UPGRADE, BLUE_GREEN = ("rds-engine-upgrade",), ("rds-blue-green",)
 STACKS = ("rds-db-instance", "cfn-stack-update", "rds-option-group")
-
-
-@pytest.fixture(autouse=True)
-def plain_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts on plain moto, whatever another module installed, and leaves it so."""
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    previously = fidelity.uninstall()
-    with mock_aws():
-        yield
-    fidelity.uninstall()
-    if previously:
-        fidelity.install(only=previously)
-
-
-_SESSION = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
-                                 region_name=REGION)
-
-
-@functools.cache
-def client(service: str, region: str = REGION) -> Any:
-    return _SESSION.client(service, region_name=region)  # type: ignore[call-overload]
 
 
 def rds(region: str = REGION) -> Any:
