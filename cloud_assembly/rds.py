@@ -64,6 +64,9 @@ class TlsParameter:
 # RDS accepts ON and 1 for require_secure_transport; independent scanners (checkov's
 # CKV2_AWS_69) read only 1, so 1 is what the constructs write.
 _MYSQL_TLS = TlsParameter("require_secure_transport", "1", frozenset({"on", "1", "true"}))
+#: The PostgreSQL parameter an RDS blue/green deployment needs for a major version upgrade
+#: (logical replication from blue to green), `1` when on.
+LOGICAL_REPLICATION = "rds.logical_replication"
 _POSTGRES_TLS = TlsParameter("rds.force_ssl", "1", frozenset({"1", "on"}))
 TLS_PARAMETERS: Mapping[str, TlsParameter] = {
     "mysql": _MYSQL_TLS, "mariadb": _MYSQL_TLS, "postgres": _POSTGRES_TLS}

@@ -504,5 +504,6 @@ def blue_green_refusal(source: BlueGreenSource, target: str) -> str | None:
             and source.logical_replication is not True:
         return (f"a PostgreSQL major version upgrade in a blue/green deployment uses logical "
                 f"replication: set rds.logical_replication=1 in {source.identifier}'s parameter "
-                "group (a static parameter: reboot) first")
+                "group (config: logical_replication=True, deployed; a static parameter: reboot) "
+                "first")
     return None

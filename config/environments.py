@@ -24,6 +24,9 @@ ENVIRONMENTS: dict[str, DatabaseConfig] = {
         engine_version="17.9",
         port=5433,
         log_exports=("postgresql", "upgrade"),
+        # `make bluegreen` takes env local to a new major version: RDS's blue/green deployment
+        # of a PostgreSQL major version replicates logically.
+        logical_replication=True,
         instance_class="db.t4g.medium",
         replica_instance_class="db.t4g.medium",
         allocated_storage_gib=20,

@@ -115,6 +115,10 @@ class DatabaseConfig:
     #: None: standard support only (RDS upgrades an instance past its end of standard support
     #: instead of billing Extended Support); see docs/engine-lifecycle.md.
     extended_support: ExtendedSupport | None = None
+    #: PostgreSQL only: `rds.logical_replication=1` on every instance, which an RDS blue/green
+    #: deployment needs for a major version upgrade (`python -m ops bluegreen`); the instances
+    #: then keep more write-ahead log. Static: it takes effect at the next reboot.
+    logical_replication: bool = False
     instance_class: str = "db.r6g.large"
     replica_instance_class: str = "db.r6g.large"
     replica_count: int = 1
@@ -486,6 +490,10 @@ def _validate_engine(cfg: DatabaseConfig) -> None:
                   f"{MIN_REASON_CHARACTERS} characters saying why this environment pays for "
                   "RDS Extended Support (e.g. 'The vendor certifies its application on MySQL "
                   "8.0 only until its 2027 release'), not a placeholder")
+    if cfg.logical_replication and cfg.engine != "postgres":
+        _fail(env, "logical_replication", True, f"False: rds.logical_replication is a PostgreSQL "
+              f"parameter ({cfg.engine}'s blue/green deployments replicate from the binary log, "
+              "which automated backups already turn on)")
     _check_support(cfg, "engine_version", cfg.engine_version)
     if replica is not None:
         _check_support(cfg, "replica_engine_version", replica)

@@ -15,6 +15,7 @@ from constructs import Construct
 
 from cloud_assembly import engines
 from cloud_assembly.baseline import MIN_LOG_RETENTION_DAYS
+from cloud_assembly.rds import LOGICAL_REPLICATION
 from constructs_lib.engine import EngineSpec
 from constructs_lib.logs import InstanceLogGroups
 from constructs_lib.validation import (
@@ -47,6 +48,9 @@ class InstanceSettings:
     - `extended_support`: default False: standard support only; True: every MySQL or
       PostgreSQL instance is enrolled in paid RDS Extended Support past its major version's
       end of standard support (`EngineLifecycleSupport`; RDS offers none for MariaDB).
+    - `logical_replication`: default False; True (PostgreSQL only): `rds.logical_replication=1`
+      in every instance's parameter group, which an RDS blue/green deployment needs for a
+      major version upgrade (the instances keep more write-ahead log).
     - `port`: the port every instance listens on (1150-65535).
     - `multi_az`: default True: each instance has a standby in another AZ.
     - `max_allocated_storage_gib`: storage autoscaling ceiling; default 200.
@@ -67,6 +71,7 @@ class InstanceSettings:
     port: int
     replica_engine: EngineSpec | None = None
     extended_support: bool = False
+    logical_replication: bool = False
     multi_az: bool = True
     max_allocated_storage_gib: int = 200
     backup_retention: Duration = Duration.days(14)
@@ -91,6 +96,10 @@ class InstanceSettings:
         if self.extended_support and not self.engine.offers_extended_support:
             raise invalid(owner, "extended_support", True,
                           f"False: RDS offers no Extended Support for {self.engine.name}")
+        if self.logical_replication and self.engine.name != "postgres":
+            raise invalid(owner, "logical_replication", True,
+                          f"False: rds.logical_replication is a PostgreSQL parameter, not "
+                          f"{self.engine.name}'s")
         in_range(owner, "port", self.port, 1150, 65535)
         in_range(owner, "max_allocated_storage_gib", self.max_allocated_storage_gib,
                  STORAGE_LIMITS_GIB[0] + 1, STORAGE_LIMITS_GIB[1])
@@ -187,7 +196,8 @@ class _Instance(Construct):
         self.parameter_group = rds.ParameterGroup(
             self, "ParameterGroup", engine=engine.instance_engine,
             description=f"{identifier}: TLS required for every client connection",
-            parameters=engine.tls_parameters | engine.logging_parameters(settings.log_exports))
+            parameters=engine.tls_parameters | engine.logging_parameters(settings.log_exports)
+            | ({LOGICAL_REPLICATION: "1"} if settings.logical_replication else {}))
         self.log_groups = InstanceLogGroups(
             self, "LogGroups", instance_identifier=identifier, log_types=settings.log_exports,
             key=key, retention_days=settings.log_retention_days)

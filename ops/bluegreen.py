@@ -53,6 +53,7 @@ from typing import Any, TextIO
 from botocore.exceptions import ClientError
 
 from cloud_assembly import engines
+from cloud_assembly.rds import LOGICAL_REPLICATION
 from cloud_assembly.upgrades import (
     CROSS_REGION,
     DETACH,
@@ -181,7 +182,7 @@ def decide(config: DatabaseConfig, *, placement: Placement, factory: ClientFacto
                       "deployments do not support: the runbook detaches it first and rebuilds "
                       "it of the new writer, each a deploy of the config it records: re-run "
                       "with --record")
-    logical = _parameter(clients.rds, group, "rds.logical_replication") if \
+    logical = _parameter(clients.rds, group, LOGICAL_REPLICATION) if \
         config.engine == "postgres" else None
     source = BlueGreenSource(
         engine=config.engine, identifier=layout.writer.identifier,

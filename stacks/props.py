@@ -23,6 +23,7 @@ def instance_settings(config: DatabaseConfig) -> InstanceSettings:
         replica_engine=EngineSpec(name=config.engine, version=config.replica_engine_version)
         if config.replica_engine_version else None,
         extended_support=config.extended_support is not None,
+        logical_replication=config.logical_replication,
         port=config.port,
         multi_az=config.multi_az,
         max_allocated_storage_gib=config.max_allocated_storage_gib,

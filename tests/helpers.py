@@ -19,6 +19,18 @@ from stacks import EnvironmentStacks, build_stacks
 Template = dict[str, Any]
 
 
+#: The fields that make an environment PostgreSQL or MySQL (env local runs PostgreSQL).
+ENGINE_FIELDS = ("engine", "engine_version", "port", "log_exports", "logical_replication")
+
+
+def mysql_copy_of_local(**changes: Any) -> config.DatabaseConfig:
+    """Env local on MySQL: the schema's defaults of every engine field (MySQL 8.4, its port
+    and log exports, no logical replication), then `changes`. Not validated."""
+    mysql = {f.name: f.default for f in dataclasses.fields(config.DatabaseConfig)
+             if f.name in ENGINE_FIELDS}
+    return dataclasses.replace(config.ENVIRONMENTS["local"], **{**mysql, **changes})
+
+
 def without_dr_region(cfg: config.DatabaseConfig, **changes: Any) -> config.DatabaseConfig:
     """`cfg` (validated) without its DR region: its network and database stacks only, for a
     test of what acts in the primary region (a synth of two stacks instead of five)."""

@@ -26,6 +26,7 @@ from config.schema import (
 )
 from config.topology import Promotion, Topology
 from constructs_lib.logs import retention_period
+from tests.helpers import mysql_copy_of_local
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,10 +43,7 @@ def _dev(**changes: object) -> config.DatabaseConfig:
 
 
 def _mysql(**changes: object) -> config.DatabaseConfig:
-    """`local` with the schema's MySQL defaults (engine, version, port, log exports)."""
-    mysql = {f.name: f.default for f in dataclasses.fields(config.DatabaseConfig)
-             if f.name in ("engine", "engine_version", "port", "log_exports")}
-    return dataclasses.replace(config.ENVIRONMENTS["local"], **{**mysql, **changes})
+    return mysql_copy_of_local(**changes)
 
 
 @pytest.mark.parametrize("env", sorted(config.ENVIRONMENTS))

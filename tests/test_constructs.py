@@ -388,6 +388,9 @@ def test_instance_settings_defaults_are_the_secure_choice() -> None:
     (dict(engine=EngineSpec(name="mariadb", version="11.4.10"), extended_support=True),
      "InstanceSettings: extended_support=True: False: RDS offers no Extended Support for "
      "mariadb"),
+    (dict(logical_replication=True),
+     "InstanceSettings: logical_replication=True: False: rds.logical_replication is a "
+     "PostgreSQL parameter, not mysql's"),
 ])
 def test_fails_on_bad_instance_settings(props: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):

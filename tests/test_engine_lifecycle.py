@@ -14,6 +14,7 @@ import pytest
 import config
 from cloud_assembly import engines
 from config.schema import ConfigError, ExtendedSupport, validate
+from tests.helpers import mysql_copy_of_local
 
 TODAY = datetime.date(2026, 11, 30)
 REASON = "The vendor certifies its application on MySQL 8.0 only until its 2027 release."
@@ -26,10 +27,7 @@ def pinned_today(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _mysql(**changes: object) -> config.DatabaseConfig:
-    """`local` with the schema's MySQL defaults (engine, version, port, log exports)."""
-    mysql = {f.name: f.default for f in dataclasses.fields(config.DatabaseConfig)
-             if f.name in ("engine", "engine_version", "port", "log_exports")}
-    return dataclasses.replace(config.ENVIRONMENTS["local"], **{**mysql, **changes})
+    return mysql_copy_of_local(**changes)
 
 
 def _postgres(**changes: object) -> config.DatabaseConfig:
@@ -166,6 +164,13 @@ def test_fails_on_extended_support_for_mariadb() -> None:
     assert _refused(_mariadb(extended_support=ExtendedSupport(reason=REASON))) == (
         f"extended_support=ExtendedSupport(reason={REASON!r}): None: RDS offers no Extended "
         "Support for mariadb")
+
+
+def test_fails_on_logical_replication_for_mysql() -> None:
+    assert _refused(_mysql(logical_replication=True)) == (
+        "logical_replication=True: False: rds.logical_replication is a PostgreSQL parameter "
+        "(mysql's blue/green deployments replicate from the binary log, which automated backups "
+        "already turn on)")
 
 
 def test_fails_on_a_major_version_the_table_does_not_know() -> None:

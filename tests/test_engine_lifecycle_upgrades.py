@@ -25,7 +25,7 @@ from policy.plugin import Evaluation
 from policy.report import markdown
 from policy.rules.lifecycle import ENGINE_IN_STANDARD_SUPPORT
 from stacks import EnvironmentStacks, build_stacks
-from tests.helpers import resources
+from tests.helpers import mysql_copy_of_local, resources
 
 Template = dict[str, Any]
 #: A month before MySQL 8.0 leaves standard support: when its upgrade is planned.
@@ -35,9 +35,8 @@ CREATE_ONLY = (*rds.CREATE_ONLY, "Engine", "AvailabilityZone", "PerformanceInsig
                "SourceDBInstanceIdentifier", "StorageType")
 
 _PG = config.ENVIRONMENTS["local"]  # PostgreSQL 17.9, two regions in one emulator
-#: Env local on MySQL 8.4 (the schema's engine, version, port and log exports).
-_LOCAL = dataclasses.replace(_PG, **{f.name: f.default for f in dataclasses.fields(
-    config.DatabaseConfig) if f.name in ("engine", "engine_version", "port", "log_exports")})
+#: Env local on MySQL 8.4 (the schema's engine fields).
+_LOCAL = mysql_copy_of_local()
 #: Chosen ahead of the date, in case the upgrade runs past it; dropped once it is done.
 _CHOSEN = ExtendedSupport(reason="The upgrade to MySQL 8.4 may run past the end of standard "
                                  "support of MySQL 8.0 on 2026-07-31.")

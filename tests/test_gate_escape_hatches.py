@@ -14,7 +14,6 @@ override can be acknowledged for one property of one construct, and nothing wide
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
 from collections.abc import Callable
@@ -27,7 +26,6 @@ import aws_cdk as cdk
 import jsonschema
 import pytest
 
-import config
 import policy.gate
 from app import build_app, write_compliance_reports
 from policy.acknowledgments import Acknowledgment
@@ -35,7 +33,7 @@ from policy.gate import AcknowledgmentError, check_finding, policy_of
 from policy.rules.escape_hatch import RULE_ID
 from stacks import EnvironmentStacks
 from tests.conftest import ENVS, Synthesized
-from tests.helpers import add_gated, gated_app, without_dr_region
+from tests.helpers import add_gated, gated_app, mysql_copy_of_local, without_dr_region
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "policy" / "schemas" / "sarif-2.1.0-rtm.5.json").read_text())
@@ -324,11 +322,8 @@ def test_a_secret_is_never_echoed(escaped: Escaped) -> None:
 def primary_region_of_local(outdir: Path) -> tuple[cdk.App, EnvironmentStacks]:
     """Env local's stacks in its region only, on MySQL (the schema's engine, version, port and
     log exports: the audit plugin's escape hatches need it), gated: where the overrides act."""
-    mysql = {f.name: f.default for f in dataclasses.fields(config.DatabaseConfig)
-             if f.name in ("engine", "engine_version", "port", "log_exports")}
     app = gated_app(outdir)
-    return app, add_gated(app, without_dr_region(
-        dataclasses.replace(config.ENVIRONMENTS["local"], **mysql)))
+    return app, add_gated(app, without_dr_region(mysql_copy_of_local()))
 
 
 def test_one_override_alone_fails_synthesis(tmp_path: Path) -> None:

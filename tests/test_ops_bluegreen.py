@@ -382,8 +382,9 @@ def test_refuses_postgres_major_without_logical_replication(
     assert code == 3
     assert err == ("error: blue/green cannot upgrade env local: a PostgreSQL major version "
                    "upgrade in a blue/green deployment uses logical replication: set "
-                   "rds.logical_replication=1 in local-postgres-primary's parameter group (a "
-                   "static parameter: reboot) first\n")
+                   "rds.logical_replication=1 in local-postgres-primary's parameter group "
+                   "(config: logical_replication=True, deployed; a static parameter: reboot) "
+                   "first\n")
 
 
 def test_refuses_a_green_that_lags(env: Deployed) -> None:

@@ -121,6 +121,9 @@ class TestPrimary:
         params = group["Properties"]["Parameters"]
         if cfg.engine == "postgres":
             assert params["rds.force_ssl"] == "1"
+            # What a blue/green major upgrade replicates with, where the config asks for it.
+            assert params.get(rds.LOGICAL_REPLICATION) == (
+                "1" if cfg.logical_replication else None)
         else:
             assert params["require_secure_transport"] == "1"  # as every scanner reads it
             assert params["slow_query_log"] == "1"
