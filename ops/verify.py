@@ -688,18 +688,19 @@ def _describe_member(member: Member, *, factory: ClientFactory, region: str, che
 
 
 def check_retired(member: Member, *, factory: ClientFactory, region: str) -> CheckResult:
-    """A retired writer is kept, standalone, with deletion protection, until decommissioned."""
+    """A retired member (a former writer, or a DR replica a rebuild detached) is kept,
+    standalone, with deletion protection, until decommissioned."""
     where, r, instance = _describe_member(member, factory=factory, region=region,
-                                          check="retired writer kept")
+                                          check="retired member kept")
     if isinstance(instance, CheckResult):
         return instance
     if instance is None:
-        return CheckResult(status=Status.WARN, resource=r, check="retired writer kept",
+        return CheckResult(status=Status.WARN, resource=r, check="retired member kept",
                            expected="the instance (retained for forensics)", actual="missing",
                            note="if it was decommissioned, list it under \"decommissioned\" "
                                 "in config/topology.json and deploy")
     ok = bool(instance.get("DeletionProtection")) and source_of(instance) is None
-    return compare(ok, resource=r, check="retired writer kept: standalone, deletion protection",
+    return compare(ok, resource=r, check="retired member kept: standalone, deletion protection",
                    expected="standalone, protected",
                    actual=f"{'protected' if instance.get('DeletionProtection') else 'unprotected'}"
                           f", source {source_of(instance) or 'none'}",

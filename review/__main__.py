@@ -93,7 +93,7 @@ def _previous_topology(cfg: config.DatabaseConfig) -> tuple[Topology, str]:
             topology, dr_rebuilds=(*before, *(
                 (dataclasses.replace(last, phase=DETACHED),) if last.phase == REBUILT else ())),
             decommissioned=tuple(d for d in topology.decommissioned if d != last.detached))
-        return previous, (f"the templates before the DR rebuild's {last.phase} phase "
+        return previous, (f"templates before the DR rebuild's {last.phase} phase "
                           f"config/topology.json declares ({last.detached})")
     generation = topology.generation
     return (Topology(promotions=topology.promotions[:-1], engine=topology.engine),

@@ -178,7 +178,7 @@ def test_verify_after_the_recorded_failover_says_to_reconcile(env: Deployed,
             "deploy") in out
     assert "PASS  config local: the live writer is the declared writer = " \
            "local-postgres-replica-1" in out
-    assert "PASS  rds local-postgres-primary: retired writer kept" in out
+    assert "PASS  rds local-postgres-primary: retired member kept" in out
 
 
 def test_verify_fails_when_the_declared_writer_is_not_the_live_one(env: Deployed,
@@ -222,7 +222,7 @@ def test_verify_warns_when_a_retired_writer_is_gone_undeclared(env: Deployed,
     env.delete(env.primary)
     code, out, _ = env.run("verify")
     assert code == 0
-    assert ('WARN  rds local-postgres-primary: retired writer kept: expected the instance '
+    assert ('WARN  rds local-postgres-primary: retired member kept: expected the instance '
             '(retained for forensics), actual missing (if it was decommissioned, list it '
             'under "decommissioned" in config/topology.json and deploy)') in out
 
