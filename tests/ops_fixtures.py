@@ -40,6 +40,12 @@ PASSWORD = "Sup3r-S3cret-Passw0rd-never-printed"
 ENV = "local"
 
 
+#: The engine fields of a MySQL copy of env local (which runs PostgreSQL), for
+#: `local_config(**MYSQL, ...)`.
+MYSQL: dict[str, Any] = {"engine": "mysql", "port": 3307, "logical_replication": False,
+                         "log_exports": ("audit", "error", "slowquery")}
+
+
 def local_config(**changes: Any) -> DatabaseConfig:
     """`local` without a DR region (as `dev`): the in-region cases of test_ops_verify.py and
     test_ops_failover.py build one region only. A DR env's checks and failovers are

@@ -24,6 +24,7 @@ from ops.aws import Clients
 from ops.bluegreen import deployment_name
 from ops.cli import main
 from tests.ops_fixtures import (
+    MYSQL,
     PASSWORD,
     Deployed,
     dr_config,
@@ -35,8 +36,6 @@ from tests.ops_fixtures import (
 
 OLD, NEW = "8.0.43", "8.4.10"
 #: env local as a MySQL environment (it runs PostgreSQL): the schema's MySQL defaults.
-MYSQL: dict[str, Any] = {"engine": "mysql", "port": 3307,
-                         "log_exports": ("audit", "error", "slowquery")}
 PAYING = ExtendedSupport(reason="The vendor certifies its application on MySQL 8.0 until 2027")
 GROUP = "local-mysql-primary-params"
 NAME = deployment_name("local-mysql-primary", NEW)

@@ -32,6 +32,7 @@ from ops.record import environments_line
 from ops.upgrade import TAG_PHASE, TAG_STARTED, TAG_TARGET
 from tests.ops_fixtures import (
     DR_REGION,
+    MYSQL,
     Deployed,
     dr_config,
     fresh_dr_environment,
@@ -42,8 +43,6 @@ from tests.ops_fixtures import (
 
 OLD, NEW = "8.0.43", "8.4.10"
 #: env local as a MySQL environment (it runs PostgreSQL): the schema's MySQL defaults.
-MYSQL: dict[str, Any] = {"engine": "mysql", "port": 3307,
-                         "log_exports": ("audit", "error", "slowquery")}
 #: MySQL 8.0 is past its end of standard support: the old version needs the opt-in.
 PAYING = ExtendedSupport(reason="The vendor certifies its application on MySQL 8.0 until 2027")
 
