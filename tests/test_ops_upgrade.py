@@ -42,7 +42,6 @@ from tests.ops_fixtures import (
 )
 
 OLD, NEW = "8.0.43", "8.4.10"
-#: env local as a MySQL environment (it runs PostgreSQL): the schema's MySQL defaults.
 #: MySQL 8.0 is past its end of standard support: the old version needs the opt-in.
 PAYING = ExtendedSupport(reason="The vendor certifies its application on MySQL 8.0 until 2027")
 
