@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--stack-prefix", default=DEFAULT_STACK_PREFIX,
                         help=f"stack name prefix: <prefix>-<env>-Database "
                         f"(default {DEFAULT_STACK_PREFIX})")
+    # The runbooks that wait on RDS.
+    waits = argparse.ArgumentParser(add_help=False)
+    waits.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
+                       help="seconds between status checks (default 15)")
     parser = argparse.ArgumentParser(
         prog="python -m ops", description="Operate a deployed RedundantDb environment. "
         "Honours AWS_ENDPOINT_URL (e.g. the local emulator).")
@@ -71,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "against the stack outputs and the config")
     verify.add_argument("--strict", action="store_true",
                         help="fail on warnings too (e.g. a failover not yet reconciled)")
-    failover = commands.add_parser("failover", parents=[common],
+    failover = commands.add_parser("failover", parents=[common, waits],
                                    help="promote a read replica and repoint the writer endpoint")
     failover.add_argument("--region-dr", action="store_true",
                           help="regional failover: promote the cross-region DR replica (config "
@@ -87,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="run a bounded write load through the failover and report the "
                           "write unavailability and the rows lost (PostgreSQL; in-region)")
     switchover = commands.add_parser(
-        "switchover", parents=[common], help="planned failover without data loss: make the "
+        "switchover", parents=[common, waits], help="planned failover without data loss: make the "
         "writer read-only, wait for a replica lag of 0, then promote")
     switchover.add_argument("--region-dr", action="store_true",
                             help="switch over to the cross-region DR replica")
@@ -100,8 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
                              help="print the plan and change nothing")
         command.add_argument("--timeout", type=_positive, default=1800.0, metavar="SECONDS",
                              help="how long to wait for the promotion (default 1800)")
-        command.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
-                             help="seconds between status checks (default 15)")
         command.add_argument("--record", action="store_true",
                              help="write the promotion into config/topology.json (the config "
                              "change is printed either way)")
@@ -111,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile.add_argument("--dry-run", action="store_true",
                            help="print the plan and change nothing")
     upgrade = commands.add_parser(
-        "upgrade", parents=[common], help="upgrade the engine of the writer and its replicas "
+        "upgrade", parents=[common, waits], help="upgrade the engine of the writer and its replicas "
         "in the order RDS accepts, one deploy per stage (prints the plan; --execute acts)")
     upgrade.add_argument("--target-version", metavar="VERSION",
                          help="the engine version to reach (default: an unfinished upgrade's, "
@@ -126,10 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.add_argument("--timeout", type=_positive, default=3600.0, metavar="SECONDS",
                          help="how long each stage's deploy, and then its wait, may take "
                          "(default 3600)")
-    upgrade.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
-                         help="seconds between status checks (default 15)")
     bluegreen = commands.add_parser(
-        "bluegreen", parents=[common], help="upgrade the engine with an RDS blue/green "
+        "bluegreen", parents=[common, waits], help="upgrade the engine with an RDS blue/green "
         "deployment of the writer and its replicas, switched over in under a minute")
     bluegreen.add_argument("--target-version", metavar="VERSION", required=True,
                            help="the engine version of the green environment")
@@ -147,8 +147,6 @@ def build_parser() -> argparse.ArgumentParser:
     bluegreen.add_argument("--timeout", type=_positive, default=3600.0, metavar="SECONDS",
                            help="how long to wait for the green environment, then for the "
                            "switchover (default 3600)")
-    bluegreen.add_argument("--poll", type=_positive, default=15.0, metavar="SECONDS",
-                           help="seconds between status checks (default 15)")
     bluegreen.add_argument("--deploy-command", metavar="COMMAND",
                            help="with a DR replica, the command that deploys its recorded "
                            "detach and rebuild (default: as upgrade's)")
