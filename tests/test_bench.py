@@ -135,6 +135,9 @@ def test_the_report_has_every_budget_with_a_verdict() -> None:
                 data = {"total": 0.1 + 0.08 * n + i / 100, "synth": 0.05 + 0.05 * n,
                         "stacks": n + 1}
             gate = ".gate" in name
+            if name == "make.failover":
+                data = {"write_unavailability_s": 0.05 + i / 100, "rows_lost": 0,
+                        "rows_covered": 20 + i}
             if name == "cli.gate.all":  # bench.timed_app's clocks (the floor reports none)
                 parts = {"import": 0.2, "apply": 0.05, "validate": 0.3 + i / 100,
                          "reports": 0.05}
@@ -150,11 +153,19 @@ def test_the_report_has_every_budget_with_a_verdict() -> None:
     assert analysis["derived"]["cli_dev_gate_over_floor_wall"]["runs"] == 4
     assert analysis["derived"]["cli_all_gate_over_floor_wall"]["runs"] == 5
     verdicts = {b["budget"]: b["pass"] for b in analysis["budgets"]}
-    assert len(verdicts) == 10
+    assert len(verdicts) == 12
     # Only the checkov budget fails on these samples (below); every other one has a verdict.
     assert [name for name, ok in verdicts.items() if ok is not True] == [
         b["budget"] for b in analysis["budgets"] if "checkov" in b["budget"]]
     assert verdicts["make test <= 90 s"] is True
+    assert verdicts["make deploy <= 60 s"] is True
+    drill = "failover drill: rows lost at lag zero = 0 in every run"
+    assert verdicts[drill] is True
+    assert [b["measured"] for b in analysis["budgets"] if b["budget"] == drill] == [
+        "0 at most in 5 runs (20-24 rows covered a run); write unavailability 0.07s "
+        "(0.05-0.09)"]
+    # A cold gate at 1.3x its floor or more fails (these samples: 3.0 s over 2.5 s is 1.2x).
+    assert "cdk synth -c env=all: gate wall <= 1.3x floor" in verdicts
     derived = analysis["derived"]
     assert derived["scale_marginal_synth_s_per_replicated_database"]["median"] == \
         pytest.approx(0.05)
@@ -173,6 +184,53 @@ def test_the_report_has_every_budget_with_a_verdict() -> None:
     for b in analysis["budgets"]:  # one row per budget, with its figure and verdict
         verdict = "pass" if b["pass"] else "**FAIL**"
         assert f"| {b['budget']} | {b['measured']} | {verdict} |" in text.splitlines()
+
+
+def _failover_report(*, lost: tuple[int, ...]) -> str:
+    """`make failover`'s output around the runbook's own lines (ops.datapath)."""
+    from ops.datapath import Ack, FailoverMeasurement, LoadReport
+
+    acks = (Ack(seq=1, endpoint="old:5432", at=10.0, position=100),
+            Ack(seq=2, endpoint="new:5432", at=10.25, position=200))
+    measurement = FailoverMeasurement(
+        report=LoadReport(run="r", acks=acks, failures=3, errors=(), stopped="stopped"),
+        old="old:5432", new="new:5432", position=150, covered=1, lost=lost, late=0,
+        late_missing=0)
+    return "\n".join(["Promoting ...", "Write load through the failover:",
+                      *(f"  {line}" for line in measurement.lines()), "done"])
+
+
+@pytest.mark.parametrize("lost", [(), (1,)])
+def test_the_failover_drill_figures_are_read_from_the_runbooks_report(
+        lost: tuple[int, ...]) -> None:
+    from bench.__main__ import failover_figures
+
+    assert failover_figures(_failover_report(lost=lost)) == {
+        "write_unavailability_s": 0.25, "rows_lost": len(lost), "rows_covered": 1}
+
+
+def test_a_failover_drill_without_its_figures_fails_naming_the_missing_line() -> None:
+    from bench.__main__ import ChildFailed, failover_figures
+
+    report = _failover_report(lost=())
+    without = "\n".join(x for x in report.splitlines() if "rows lost" not in x)
+    with pytest.raises(ChildFailed, match="printed no 'rows lost at lag zero' line"):
+        failover_figures(without)
+    with pytest.raises(ChildFailed, match="no 'write unavailability' and 'rows lost at lag "
+                                          "zero' line"):
+        failover_figures("Promoting ...\nfailed")
+
+
+def test_a_run_that_lost_rows_fails_the_drills_budget() -> None:
+    import bench.__main__ as bench
+
+    case = next(c for c in bench.cases() if c.name == "make.failover")
+    for i, lost in enumerate((0, 2, 0)):
+        case.samples.append(bench.Sample(wall=5.0, rss_mib=100.0, round=i + 1, data={
+            "write_unavailability_s": 0.1, "rows_lost": lost, "rows_covered": 30}))
+    (budget,) = [b for b in bench.analyse({"make.failover": case}, 3)["budgets"]
+                 if b["budget"].startswith("failover drill")]
+    assert (budget["pass"], budget["measured"].split(" (")[0]) == (False, "2 at most in 3 runs")
 
 
 def test_the_peers_read_the_templates_of_the_first_gated_synth(tmp_path: Path) -> None:
