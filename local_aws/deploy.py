@@ -458,10 +458,16 @@ class Deployment:
                 return
             self._tool(cdk("bootstrap", *targets, "--app", str(assembly)), "cdk bootstrap failed")
 
-    def deploy(self, assembly: Path) -> None:
+    def deploy_stacks(self, assembly: Path) -> None:
+        """`cdk deploy --all --method=direct`: the assets published, then a CreateStack or
+        UpdateStack of each stack whose template changed, in dependency order."""
         with self.progress.step("cdk deploy --all --method=direct"):
             self._tool(cdk("deploy", "--all", "--app", str(assembly), "--method=direct",
                            "--require-approval", "never"), "cdk deploy failed")
+
+    def deploy(self, assembly: Path) -> None:
+        """Deploy the stacks, then read what the summary shows of them."""
+        self.deploy_stacks(assembly)
         with self._aws_calls("reading the deployed stacks"):
             for stack in self.result.stacks:
                 cloudformation = self._client("cloudformation", stack.region)
