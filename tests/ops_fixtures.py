@@ -6,33 +6,35 @@ cross-region read replica, the DR writer-endpoint parameter). Shared by tests/te
 
 from __future__ import annotations
 
+import copy
+import copyreg
 import dataclasses
 import functools
 import io
 import json
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.core.base_backend import BackendDict
-from moto.kms import models as moto_kms_models
+from moto.core.base_backend import BackendDict, BaseBackend
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBInstance, RDSBackend, rds_backends
+from moto.ssm.models import ParameterDict
 
 from config import DatabaseConfig
 from config.environments import ENVIRONMENTS
 from local_aws import fidelity
 from local_aws.fidelity.rds_promote_read_replica import promote_read_replica
-from ops.aws import Clients, make_clients, make_session
+from ops.aws import Clients, make_clients
 from ops.cli import main
+from tests.moto_fixtures import SESSION, lighten
 
 REGION = "us-east-1"
 DR_REGION = "us-west-2"
@@ -104,7 +106,7 @@ def unreachable(clients: Clients, *services: str, error: Exception | None = None
 
     replaced = {}
     for name in names:
-        client = _session().client(name, region_name=clients.region)  # type: ignore[call-overload]
+        client = SESSION.client(name, region_name=clients.region)  # type: ignore[call-overload]
         client.meta.events.register("before-call", refuse)
         replaced[name] = client
     return dataclasses.replace(clients, **replaced)
@@ -318,69 +320,129 @@ def deploy_dr(env: Deployed, *, clients: Clients, replicate_secret: bool = True,
                       foundation_key_arn=foundation["Arn"], replica=replica, parameter=parameter)
 
 
-_SESSIONS: list[boto3.Session] = []  # the mock's session, while one is active
-
-
-def _session() -> boto3.Session:
-    """The active mock's session: clients of one session share its loaded service models
-    (a new session costs ~0.2 s)."""
-    return _SESSIONS[-1]
+@functools.cache
+def _clients(region: str) -> Clients:
+    """The CLI's clients (ops.aws: its retries and timeouts) in `region`, made once for the run
+    from the shared session: every module's mock reuses them (~1 s of models and clients
+    a module otherwise)."""
+    return make_clients(SESSION, region=region)
 
 
 @contextmanager
 def mocked_aws() -> Iterator[Clients]:
     """moto's in-process mock for a whole test module, with the RDS and Secrets Manager fidelity
     extensions the operations meet (`local_aws.fidelity`: promotion detaches the replica, a
-    cross-region replica can be deleted, a secret's replica keeps its key); yields clients. No caller setting (endpoint, profile) leaks
-    in. Starting the mock costs ~0.2 s, so tests share it and reset its state instead."""
-    with _mock() as session:
-        yield make_clients(session)
+    cross-region replica can be deleted, a secret's replica keeps its key); yields clients. No
+    caller setting (endpoint, profile) leaks in. Starting the mock costs ~0.2 s, so tests share
+    it and restore a deployed state instead (`fresh_environment`)."""
+    with _mock():
+        yield _clients(REGION)
 
 
 @contextmanager
 def mocked_two_regions() -> Iterator[tuple[Clients, Clients]]:
     """`mocked_aws()` with clients for the primary region and the DR region."""
-    with _mock() as session:
-        yield make_clients(session), make_clients(session, region=DR_REGION)
+    with _mock():
+        yield _clients(REGION), _clients(DR_REGION)
 
 
 @contextmanager
-def _mock() -> Iterator[boto3.Session]:
+def _mock() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION"):
             patch.delenv(name, raising=False)
-        # RDS touches moto's EC2 backend, which would load ~2600 default AMIs per test (0.5 s).
-        patch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-        # moto makes an RSA-2048 private key for every KMS key, symmetric ones too (50 ms each);
-        # nothing here signs, so every key shares one.
-        patch.setattr(moto_kms_models, "generate_private_key",
-                      functools.cache(moto_kms_models.generate_private_key))
+        lighten(patch)
         with mock_aws(), fidelity.installed(only=("rds-promote-read-replica",
                                                   "rds-cross-region-replica",
                                                   "secretsmanager-replica-kms-key")):
-            _SESSIONS.append(make_session(region=REGION))
+            _DEPLOYED.clear()
             try:
-                yield _SESSIONS[-1]
+                yield
             finally:
-                _SESSIONS.pop()
+                _DEPLOYED.clear()
+
+
+# moto's SSM parameter store is a defaultdict whose __init__ takes the account and region,
+# which defaultdict's own reduction does not give back: copy it with them.
+copyreg.pickle(ParameterDict, lambda d: (ParameterDict, (d.account_id, d.region_name),
+                                         dict(vars(d)), None, iter(dict(d).items())))
+
+#: What every moto backend held, per BackendDict: {account: {region: backend}}.
+_State = list[tuple[BackendDict[Any], dict[str, dict[str, BaseBackend]]]]
+
+
+def _capture() -> _State:
+    """A deep copy of every moto backend (one copy: references between them stay shared)."""
+    dicts = list(BackendDict._instances)  # type: ignore[misc]
+    held = copy.deepcopy([{account: dict(regions) for account, regions in backends.items()}
+                          for backends in dicts])
+    return list(zip(dicts, held, strict=True))
+
+
+def _restore(state: _State) -> None:
+    """Every moto backend as `state` holds it, in a copy (the test may change it at will); a
+    backend `state` does not hold starts empty, as after `BackendDict.reset()`."""
+    for backends in BackendDict._instances:  # type: ignore[misc]
+        backends.clear()
+    BackendDict._instances.clear()  # type: ignore[misc]
+    held = copy.deepcopy([regions for _, regions in state])
+    for (backends, _), accounts in zip(state, held, strict=True):
+        for account, regions in accounts.items():
+            backends[account].update(regions)  # registers `backends` again
+
+
+#: The mock's deployed environments, by what built them: the moto state right after the deploy
+#: and the handles on it (cleared with the mock).
+_DEPLOYED: dict[Hashable, tuple[_State, Deployed]] = {}
+
+
+def _deployed(key: Hashable, build: Callable[[], Deployed]) -> Deployed:
+    """`build()` on an empty mock the first time `key` is asked for; then its state restored
+    (~10 ms instead of the ~0.15-0.3 s of a deploy through the API). A new clock each time."""
+    if key not in _DEPLOYED:
+        BackendDict.reset()
+        env = build()
+        _DEPLOYED[key] = (_capture(), env)
+    state, env = _DEPLOYED[key]
+    _restore(state)
+    return dataclasses.replace(env, replicas=list(env.replicas), clock=FakeClock(),
+                               dr=dataclasses.replace(env.dr) if env.dr else None)
 
 
 def fresh_environment(clients: Clients, monkeypatch: pytest.MonkeyPatch, *,
-                      config: DatabaseConfig | None = None,
-                      replica_outputs: bool = True) -> Deployed:
-    """An empty mock, then `deploy()`; the CLI reads `config` as the env's config for the test."""
-    BackendDict.reset()
+                      config: DatabaseConfig | None = None, replica_outputs: bool = True,
+                      then: Callable[[Deployed], Any] | None = None) -> Deployed:
+    """An empty mock, then `deploy()` and `then(env)` (e.g. a parameter group of the writer's
+    own); the CLI reads `config` as the env's config for the test. Built once per mock and
+    restored afterwards: the same arguments give the same state, ids included."""
     cfg = config or local_config()
     monkeypatch.setitem(ENVIRONMENTS, cfg.name, cfg)
-    return deploy(clients=clients, config=cfg, replica_outputs=replica_outputs)
+
+    def build() -> Deployed:
+        env = deploy(clients=clients, config=cfg, replica_outputs=replica_outputs)
+        if then is not None:
+            then(env)
+        return env
+
+    return _deployed((clients.region, cfg, replica_outputs, then), build)
 
 
 def fresh_dr_environment(clients: Clients, dr_clients: Clients, monkeypatch: pytest.MonkeyPatch,
-                         *, config: DatabaseConfig | None = None, **dr: bool) -> Deployed:
-    """`fresh_environment` of an env with a DR region, plus `deploy_dr(**dr)`."""
-    env = fresh_environment(clients, monkeypatch, config=config or dr_config())
-    env.dr = deploy_dr(env, clients=dr_clients, **dr)
-    return env
+                         *, config: DatabaseConfig | None = None,
+                         then: Callable[[Deployed], Any] | None = None, **dr: bool) -> Deployed:
+    """`fresh_environment` of an env with a DR region, plus `deploy_dr(**dr)`, then `then`."""
+    cfg = config or dr_config()
+    monkeypatch.setitem(ENVIRONMENTS, cfg.name, cfg)
+
+    def build() -> Deployed:
+        env = deploy(clients=clients, config=cfg)
+        env.dr = deploy_dr(env, clients=dr_clients, **dr)
+        if then is not None:
+            then(env)
+        return env
+
+    return _deployed((clients.region, dr_clients.region, cfg, tuple(sorted(dr.items())), then),
+                     build)
 
 
 class PromoteSpy:
