@@ -46,6 +46,21 @@ def gated_app(outdir: Path | str) -> cdk.App:
                    builtin_cloud_formation_validation=BUILTIN_CFN_VALIDATION)
 
 
+def redundancy_only_app(outdir: Path | str) -> cdk.App:
+    """An App as `gated_app`, on which `add_gated` puts the gate's Redundancy rules without
+    cdk-nag's four packs: for an app of many copies whose tests read the Redundancy rules'
+    findings alone (the packs are half the CPU of its synthesis). What cdk-nag finds is proven
+    on the environments as configured (the session's synthesis) and through the CLI."""
+    from policy import gate
+    from policy.plugin import RedundancyPolicy
+
+    app = gated_app(outdir)
+    plugin = RedundancyPolicy()
+    cdk.Validations.of(app).add_plugins(plugin)
+    setattr(app, gate._ATTRIBUTE, plugin)  # apply_gate registers no pack on an App that has one
+    return app
+
+
 def add_gated(app: cdk.App, cfg: config.DatabaseConfig) -> EnvironmentStacks:
     """The stacks of `cfg` in `app`, with the policy gate on them (as `app.build_app`)."""
     from policy.gate import apply_gate

@@ -2,14 +2,16 @@
 a raw override, a removal policy or a removed construct fails synthesis with its rule id.
 
 Each mutation is applied to a copy of an environment's stacks of its own, and every copy goes
-into ONE app, synthesized once through the gate (a synth per mutation costs about a second): a
-copy is the environment's config under another name (`m00`, `m01`...), so its stacks, its
-identifiers and the gate's settings are its own, and a finding belongs to the copy whose stack
-its construct path names. An unmutated copy in the same app has no finding at all. The mutations
-of the primary region are applied to env `local` without its DR region (its network and
-database stacks: where they act), those of the DR region to env `prod`; all of them at once to a
-promoted `local`. Env `local` as configured passes unmutated (the session's synthesis), and one
-mutation goes through the real `cdk synth`, as CI runs it.
+into ONE app, synthesized once through the gate's Redundancy rules (a synth per mutation costs
+about a second): a copy is the environment's config under another name (`m00`, `m01`...), so
+its stacks, its identifiers and the gate's settings are its own, and a finding belongs to the
+copy whose stack its construct path names. An unmutated copy in the same app has no finding at
+all. The mutations of the primary region are applied to env `local` without its DR region (its
+network and database stacks: where they act), those of the DR region to env `local` with it;
+all of them at once to a promoted `local`. cdk-nag's packs stay out of that app (no test here
+reads them, and they are half its synthesis): env `local` as configured passes the whole gate
+unmutated (the session's synthesis), and one mutation goes through the real `cdk synth` with
+the whole gate, as CI runs it.
 """
 
 from __future__ import annotations
@@ -78,19 +80,19 @@ def _copy(base: config.DatabaseConfig, name: str, **changes: Any) -> config.Data
 
 @pytest.fixture(scope="module")
 def mutated(tmp_path_factory: pytest.TempPathFactory) -> Mutated:
-    from tests.helpers import add_gated, gated_app, without_dr_region
+    from tests.helpers import add_gated, redundancy_only_app, without_dr_region
 
     outdir = tmp_path_factory.mktemp("mutated")
-    app = gated_app(outdir)
+    app = redundancy_only_app(outdir)
     local = config.ENVIRONMENTS["local"]
     copies: list[tuple[str, config.DatabaseConfig, tuple[Mutation, ...]]] = [
         (m.name, without_dr_region(local, name=f"m{i:02d}"), (m,))
         for i, m in enumerate(MUTATIONS)]
-    copies += [(m.name, _copy(config.ENVIRONMENTS["prod"], f"m{i:02d}"), (m,))
+    copies += [(m.name, _copy(local, f"m{i:02d}"), (m,))
                for i, m in enumerate(DR_MUTATIONS, start=len(MUTATIONS))]
     copies.append((UNMUTATED, without_dr_region(local, name=UNMUTATED), ()))
-    copies.append((PROMOTED, _copy(local, PROMOTED, topology=Topology(promotions=(
-        Promotion(writer=PROMOTED_WRITER, region=local.region),))), MUTATIONS))
+    copies.append((PROMOTED, without_dr_region(local, name=PROMOTED, topology=Topology(
+        promotions=(Promotion(writer=PROMOTED_WRITER, region=local.region),))), MUTATIONS))
     envs, stacks = {}, {}
     for name, cfg, mutations in copies:
         built = add_gated(app, cfg)
