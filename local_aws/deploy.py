@@ -8,13 +8,15 @@ Steps (each prints its progress and time):
   3. state      compare what the emulator holds with the synthesized templates; for a promoted
                 topology (config/topology.json), refuse it over an emulator that holds no
                 deployment of the env, else run `python -m ops reconcile` (the live state
-                allows it; the replicas the deploy replaces are released);
+                allows it; the replicas the deploy replaces are released; in this process,
+                as `verify` below);
   4. bootstrap  `cdk bootstrap aws://ACCOUNT/REGION` for the env's region and, with a
                 `dr_region`, the DR region too (both regions run on the one emulator);
   5. deploy     `cdk deploy --all --method=direct --require-approval never` (CDK orders the
                 stacks by their dependencies: DR network and foundation, network, database,
                 DR replica);
-  6. verify     `python -m ops verify --env local`;
+  6. verify     `python -m ops verify --env local`, in this process (`ops.cli.main`, with this
+                run's clients of the emulator: a process of its own costs 1-2 s of CPU);
 then a summary: stacks, endpoints, secret, checks, resource types the emulator skipped, where it
 listens, how to stop it.
 
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import io
 import json
 import os
 import re
@@ -43,7 +46,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -57,6 +60,7 @@ from local_aws.report import (
     skipped_by_type,
     skipped_resources,
 )
+from ops.aws import Clients
 from ops.datapath import SUPPORTED_ENGINES
 
 REPO_ROOT = emu.REPO_ROOT
@@ -321,6 +325,29 @@ class Deployment:
         if run_tool(command, env=env, progress=self.progress, capture=capture) != 0:
             raise self._fail(f"{what} (output above)", hint=hint)
 
+    def _ops_clients(self, region: str, probe: bool) -> Clients:
+        """The runbooks' clients of `region`: this run's, bound to the emulator (a dead
+        emulator refuses the connection at once: no probe clients needed)."""
+        return Clients(region=region, **{
+            f.name: self._client(f.name, region) for f in fields(Clients) if f.name != "region"})
+
+    def _ops(self, command: str, *, failure: str, hint: str) -> list[str]:
+        """`python -m ops COMMAND --env ENV` in this process (`ops.cli.main`) against the
+        emulator only, with this run's clients; its output echoed under the step. Returns its
+        output lines. (A process of its own would cost a Python start, the imports and a boto3
+        session parsing the service models again: 1-2 s of CPU a command.)"""
+        from ops.cli import main
+
+        out = io.StringIO()
+        code = main([command, "--env", self.options.env], out=out, err=out,
+                    factory=self._ops_clients)
+        lines = out.getvalue().splitlines()
+        for line in lines:
+            _echo(self.progress, line)
+        if code != 0:
+            raise self._fail(f"{failure} (output above)", hint=hint)
+        return lines
+
     @contextmanager
     def _aws_calls(self, what: str) -> Iterator[None]:
         """Turn a failed call to the emulator into a `DeployError` that says what to do."""
@@ -437,11 +464,11 @@ class Deployment:
                 f"{self.layout.change}), which deploys only over the environment it was promoted "
                 f"in, and the emulator holds no deployment of it ({database} is not deployed). "
                 "`make destroy` returns env local to its original topology; then `make deploy`.")
-        command = [sys.executable, "-m", "ops", "reconcile", "--env", self.options.env]
-        self.progress.detail(f"promoted topology: python {' '.join(command[1:])}")
-        self._tool(command, "the reconcile refused the declared topology (output above)",
-                   hint="The message above says what the live state lacks. `make destroy` "
-                        "returns env local to its original topology.")
+        self.progress.detail(f"promoted topology: python -m ops reconcile --env "
+                             f"{self.options.env}")
+        self._ops("reconcile", failure="the reconcile refused the declared topology",
+                  hint="The message above says what the live state lacks. `make destroy` "
+                       "returns env local to its original topology.")
 
     def bootstrap(self, assembly: Path) -> None:
         """`cdk bootstrap` of the env's regions, unless each already holds a complete bootstrap
@@ -506,18 +533,14 @@ class Deployment:
         return lines
 
     def verify(self) -> None:
-        command = [sys.executable, "-m", "ops", "verify", "--env", self.options.env]
         with self.progress.step(f"Verify the live resources (python -m ops verify --env "
                                 f"{self.options.env})"):
-            if not (REPO_ROOT / "ops" / "__main__.py").exists():
-                raise DeployError("the ops package (python -m ops) is missing, so the deployment "
-                                  "cannot be verified")
-            lines: list[str] = []
-            self._tool(command, "verification failed: a live resource differs from what the "
-                                "stacks promise", capture=lines,
-                       hint="Each FAIL line above names the resource, the expected and the actual "
-                            "value. `make verify` checks again; `make destroy && make deploy` "
-                            "starts over.")
+            lines = self._ops(
+                "verify", failure="verification failed: a live resource differs from what the "
+                                  "stacks promise",
+                hint="Each FAIL line above names the resource, the expected and the actual "
+                     "value. `make verify` checks again; `make destroy && make deploy` starts "
+                     "over.")
             found = _CHECK_SUMMARY.findall("\n".join(lines))
             self.result.verification = found[-1] if found else "passed"
 

@@ -28,6 +28,7 @@ from config.topology import TOPOLOGY_FILE_VARIABLE
 from local_aws import emulator as emu
 from local_aws.deploy import Deployment, DeployOptions
 from ops import datapath
+from ops.aws import Clients, make_clients
 from ops.errors import OpsError
 from ops.upgrade import Stage
 from ops.writer import Endpoint
@@ -113,8 +114,20 @@ def ops(state_dir: Path, *args: str, topology: Path, deploy: Any = None) -> Ran:
     assert emulator is not None
     out, err = io.StringIO(), io.StringIO()
     with command_environment(topology, emu.aws_environment(emulator, region=REGION)):
-        code = main(list(args), out=out, err=err, deploy=deploy)
+        code = main(list(args), out=out, err=err, deploy=deploy,
+                    factory=functools.partial(_ops_clients, emulator.endpoint_url))
     return Ran(code, out.getvalue(), err.getvalue())
+
+
+@functools.cache
+def _ops_clients(endpoint: str, region: str, probe: bool) -> Clients:
+    """The runbooks' clients of a region (`ops.aws.make_clients`: ordinary or probe), made
+    once for the drill's every command: a command line makes them once per process, and a
+    session of its own parses the service models again (~0.5 s of CPU a command). Made while
+    `command_environment` points AWS_ENDPOINT_URL at the emulator `endpoint`."""
+    clients = make_clients(_SESSION, region=region, probe=probe)
+    assert clients.rds.meta.endpoint_url == endpoint, clients.rds.meta.endpoint_url
+    return clients
 
 
 def stage_deployer(endpoint: str, topology: Path, workdir: Path) -> tuple[Any, list[list[str]]]:

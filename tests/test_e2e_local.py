@@ -27,13 +27,13 @@ reconcile.
 
 Which path deploys what, and why:
 - step 1 is `make deploy` through its entry point (`local_aws.deploy.main`) with the CDK CLI:
-  `cdk bootstrap`, `cdk deploy --all --method=direct`, and `python -m ops verify` as a
-  subprocess, as a user runs it. The CLI's path is proven once, here.
+  `cdk bootstrap`, `cdk deploy --all --method=direct`, then `python -m ops verify`, as a user
+  runs it. The CLI's path is proven once, here.
 - the reconciles (3, 5) are `make deploy` (`local_aws.deploy.Deployment`: the emulator reused,
-  the state compared, `python -m ops reconcile` as a subprocess, the bootstrap found, the
-  summary with its retired writers) whose stack deploy is `drill_helpers.deploy_direct`: the
-  CloudFormation calls `cdk deploy --method=direct` makes (create or update each changed stack
-  in dependency order, parameters kept), without the CLI's Node start (~5 s of CPU each).
+  the state compared, `python -m ops reconcile`, the bootstrap found, the summary with its
+  retired writers) whose stack deploy is `drill_helpers.deploy_direct`: the CloudFormation
+  calls `cdk deploy --method=direct` makes (create or update each changed stack in dependency
+  order, parameters kept), without the CLI's Node start (~5 s of CPU each).
 - the upgrade runbooks' stage deploys (4) are a synth of the recorded stage and
   `deploy_direct`, as `make upgrade`/`make bluegreen` deploy each stage with `make deploy`.
 - `ops verify` runs at the end of each phase (1: inside `make deploy`; 4; 5); within a phase
@@ -42,7 +42,8 @@ Which path deploys what, and why:
 Every assembly is synthesized in this process through the policy gate (warm: about a second).
 The runbooks record into a topology file of the drill's own (`REDUNDANTDB_TOPOLOGY_FILE`),
 never config/topology.json. `python -m ops` runs through its entry point (`ops.cli.main`) in
-this process, with the environment `python -m local_aws run` gives it.
+this process, with the environment `python -m local_aws run` gives it and one set of clients
+per region for every command (`drill_helpers.ops`).
 """
 
 from __future__ import annotations

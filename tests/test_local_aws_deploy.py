@@ -302,3 +302,38 @@ def test_fails_a_promoted_topology_over_an_emulator_without_the_env(
         "which deploys only over the environment it was promoted in, and the emulator holds no "
         "deployment of it (RedundantDb-local-Database is not deployed). `make destroy` returns "
         "env local to its original topology; then `make deploy`.")
+
+
+def test_the_ops_steps_run_in_process_with_clients_of_the_emulator_only(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make deploy`'s reconcile and verify: `python -m ops` in the deploy's process, every
+    client bound to the emulator's endpoint; the output echoed under the step; a failure is a
+    DeployError with the step's hint."""
+    import ops.cli
+
+    calls: list[tuple[list[str], Any]] = []
+
+    def fake_main(argv: list[str], *, out: io.StringIO, err: io.StringIO, factory: Any) -> int:
+        calls.append((argv, factory("us-west-2", True)))
+        print("FAIL  rds local-postgres-primary: encrypted", file=out)
+        print("1 checks: 0 passed, 1 failed, 0 warnings, 0 skipped", file=err)
+        return 1
+
+    monkeypatch.setattr(ops.cli, "main", fake_main)
+    monkeypatch.setattr(emu.Emulator, "is_alive", lambda self: True)
+    deployment = _deployment(tmp_path)
+    with pytest.raises(DeployError) as error:
+        deployment.verify()
+    [(argv, clients)] = calls
+    assert argv == ["verify", "--env", "local"]
+    url = deployment.emulator.endpoint_url
+    assert {(name, client.meta.endpoint_url, client.meta.region_name)
+            for name, client in vars(clients).items() if name != "region"} == {
+        (name, url, "us-west-2") for name in ("cloudformation", "rds", "kms", "secretsmanager",
+                                              "ssm", "cloudwatch", "sts", "backup")}
+    assert "verification failed: a live resource differs from what the stacks promise " \
+           "(output above)" in str(error.value)
+    assert "`make verify` checks again" in str(error.value)
+    shown = deployment.progress.out.getvalue()  # type: ignore[attr-defined]
+    assert "      | FAIL  rds local-postgres-primary: encrypted\n" in shown
+    assert "      | 1 checks: 0 passed, 1 failed, 0 warnings, 0 skipped\n" in shown
