@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 import config
+from cloud_assembly import CloudAssembly
+from cloud_assembly.template import Stack, references
 
 # cfn-lint warnings we keep on purpose, each with the reason (also in the README).
 EXPLAINED_WARNINGS = {
@@ -24,23 +26,58 @@ PASSWORD_VALUE = re.compile(r'"(password|MasterUserPassword|SecretString)"\s*:\s
                             r'[^"]+"', re.IGNORECASE)
 
 
-def _template_files(cdk_out: dict[str, Path]) -> list[Path]:
-    return sorted(p for d in cdk_out.values() for p in d.glob("*.template.json"))
-
-
+# An environment-agnostic stack (env dev) deploys wherever its caller's credentials point: it is
+# linted in the regions of the pinned environments' writers.
+ANY_REGION = ("us-east-1", "eu-west-1")
 MAJOR_ONLY = "major-only-engine-version.template.json"  # the broken copy, below
 
 
+def _with_regions(template: dict[str, Any], regions: list[str]) -> dict[str, Any]:
+    """`template` with the regions cfn-lint checks it in (its template-level configuration)."""
+    metadata = {**(template.get("Metadata") or {}), "cfn-lint": {"config": {"regions": regions}}}
+    return {**template, "Metadata": metadata}
+
+
+def _copies_to_lint(cdk_out: dict[str, Path], target: Path) -> list[Path]:
+    """Every synthesized template, each to be linted in the region its stack deploys to (the
+    stack's manifest names it; cfn-lint checks a template in every region it is given, at
+    about the same cost as in one)."""
+    files = []
+    for outdir in cdk_out.values():
+        for stack in CloudAssembly.load(outdir).stacks:
+            regions = [stack.region] if stack.region else list(ANY_REGION)
+            copy = target / stack.template_file.name
+            copy.write_text(json.dumps(_with_regions(stack.template, regions)))
+            files.append(copy)
+    return files
+
+
 def _major_only_copy(cdk_out: dict[str, Path], target: Path) -> Path:
-    """Env local's database template whose primary names a major engine version only."""
-    template = json.loads((cdk_out["local"] / "RedundantDb-local-Database.template.json")
-                          .read_text())
-    for resource in template["Resources"].values():
-        if (resource["Type"] == "AWS::RDS::DBInstance"
-                and "SourceDBInstanceIdentifier" not in resource["Properties"]):
-            resource["Properties"]["EngineVersion"] = "8.0"  # needs its minor and patch
+    """Env local's primary, naming a major engine version only, with the resources of its
+    stack it refers to (and nothing else: every resource costs cfn-lint time)."""
+    assembly = CloudAssembly.load(cdk_out["local"])
+    stack = assembly.stack("RedundantDb-local-Database")
+    template = stack.template
+    resources = template["Resources"]
+    (primary,) = (logical_id for logical_id, body in resources.items()
+                  if body["Type"] == "AWS::RDS::DBInstance"
+                  and "SourceDBInstanceIdentifier" not in body["Properties"])
+    read = Stack.from_template(stack.name, template)
+    kept: dict[str, Any] = {}
+    pending = [primary]
+    while pending:
+        logical_id = pending.pop()
+        if logical_id in kept or logical_id not in resources:
+            continue
+        body = kept[logical_id] = json.loads(json.dumps(resources[logical_id]))
+        depends = body.get("DependsOn", [])
+        pending += [name for _, name in references(body, read)]
+        pending += [depends] if isinstance(depends, str) else depends
+    kept[primary]["Properties"]["EngineVersion"] = "8.0"  # needs its minor and patch
     broken = target / MAJOR_ONLY
-    broken.write_text(json.dumps(template))
+    broken.write_text(json.dumps(_with_regions(
+        {key: value for key, value in template.items() if key != "Outputs"}
+        | {"Resources": kept}, [stack.region or ANY_REGION[0]])))
     return broken
 
 
@@ -49,12 +86,12 @@ def linted(cdk_out: dict[str, Path],
            tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[str, str]]]:
     """{template file name: [(rule id, message)]} of cfn-lint over every synthesized template
     and the broken copy, in one run: cfn-lint loads its rules once a run (~1 s)."""
-    from cfnlint.api import ManualArgs, lint_by_config  # ~2 s to import: only where it runs
+    from cfnlint.api import ManualArgs, lint_by_config  # ~1 s to import: only where it runs
 
-    files = [*_template_files(cdk_out), _major_only_copy(cdk_out, tmp_path_factory.mktemp("lint"))]
+    target = tmp_path_factory.mktemp("lint")
+    files = [*_copies_to_lint(cdk_out, target), _major_only_copy(cdk_out, target)]
     found: dict[str, list[tuple[str, str]]] = {p.name: [] for p in files}
-    for match in lint_by_config(ManualArgs(templates=[str(p) for p in files],
-                                           regions=["us-east-1", "eu-west-1"])):
+    for match in lint_by_config(ManualArgs(templates=[str(p) for p in files])):
         found[Path(match.filename).name].append((match.rule.id, match.message))
     return found
 
