@@ -4,8 +4,8 @@ every environment in one process, as `make synth` does).
 
 Reads the environment name (and the optional `-c account=...` and `-c controlTower=true`),
 loads the validated config, assembles the stacks and puts the policy gate on them; nothing
-turns the gate off. A config mistake prints one line and exits 1 before any construct exists;
-a policy violation fails the synthesis.
+turns the gate off. A config mistake prints one line and exits 1 before any construct exists
+(run as a script, before aws_cdk is even imported); a policy violation fails the synthesis.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import config
 
 # jsii runs aws-cdk-lib in a Node process that it starts on the first `import aws_cdk`, with this
 # process's environment. Under a synth's bursts of allocation (cdk-nag loading all its rules,
@@ -42,10 +44,68 @@ def jsii_node_options(flags: str) -> Iterator[None]:
             os.environ["NODE_OPTIONS"] = before
 
 
+class GateSwitchError(ValueError):
+    """`-c controlTower=...` has a value other than true or false."""
+
+
+#: A context lookup: the value of a `-c key=value` switch, None when it is not given.
+Context = Callable[[str], Any]
+
+
+def control_tower_enabled(value: object) -> bool:
+    """The `-c controlTower=true|false` switch (default false); anything else is refused."""
+    if value in (None, False, "false"):
+        return False
+    if value in (True, "true"):
+        return True
+    raise GateSwitchError(f"controlTower={value!r}: 'true' or 'false' (default)")
+
+
+ALL = "all"  # `-c env=all`: every environment in one process (make synth, CI)
+
+
+def requested_environments(context: Context) -> list[str | None]:
+    """The environments `-c env=` names: one (None = the default), or every one for `all`."""
+    env = context("env")
+    if env != ALL:
+        return [env]
+    if context("account") is not None:
+        raise config.ConfigError(ALL, "account", context("account"),
+                                 "-c account= names one environment's account; use it with "
+                                 "-c env=NAME, not env=all")
+    return list(config.ENVIRONMENTS)
+
+
+def check_switches(context: Context) -> None:
+    """Raise for a bad switch or config (`GateSwitchError`, `config.ConfigError`) as `main`
+    would, before any construct exists."""
+    control_tower_enabled(context("controlTower"))
+    for env in requested_environments(context):
+        config.load(env, account=context("account"))
+
+
+def cli_context() -> dict[str, Any]:
+    """The context the CDK CLI hands the app, as aws-cdk-lib's App reads it: CDK_CONTEXT_JSON,
+    and the file CONTEXT_OVERFLOW_LOCATION_ENV names when the context is too large for it."""
+    context = json.loads(os.environ.get("CDK_CONTEXT_JSON") or "{}")
+    overflow = os.environ.get("CONTEXT_OVERFLOW_LOCATION_ENV")
+    if overflow:
+        context.update(json.loads(Path(overflow).read_text()))
+    return dict(context)
+
+
+if __name__ == "__main__":
+    # A bad switch or config exits before aws_cdk and jsii's Node process start (seconds).
+    try:
+        check_switches(cli_context().get)
+    except (config.ConfigError, GateSwitchError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
 with jsii_node_options(JSII_NODE_OPTIONS):
     import aws_cdk as cdk
 
-import config  # noqa: E402
 from cloud_assembly import CloudAssembly  # noqa: E402
 from stacks import EnvironmentStacks, build_stacks  # noqa: E402
 
@@ -56,10 +116,6 @@ ROOT = Path(__file__).resolve().parent
 # per-synth gate: cfn-lint checks every template once per test run instead
 # (tests/test_cfn_lint_and_secrets.py), in `make test` and CI.
 BUILTIN_CFN_VALIDATION = False
-
-
-class GateSwitchError(ValueError):
-    """`-c controlTower=...` has a value other than true or false."""
 
 
 def cdk_context() -> dict[str, Any]:
@@ -129,28 +185,9 @@ def write_compliance_reports(app: cdk.App, stacks: EnvironmentStacks,
     )
 
 
-def control_tower_enabled(value: object) -> bool:
-    """The `-c controlTower=true|false` switch (default false); anything else is refused."""
-    if value in (None, False, "false"):
-        return False
-    if value in (True, "true"):
-        return True
-    raise GateSwitchError(f"controlTower={value!r}: 'true' or 'false' (default)")
-
-
-ALL = "all"  # `-c env=all`: every environment in one process (make synth, CI)
-
-
 def environments(app: cdk.App) -> list[str | None]:
-    """The environments `-c env=` names: one (None = the default), or every one for `all`."""
-    env = app.node.try_get_context("env")
-    if env != ALL:
-        return [env]
-    if app.node.try_get_context("account") is not None:
-        raise config.ConfigError(ALL, "account", app.node.try_get_context("account"),
-                                 "-c account= names one environment's account; use it with "
-                                 "-c env=NAME, not env=all")
-    return list(config.ENVIRONMENTS)
+    """The environments the `-c env=` of `app`'s context names (`requested_environments`)."""
+    return requested_environments(app.node.try_get_context)
 
 
 def _shown(path: Path) -> Path:

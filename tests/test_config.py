@@ -424,15 +424,36 @@ def test_every_allowed_log_retention_maps_to_a_cdk_retention(days: int) -> None:
 
 
 def test_app_exits_1_with_one_line_on_a_bad_environment() -> None:
+    """Before aws_cdk is imported (jsii's Node process would take seconds to start)."""
     env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"env": "stage"}),
            "CDK_OUTDIR": str(ROOT / "build" / "unused")}
-    run = subprocess.run([sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run([sys.executable, "-X", "importtime", "app.py"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
     assert run.returncode == 1
-    lines = [line for line in run.stderr.splitlines() if "config error" in line]
+    imports = [line for line in run.stderr.splitlines() if line.startswith("import time:")]
+    lines = [line for line in run.stderr.splitlines() if line not in imports]
     assert lines == ["error: config error in env 'stage': env='stage': unknown environment; "
                      "known: local, dev, prod"]
-    assert "Traceback" not in run.stderr
+    assert any(" config" in line for line in imports)
+    assert not [line for line in imports if "aws_cdk" in line or "jsii" in line]
+
+
+def test_the_app_reads_the_context_the_cli_hands_it(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """In CDK_CONTEXT_JSON, and in the file CONTEXT_OVERFLOW_LOCATION_ENV names (the CLI's
+    overflow for a large context), which wins."""
+    from app import cli_context
+
+    overflow = tmp_path / "context.json"
+    overflow.write_text(json.dumps({"env": "prod", "account": "111122223333"}))
+    monkeypatch.setenv("CDK_CONTEXT_JSON", json.dumps({"env": "dev", "controlTower": "true"}))
+    monkeypatch.delenv("CONTEXT_OVERFLOW_LOCATION_ENV", raising=False)
+    assert cli_context() == {"env": "dev", "controlTower": "true"}
+    monkeypatch.setenv("CONTEXT_OVERFLOW_LOCATION_ENV", str(overflow))
+    assert cli_context() == {"env": "prod", "account": "111122223333", "controlTower": "true"}
+    monkeypatch.delenv("CDK_CONTEXT_JSON")
+    monkeypatch.delenv("CONTEXT_OVERFLOW_LOCATION_ENV")
+    assert cli_context() == {}
 
 
 @pytest.mark.parametrize("context, message", [
@@ -446,12 +467,15 @@ def test_app_refuses_a_bad_switch_before_building_anything(
         context: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     import aws_cdk as cdk
 
-    from app import main
+    from app import check_switches, main
 
     app = cdk.App(context=context, analytics_reporting=False)
     assert main(app) == 1
     assert capsys.readouterr().err.splitlines() == [message]
     assert not app.node.children
+    with pytest.raises(ValueError) as error:  # the script's check before aws_cdk is imported
+        check_switches(context.get)
+    assert f"error: {error.value}" == message
 
 
 @pytest.mark.parametrize("before, during", [
