@@ -18,11 +18,11 @@ from moto.rds.models import RDSBackend
 
 from config import ENVIRONMENTS
 from config.schema import ExtendedSupport
-from config.topology import TOPOLOGY_FILE_VARIABLE
 from local_aws import fidelity
 from ops.aws import Clients
 from ops.bluegreen import deployment_name
 from ops.cli import main
+from tests import ops_fixtures
 from tests.ops_fixtures import (
     MYSQL,
     PASSWORD,
@@ -33,6 +33,8 @@ from tests.ops_fixtures import (
     local_config,
     mocked_two_regions,
 )
+
+topology = ops_fixtures.topology  # the fixture, by the name the tests ask for
 
 OLD, NEW = "8.0.43", "8.4.10"
 #: env local as a MySQL environment (it runs PostgreSQL): the schema's MySQL defaults.
@@ -48,32 +50,23 @@ def aws() -> Iterator[tuple[Clients, Clients]]:
         yield clients
 
 
-@pytest.fixture
-def topology(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "topology.json"
-    monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(path))
-    return path
-
-
-def with_own_parameter_group(env: Deployed, family: str = "mysql8.0",
-                             **parameters: str) -> Deployed:
+def with_own_parameter_group(env: Deployed) -> None:
     """The writer in a parameter group of its own that requires TLS, as the stacks give it."""
     rds = env.clients.rds
-    rds.create_db_parameter_group(DBParameterGroupName=GROUP, DBParameterGroupFamily=family,
+    rds.create_db_parameter_group(DBParameterGroupName=GROUP, DBParameterGroupFamily="mysql8.0",
                                   Description="TLS required")
     rds.modify_db_parameter_group(DBParameterGroupName=GROUP, Parameters=[
-        {"ParameterName": name, "ParameterValue": value, "ApplyMethod": "immediate"}
-        for name, value in {"require_secure_transport": "1", **parameters}.items()])
+        {"ParameterName": "require_secure_transport", "ParameterValue": "1",
+         "ApplyMethod": "immediate"}])
     rds.modify_db_instance(DBInstanceIdentifier=env.primary, DBParameterGroupName=GROUP,
                            ApplyImmediately=True)
-    return env
 
 
 @pytest.fixture
 def env(aws: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch,
         topology: Path) -> Deployed:
-    return with_own_parameter_group(fresh_environment(aws[0], monkeypatch, config=local_config(
-        **MYSQL, engine_version=OLD, extended_support=PAYING)))
+    return fresh_environment(aws[0], monkeypatch, config=local_config(
+        **MYSQL, engine_version=OLD, extended_support=PAYING), then=with_own_parameter_group)
 
 
 def run(env: Deployed, *argv: str, deploy: Any = None) -> tuple[int, str, str]:
@@ -273,8 +266,8 @@ class DrDeploy:
 @pytest.fixture
 def dr_env(aws: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch,
            topology: Path) -> Deployed:
-    return with_own_parameter_group(fresh_dr_environment(*aws, monkeypatch, config=dr_config(
-        **MYSQL, engine_version=OLD, extended_support=PAYING)))
+    return fresh_dr_environment(*aws, monkeypatch, config=dr_config(
+        **MYSQL, engine_version=OLD, extended_support=PAYING), then=with_own_parameter_group)
 
 
 def dr_instance(env: Deployed, identifier: str) -> dict[str, Any]:

@@ -58,15 +58,14 @@ def snapshot(env: Deployed) -> dict[str, Any]:
     assert env.dr is not None
     versions = env.clients.secretsmanager.list_secret_version_ids(
         SecretId=env.secret_arn)["Versions"]
-    identifiers = [i for i in (env.primary, *env.replicas, dr(env))
-                   if i in env.backend.databases or i in env.dr_backend.databases]
+    instances = {i: env.describe(i) for i in (env.primary, *env.replicas, dr(env))
+                 if i in env.backend.databases or i in env.dr_backend.databases}
     return {
         "parameters": (env.parameter_value(), env.dr_parameter_value()),
         "secret_versions": sorted(v["VersionId"] for v in versions),
-        "instances": {i: (env.describe(i)["DBInstanceStatus"],
-                          env.describe(i).get("ReadReplicaSourceDBInstanceIdentifier"))
-                      for i in identifiers},
-        "tags": {i: env.tags(i) for i in identifiers},
+        "instances": {i: (d["DBInstanceStatus"], d.get("ReadReplicaSourceDBInstanceIdentifier"))
+                      for i, d in instances.items()},
+        "tags": {i: env.tags(i) for i in instances},
     }
 
 

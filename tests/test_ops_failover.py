@@ -62,8 +62,9 @@ def snapshot(env: Deployed) -> dict[str, Any]:
 
 
 def assert_failed_over(env: Deployed, target: str) -> None:
-    assert env.describe(target).get("ReadReplicaSourceDBInstanceIdentifier") is None
-    assert env.describe(target)["BackupRetentionPeriod"] == env.config.backup_retention_days
+    described = env.describe(target)
+    assert described.get("ReadReplicaSourceDBInstanceIdentifier") is None
+    assert described["BackupRetentionPeriod"] == env.config.backup_retention_days
     assert env.parameter_value() == env.endpoint(target)
     document = env.secret_document()
     host, port = env.endpoint(target).rsplit(":", 1)

@@ -16,13 +16,16 @@ from typing import Any
 import pytest
 
 import ops.reconcile
-from config.topology import TOPOLOGY_FILE_VARIABLE, Promotion, Topology
+from config.topology import Promotion, Topology
 from ops.aws import Clients
 from ops.outputs import DatabaseOutputs
 from ops.record import record
 from ops.report import Status
 from ops.verify import check_backup_selection
+from tests import ops_fixtures
 from tests.ops_fixtures import Deployed, fresh_environment, local_config, mocked_aws
+
+topology = ops_fixtures.topology  # the fixture, by the name the tests ask for
 
 TWO = local_config(replica_count=2)
 
@@ -31,13 +34,6 @@ TWO = local_config(replica_count=2)
 def aws() -> Iterator[Clients]:
     with mocked_aws() as clients:
         yield clients
-
-
-@pytest.fixture
-def topology(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "topology.json"
-    monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(path))
-    return path
 
 
 @pytest.fixture

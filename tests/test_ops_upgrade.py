@@ -19,7 +19,6 @@ from botocore.exceptions import ClientError
 from config import ENVIRONMENTS, with_declared_topology
 from config.schema import ExtendedSupport
 from config.topology import (
-    TOPOLOGY_FILE_VARIABLE,
     EngineRecord,
     Promotion,
     Topology,
@@ -30,6 +29,7 @@ from ops.aws import Clients
 from ops.errors import OpsError
 from ops.record import environments_line
 from ops.upgrade import TAG_PHASE, TAG_STARTED, TAG_TARGET
+from tests import ops_fixtures
 from tests.ops_fixtures import (
     DR_REGION,
     MYSQL,
@@ -41,6 +41,8 @@ from tests.ops_fixtures import (
     mocked_two_regions,
 )
 
+topology = ops_fixtures.topology  # the fixture, by the name the tests ask for
+
 OLD, NEW = "8.0.43", "8.4.10"
 #: MySQL 8.0 is past its end of standard support: the old version needs the opt-in.
 PAYING = ExtendedSupport(reason="The vendor certifies its application on MySQL 8.0 until 2027")
@@ -51,13 +53,6 @@ def aws() -> Iterator[tuple[Clients, Clients]]:
     with mocked_two_regions() as clients, fidelity.installed(only=("rds-engine-upgrade",
                                                                   "rds-promote-read-replica")):
         yield clients
-
-
-@pytest.fixture
-def topology(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = tmp_path / "topology.json"
-    monkeypatch.setenv(TOPOLOGY_FILE_VARIABLE, str(path))
-    return path
 
 
 @pytest.fixture
@@ -95,7 +90,7 @@ class FakeDeploy:
                  *((r, replica) for r in self.env.replicas),
                  *(((self.env.dr.replica, replica),) if self.env.dr else ())]
         for identifier, version in order:
-            if self.env.describe(identifier)["EngineVersion"] == version:
+            if self.env.db(identifier).engine_version == version:
                 continue
             try:
                 self.env._rds(identifier).modify_db_instance(
