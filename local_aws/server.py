@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 HOST = "localhost"
 STATE_FILE = "server.json"
@@ -65,6 +66,27 @@ def _port_free(port: int) -> bool:
     return True
 
 
+def _one_botocore_loader() -> None:
+    """Every botocore session of this process shares one loader of botocore's JSON models.
+
+    Importing moto's CloudFormation (which imports every resource model) lists EC2's regions
+    through three new boto3 sessions, and each new session parses the whole EC2 service model
+    again (~0.35 s of CPU each). A loader only reads botocore's data files and caches what it
+    read; what each session gets from it is the same.
+    """
+    import botocore.session
+    from botocore.loaders import create_loader
+
+    loaders: dict[str | None, Any] = {}
+
+    def shared(search_path_string: str | None = None) -> Any:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create_loader(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared  # type: ignore[assignment]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local_aws.server")
     parser.add_argument("--state-dir", type=Path, required=True)
@@ -74,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Our stacks launch no EC2 instance; loading moto's ~50k default AMIs costs every new EC2
     # backend a second or more.
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    _one_botocore_loader()
     from moto.server import ThreadedMotoServer
 
     from local_aws import fidelity

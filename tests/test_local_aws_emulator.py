@@ -1,63 +1,15 @@
-"""The emulator launcher: start, reuse, notice a dead emulator, restart, stop; and the CLI."""
+"""The emulator launcher and its CLI without an emulator process. A real one is started, reused,
+found dead after a crash, restarted on its port and stopped in tests/test_local_engine_emulator.py,
+whose emulator also serves PostgreSQL: one process for both (a start costs ~2.5 s of CPU)."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from local_aws import __main__ as cli
 from local_aws import emulator as emu
-from local_aws.processes import alive
-
-
-def _wait_gone(pid: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def test_start_reuse_crash_restart_stop(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    state = tmp_path / "state"
-    first, reused = emu.start(state_dir=state)
-    try:
-        assert not reused and first.is_alive()
-        assert first.endpoint_url == f"http://localhost:{first.port}"
-        recorded = json.loads((state / "server.json").read_text())
-        assert (recorded["pid"], recorded["port"]) == (first.pid, first.port)
-        assert "rds-promote-read-replica" in recorded["extensions"]
-        assert "AWS::SecretsManager::RotationSchedule" in first.limits
-
-        again, reused = emu.start(state_dir=state)
-        assert reused and again == first
-        assert cli.main(["status", "--state-dir", str(state)]) == 0
-        assert f"running at {first.endpoint_url}" in capsys.readouterr().out
-        assert cli.main(["env", "--state-dir", str(state)]) == 0
-        exports = capsys.readouterr().out.splitlines()
-        assert exports[0].startswith("unset AWS_PROFILE ")
-        assert f"export AWS_ENDPOINT_URL={first.endpoint_url}" in exports
-
-        os.kill(first.pid, signal.SIGKILL)  # a crash: no chance to clean up
-        _wait_gone(first.pid)
-        assert emu.status(state_dir=state) is None
-        assert emu.stale_pid(state_dir=state) == first.pid
-        assert cli.main(["status", "--state-dir", str(state)]) == 1
-        assert f"pid {first.pid} is gone" in capsys.readouterr().err
-
-        second, reused = emu.start(state_dir=state)
-        assert not reused and second.pid != first.pid
-        assert second.port == first.port  # the endpoint a user exported keeps working
-    finally:
-        stopped = emu.stop(state_dir=state)
-    assert stopped == second.pid
-    _wait_gone(second.pid)
-    assert not alive(second.pid)
-    assert not state.exists()
 
 
 def test_env_points_only_at_the_emulator(tmp_path: Path) -> None:

@@ -1,10 +1,12 @@
-"""The PostgreSQL servers of a real emulator process: `python -m local_aws psql` connects to them
-over TLS with the generated secret, they stop with the emulator, die with a killed one, and the
-next start cleans up what it left and says so.
+"""A real emulator process and its PostgreSQL servers: the launcher starts, records and reuses
+an emulator; `python -m local_aws psql` connects to its servers over TLS with the generated
+secret; the servers stop with the emulator and die with a killed one; the launcher notices the
+dead emulator, the next start cleans up what it left, says so and keeps its port.
 
-One test, as its steps build on each other (xdist may send a module's tests to two workers):
-an emulator serves the psql steps and is then killed; a second one is started by the CLI (which
-reports the cleanup) and stopped. Three servers in all, and one more for `reap()` alone.
+One test, as its steps build on each other (xdist may send a module's tests to two workers), and
+two emulators in all (each start costs ~2.5 s of CPU, mostly moto's imports): the first serves
+the launcher's and the psql steps and is then killed; a second one is started by the CLI (which
+reports the cleanup) and stopped. Three servers, and one more for `reap()` alone.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from config.topology import Layout
 from local_aws import __main__ as cli
 from local_aws import emulator as emu
 from local_aws.engine import Engine, reap
+from local_aws.processes import alive
 from local_aws.server import TEMPLATE_CACHE, engine_root
 
 PASSWORD = "emulator-Passw0rd"  # a test value, never a real credential
@@ -57,26 +60,35 @@ def _wait(predicate: Any, *, seconds: float = 10.0) -> bool:
     return predicate()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def _server_pids(state: Path) -> list[int]:
     registry = json.loads((engine_root(state) / "registry.json").read_text())
     return [s["pid"] for s in registry["servers"].values() if s["pid"]]
 
 
-def _deploy(state: Path) -> Deployed:
+def _the_launcher_starts_records_and_reuses_an_emulator(
+        state: Path, capsys: pytest.CaptureFixture[str]) -> emu.Emulator:
+    emulator, reused = emu.start(state_dir=state)
+    assert not reused and emulator.is_alive()
+    assert emulator.endpoint_url == f"http://localhost:{emulator.port}"
+    recorded = json.loads((state / "server.json").read_text())
+    assert (recorded["pid"], recorded["port"]) == (emulator.pid, emulator.port)
+    assert "rds-promote-read-replica" in recorded["extensions"]
+    assert "AWS::SecretsManager::RotationSchedule" in emulator.limits
+
+    again, reused = emu.start(state_dir=state)
+    assert reused and again == emulator
+    assert cli.main(["status", "--state-dir", str(state)]) == 0
+    assert f"running at {emulator.endpoint_url}" in capsys.readouterr().out
+    assert cli.main(["env", "--state-dir", str(state)]) == 0
+    exports = capsys.readouterr().out.splitlines()
+    assert exports[0].startswith("unset AWS_PROFILE ")
+    assert f"export AWS_ENDPOINT_URL={emulator.endpoint_url}" in exports
+    return emulator
+
+
+def _deploy(emulator: emu.Emulator) -> Deployed:
     """Env local's writer and first replica as PostgreSQL instances, its credentials secret,
     and the writer stack's outputs that name it (what `make deploy` leaves, minus the rest)."""
-    emulator, _ = emu.start(state_dir=state)
     cfg = config.ENVIRONMENTS["local"]
     layout = config.with_declared_topology(cfg).layout
     region = layout.writer.region or cfg.region or "us-east-1"
@@ -175,19 +187,26 @@ def test_fails_psql_arguments_without_exec(capsys: pytest.CaptureFixture[str]) -
 def _a_killed_emulator_takes_its_servers_along_and_the_next_start_says_so(
         deployed: Deployed, state: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pids = _server_pids(state)
-    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    assert len(pids) == 2 and all(alive(p) for p in pids)
 
-    os.kill(deployed.emulator.pid, signal.SIGKILL)
+    first = deployed.emulator
+    os.kill(first.pid, signal.SIGKILL)  # a crash: no chance to clean up
 
-    assert _wait(lambda: not any(_alive(p) for p in pids)), "servers outlived the emulator"
+    assert _wait(lambda: not any(alive(p) for p in pids)), "servers outlived the emulator"
     assert _wait(lambda: emu.status(state_dir=state) is None)
+    assert emu.stale_pid(state_dir=state) == first.pid
+    assert cli.main(["status", "--state-dir", str(state)]) == 1
+    assert f"pid {first.pid} is gone" in capsys.readouterr().err
     assert cli.main(["start", "--state-dir", str(state)]) == 0
     out = capsys.readouterr().out
     cleanup = [line for line in out.splitlines() if line.startswith("cleanup: ")]
     assert len(cleanup) == 2, out
-    assert all(f"left by the emulator (pid {deployed.emulator.pid}) that is gone" in line
+    assert all(f"left by the emulator (pid {first.pid}) that is gone" in line
                for line in cleanup)
     assert not engine_root(state).exists() or not (engine_root(state) / "registry.json").exists()
+    second = emu.status(state_dir=state)
+    assert second is not None and second.pid != first.pid
+    assert second.port == first.port  # the endpoint a user exported keeps working
 
 
 def _the_emulators_stop_stops_every_server(state: Path) -> None:
@@ -198,18 +217,18 @@ def _the_emulators_stop_stops_every_server(state: Path) -> None:
         Engine="postgres", MasterUsername="dbadmin", MasterUserPassword=PASSWORD,
         AllocatedStorage=20)
     pids = _server_pids(state)
-    assert len(pids) == 1 and _alive(pids[0])
+    assert len(pids) == 1 and alive(pids[0])
 
-    emu.stop(state_dir=state)
+    assert emu.stop(state_dir=state) == running.pid
 
-    assert not _alive(pids[0]) and not state.exists()
+    assert not alive(running.pid) and not alive(pids[0]) and not state.exists()
 
 
-def test_psql_and_the_servers_life_on_a_real_emulator(
+def test_the_life_of_a_real_emulator_and_its_servers(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     state = tmp_path / "state"
     try:
-        deployed = _deploy(state)
+        deployed = _deploy(_the_launcher_starts_records_and_reuses_an_emulator(state, capsys))
         _psql_prints_a_tls_command_line_that_reads_the_password_when_it_runs(
             deployed, state, capsys)
         _psql_exec_connects_to_a_replica_over_tls(state)
@@ -235,7 +254,7 @@ def test_reap_stops_a_server_still_running_and_removes_its_data(tmp_path: Path) 
         assert lines == [f"stopped PostgreSQL server left/behind ({server.host}:{server.port}), "
                          f"pid {server.pid}, left running by the emulator (pid {os.getpid()}) "
                          "that is gone, and removed its data"]
-        assert not _alive(server.pid)
+        assert not alive(server.pid)
         assert not server.directory.exists() and not engine.root.exists()
     finally:
         engine.close()
@@ -251,7 +270,7 @@ def test_the_emulators_stop_cleans_up_a_server_left_running(tmp_path: Path) -> N
 
         assert emu.stop(state_dir=state) is None  # no emulator: only its leftovers
 
-        assert not _alive(server.pid) and not state.exists()
+        assert not alive(server.pid) and not state.exists()
     finally:
         engine.close()
 
