@@ -84,7 +84,7 @@ def _one_botocore_loader() -> None:
             loaders[search_path_string] = create_loader(search_path_string)
         return loaders[search_path_string]
 
-    botocore.session.create_loader = shared  # type: ignore[assignment]
+    botocore.session.create_loader = shared
 
 
 def main(argv: Sequence[str] | None = None) -> int:
