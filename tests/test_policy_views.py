@@ -5,6 +5,8 @@ see the construct tree when there is no usable tree.json."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +21,14 @@ from policy.gate import policy_of
 from policy.model import PolicySettings, StackView, is_replica
 from policy.rules import ALL_RULES
 from policy.views import construct_views, is_a, spelt_like
+from stacks import EnvironmentStacks
 from tests.conftest import ENVS, Synthesized
-from tests.fixtures.mutations import DR_MUTATIONS, MUTATIONS, Mutation
+from tests.fixtures.mutations import DR_MUTATIONS, MUTATIONS
 from tests.helpers import (
     add_gated,
     assert_same_views,
     both_views,
-    gated_app,
+    redundancy_only_app,
     refs,
     without_dr_region,
 )
@@ -38,31 +41,54 @@ def test_tree_view_equals_asking_node(environments: dict[str, Synthesized], env:
     assert_same_views(fast, reference)
 
 
-@pytest.mark.parametrize(("env", "mutations"), [
-    ("local", [m for m in MUTATIONS if m.invisible_to_cdk_nag]), ("prod", DR_MUTATIONS)],
-    ids=["raw overrides", "disaster recovery overrides"])
-def test_tree_view_equals_asking_node_after_escape_hatches(env: str, mutations: list[Mutation],
-                                                          tmp_path: Path) -> None:
-    """Every raw override of the mutation suite at once (one synth), deletions included: a
-    key the template lost is spelt by Node, the rest read from the tree. Those of the primary
-    region on env local's stacks there (without its DR region's)."""
-    cfg = config.ENVIRONMENTS[env]
-    app = gated_app(tmp_path)
-    stacks = add_gated(app, cfg if mutations is DR_MUTATIONS else without_dr_region(cfg))
-    for mutation in mutations:
-        mutation.apply(stacks)
+@dataclass(frozen=True)
+class Escaped:
+    """One app, synthesized once through the gate's Redundancy rules, of copies under escape
+    hatches: `raw`, env local in its primary region with every raw override of the mutation
+    suite (deletions included); `dr`, env local with its DR region and every DR override; and
+    `removal`, env dev whose flow log group the template no longer retains."""
+
+    app: cdk.App
+    raw: EnvironmentStacks
+    removal: EnvironmentStacks
+    flow_log_group: cdk.CfnResource
+    views: tuple[list[StackView] | None, list[StackView]]  # (read from the tree, Node's)
+
+
+@pytest.fixture(scope="module")
+def escaped(tmp_path_factory: pytest.TempPathFactory) -> Escaped:
+    app = redundancy_only_app(tmp_path_factory.mktemp("escaped"))
+    local = config.ENVIRONMENTS["local"]
+    raw = add_gated(app, without_dr_region(local, name="raw"))
+    for mutation in MUTATIONS:
+        if mutation.invisible_to_cdk_nag:
+            mutation.apply(raw)
+    dr = add_gated(app, config.validate(dataclasses.replace(local, name="dr")))
+    for mutation in DR_MUTATIONS:
+        mutation.apply(dr)
+    removal = add_gated(app, config.validate(dataclasses.replace(config.ENVIRONMENTS["dev"],
+                                                                 name="removal")))
+    group = removal.network.network.flow_log_group.node.default_child
+    assert isinstance(group, cdk.CfnResource)
+    group.add_override("DeletionPolicy", "Delete")
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
-    assert_same_views(*both_views(app))
+    return Escaped(app, raw, removal, group, both_views(app))
 
 
-def test_a_deleted_property_stays_in_the_construct_view(tmp_path: Path) -> None:
-    app, stacks = build_app("dev", outdir=str(tmp_path))
+def test_tree_view_equals_asking_node_after_escape_hatches(escaped: Escaped) -> None:
+    """Every raw override of the mutation suite, those of the primary region on env local's
+    stacks there and those of the DR region on its DR stacks, deletions included: a key the
+    template lost is spelt by Node, the rest read from the tree."""
+    fast, reference = escaped.views
+    assert {v.name for v in reference} >= {"RedundantDb-raw-Database", "RedundantDb-dr-DrReplica"}
+    assert_same_views(fast, reference)
+
+
+def test_a_deleted_property_stays_in_the_construct_view(escaped: Escaped) -> None:
+    stacks = escaped.raw
     replica = stacks.database.database.replicas[0].instance.node.default_child
-    replica.add_property_deletion_override("SourceDBInstanceIdentifier")
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    fast = construct_views(app, policy_of(app).synthesized)
+    fast, _ = escaped.views
     database = next(v for v in fast or [] if v.name == stacks.database.stack_name)
     seen = database.resources[stacks.database.resolve(replica.logical_id)]
     primary = stacks.database.database.primary.instance.node.default_child
@@ -155,8 +181,17 @@ def test_a_rule_reading_removal_policies_says_so(rule: Any,
 
 def test_a_registered_stack_without_template_fails_the_gate(tmp_path: Path) -> None:
     """A stack the gate was told to check but cannot find is an error, never a silent skip."""
-    app, stacks = build_app("dev", outdir=str(tmp_path))
-    policy_of(app).register_stack("NoSuchStack", PolicySettings(environment="dev"))
+    from aws_cdk import aws_sns as sns
+
+    from policy.plugin import RedundancyPolicy
+
+    app = cdk.App(outdir=str(tmp_path), analytics_reporting=False,
+                  builtin_cloud_formation_validation=False)
+    sns.CfnTopic(cdk.Stack(app, "S"), "Topic")
+    plugin = RedundancyPolicy()
+    for path in ("S", "NoSuchStack"):
+        plugin.register_stack(path, PolicySettings(environment="test"))
+    cdk.Validations.of(app).add_plugins(plugin)
     with pytest.raises(RuntimeError, match="ValidationFailed"):
         app.synth()
     report = (tmp_path / "validation-report.json").read_text()
@@ -208,23 +243,20 @@ def test_the_construct_view_holds_every_resource_of_the_template(
                                                 ["Resources"])
 
 
-def test_a_removal_policy_the_cross_view_check_compares_is_asked_of_node(tmp_path: Path) -> None:
+def test_a_removal_policy_the_cross_view_check_compares_is_asked_of_node(
+        escaped: Escaped) -> None:
     """A log group is no rule's type, but it holds data: where the template no longer retains
     it, the construct view knows its own policy (Node's answer), so the difference shows."""
-    app, stacks = build_app("dev", outdir=str(tmp_path))
-    group = stacks.network.network.flow_log_group.node.default_child
-    group.add_override("DeletionPolicy", "Delete")
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    fast, reference = both_views(app)
-    logical_id = stacks.network.resolve(group.logical_id)
+    app, stacks = escaped.app, escaped.removal
+    fast, reference = escaped.views
+    logical_id = stacks.network.resolve(escaped.flow_log_group.logical_id)
     network = stacks.network.stack_name
     seen = next(v for v in fast or [] if v.name == network).resources[logical_id]
     truth = next(v for v in reference if v.name == network).resources[logical_id]
     assert (seen.deletion_policy, seen.update_replace_policy) == ("Retain", "Retain")
     assert (truth.deletion_policy, truth.update_replace_policy) == ("Retain", "Retain")
     failed = {e.finding_id for e in policy_of(app).evaluations
-              if e.compliance.value == "non_compliant"}
+              if e.environment == "removal" and e.compliance.value == "non_compliant"}
     assert failed == {"Redundancy-TemplateMatchesConstructs[Attribute::DeletionPolicy]"}
 
 
