@@ -212,18 +212,19 @@ def cdk(*args: str) -> list[str]:
 
 
 @functools.cache
-def _boto3_session() -> Any:
-    """One session for every client of the run: its clients share the service models it loaded
-    (each new session parses them again, ~0.3 s a client)."""
+def boto3_session() -> Any:
+    """One session for every client of the emulator in this process (the dummy credentials):
+    its clients share the service models it loaded (each new session parses them again, ~0.3 s
+    a client)."""
     import boto3
 
     return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 @functools.cache
-def _boto3_client(service: str, endpoint_url: str, region: str) -> Any:
+def emulator_client(service: str, endpoint_url: str, region: str) -> Any:
     """A client of the emulator at `endpoint_url`, made once per service and region."""
-    return _boto3_session().client(service, region_name=region, endpoint_url=endpoint_url)
+    return boto3_session().client(service, region_name=region, endpoint_url=endpoint_url)
 
 
 def _live_status(cloudformation: Any, name: str) -> str | None:
@@ -303,7 +304,7 @@ class Deployment:
         return self.result.emulator
 
     def _client(self, service: str, region: str | None = None) -> Any:
-        return _boto3_client(service, self.emulator.endpoint_url, region or self.region)
+        return emulator_client(service, self.emulator.endpoint_url, region or self.region)
 
     def _fail(self, what: str, *, hint: str | None = None) -> DeployError:
         """The error for a failed step, telling a dead emulator from a failing tool."""

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import psycopg
 import pytest
 
@@ -26,7 +25,7 @@ from cloud_assembly import CloudAssembly
 from config.environments import ENVIRONMENTS
 from config.topology import TOPOLOGY_FILE_VARIABLE
 from local_aws import emulator as emu
-from local_aws.deploy import Deployment, DeployOptions
+from local_aws.deploy import Deployment, DeployOptions, boto3_session, emulator_client
 from ops import datapath
 from ops.aws import Clients, make_clients
 from ops.errors import OpsError
@@ -125,7 +124,7 @@ def _ops_clients(endpoint: str, region: str, probe: bool) -> Clients:
     once for the drill's every command: a command line makes them once per process, and a
     session of its own parses the service models again (~0.5 s of CPU a command). Made while
     `command_environment` points AWS_ENDPOINT_URL at the emulator `endpoint`."""
-    clients = make_clients(_SESSION, region=region, probe=probe)
+    clients = make_clients(boto3_session(), region=region, probe=probe)
     assert clients.rds.meta.endpoint_url == endpoint, clients.rds.meta.endpoint_url
     return clients
 
@@ -150,14 +149,9 @@ def all_passed(verify: Ran) -> None:
 
 
 # --- the emulator through boto3 ------------------------------------------------------------
-_SESSION = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-@functools.cache
-def client(service: str, endpoint: str, region: str) -> Any:
-    """One client per service, emulator and region (a client costs a service model's load)."""
-    return _SESSION.client(service, endpoint_url=endpoint,  # type: ignore[call-overload]
-                           region_name=region)
+#: One client per service, emulator and region, of `make deploy`'s one session (a client of a
+#: session of its own would parse its service model again).
+client = emulator_client
 
 
 def publish(assembly: Path, endpoint: str) -> None:
