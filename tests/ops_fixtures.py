@@ -6,8 +6,6 @@ cross-region read replica, the DR writer-endpoint parameter). Shared by tests/te
 
 from __future__ import annotations
 
-import copy
-import copyreg
 import dataclasses
 import functools
 import io
@@ -24,10 +22,8 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
-from moto.core.base_backend import BackendDict, BaseBackend
 from moto.rds.exceptions import RDSClientError
 from moto.rds.models import DBInstance, RDSBackend, rds_backends
-from moto.ssm.models import ParameterDict
 
 from config import DatabaseConfig
 from config.environments import ENVIRONMENTS
@@ -36,7 +32,7 @@ from local_aws import fidelity
 from local_aws.fidelity.rds_promote_read_replica import promote_read_replica
 from ops.aws import Clients, make_clients
 from ops.cli import main
-from tests.moto_fixtures import SESSION, lighten
+from tests.moto_fixtures import SESSION, State, capture, lighten, restore
 
 REGION = "us-east-1"
 DR_REGION = "us-west-2"
@@ -366,49 +362,20 @@ def _mock() -> Iterator[None]:
                 _DEPLOYED.clear()
 
 
-# moto's SSM parameter store is a defaultdict whose __init__ takes the account and region,
-# which defaultdict's own reduction does not give back: copy it with them.
-copyreg.pickle(ParameterDict, lambda d: (ParameterDict, (d.account_id, d.region_name),
-                                         dict(vars(d)), None, iter(dict(d).items())))
-
-#: What every moto backend held, per BackendDict: {account: {region: backend}}.
-_State = list[tuple[BackendDict[Any], dict[str, dict[str, BaseBackend]]]]
-
-
-def _capture() -> _State:
-    """A deep copy of every moto backend (one copy: references between them stay shared)."""
-    dicts = list(BackendDict._instances)  # type: ignore[misc]
-    held = copy.deepcopy([{account: dict(regions) for account, regions in backends.items()}
-                          for backends in dicts])
-    return list(zip(dicts, held, strict=True))
-
-
-def _restore(state: _State) -> None:
-    """Every moto backend as `state` holds it, in a copy (the test may change it at will); a
-    backend `state` does not hold starts empty, as after `BackendDict.reset()`."""
-    for backends in BackendDict._instances:  # type: ignore[misc]
-        backends.clear()
-    BackendDict._instances.clear()  # type: ignore[misc]
-    held = copy.deepcopy([regions for _, regions in state])
-    for (backends, _), accounts in zip(state, held, strict=True):
-        for account, regions in accounts.items():
-            backends[account].update(regions)  # registers `backends` again
-
-
 #: The mock's deployed environments, by what built them: the moto state right after the deploy
 #: and the handles on it (cleared with the mock).
-_DEPLOYED: dict[Hashable, tuple[_State, Deployed]] = {}
+_DEPLOYED: dict[Hashable, tuple[State, Deployed]] = {}
 
 
 def _deployed(key: Hashable, build: Callable[[], Deployed]) -> Deployed:
     """`build()` on an empty mock the first time `key` is asked for; then its state restored
     (~10 ms instead of the ~0.15-0.3 s of a deploy through the API). A new clock each time."""
     if key not in _DEPLOYED:
-        BackendDict.reset()
+        restore([])  # every backend empty
         env = build()
-        _DEPLOYED[key] = (_capture(), env)
+        _DEPLOYED[key] = (capture(), env)
     state, env = _DEPLOYED[key]
-    _restore(state)
+    restore(state)
     return dataclasses.replace(env, replicas=list(env.replicas), clock=FakeClock(),
                                dr=dataclasses.replace(env.dr) if env.dr else None)
 
