@@ -85,14 +85,14 @@ class DirectDeployment(Deployment):
             deploy_direct(assembly, self.emulator.endpoint_url)
 
 
-def make_deploy_direct(assembly: Path, *, state_dir: Path, topology: Path) -> Ran:
+def make_deploy_direct(assembly: Path, *, state_dir: Path, topology: Path) -> str:
     """`make deploy --assembly ASSEMBLY --no-verify` over the running emulator, its stacks
-    deployed by `deploy_direct`."""
+    deployed by `deploy_direct`; its output (a failed step raises its `DeployError`)."""
     out = io.StringIO()
     with command_environment(topology):
         DirectDeployment(DeployOptions(state_dir=state_dir, assembly=assembly, verify=False),
                          out=out).run()
-    return Ran(0, out.getvalue())
+    return out.getvalue()
 
 
 def synthesize(topology: Path, outdir: Path) -> Path:
