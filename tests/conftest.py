@@ -40,8 +40,8 @@ def _module(nodeid: str) -> str:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Longest first. `make test` gives each xdist worker whole modules (`--dist loadfile`,
     in this order), and a long module started last would leave the other worker idle at the
-    end: the end-to-end drill (marked e2e: one deploy and two reconciling deploys on the
-    emulator) runs first, then every other module by the time it took in the last run that
+    end: the end-to-end drill (marked e2e: on one emulator, a deploy through the CDK CLI, two
+    failovers with their reconciling deploys and the upgrade stages) runs first, then every other module by the time it took in the last run that
     recorded it (pytest's cache), a module the cache does not know in collection order."""
     cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
     seconds: dict[str, float] = cache.get(MODULE_SECONDS, {}) if cache is not None else {}
