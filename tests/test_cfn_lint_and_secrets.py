@@ -28,7 +28,7 @@ PASSWORD_VALUE = re.compile(r'"(password|MasterUserPassword|SecretString)"\s*:\s
 
 # An environment-agnostic stack (env dev) deploys wherever its caller's credentials point: it is
 # linted in the regions of the pinned environments' writers.
-ANY_REGION = ("us-east-1", "eu-west-1")
+ANY_REGION = sorted({cfg.region for cfg in config.ENVIRONMENTS.values() if cfg.region})
 MAJOR_ONLY = "major-only-engine-version.template.json"  # the broken copy, below
 
 
@@ -45,7 +45,7 @@ def _copies_to_lint(cdk_out: dict[str, Path], target: Path) -> list[Path]:
     files = []
     for outdir in cdk_out.values():
         for stack in CloudAssembly.load(outdir).stacks:
-            regions = [stack.region] if stack.region else list(ANY_REGION)
+            regions = [stack.region] if stack.region else ANY_REGION
             copy = target / stack.template_file.name
             copy.write_text(json.dumps(_with_regions(stack.template, regions)))
             files.append(copy)
