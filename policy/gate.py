@@ -124,9 +124,33 @@ def policy_settings(cfg: DatabaseConfig,
     )
 
 
+def redundancy_rules_only(app: cdk.App) -> RedundancyPolicy:
+    """Put the Redundancy rules on `app` without cdk-nag's four packs: `apply_gate` then
+    registers each environment's stacks and acknowledgments with these rules alone.
+
+    For an app of many mutated copies whose tests read the Redundancy rules' findings alone
+    (the packs are about half the CPU of its synthesis). `app.build_app`, which every synth of
+    the app goes through, never calls it. Raises `ValueError` when a gate is already on `app`.
+    """
+    if getattr(app, _ATTRIBUTE, None) is not None:
+        raise ValueError("redundancy_rules_only: the policy gate is already on this app; call "
+                         "it on a new App, before apply_gate")
+    plugin = RedundancyPolicy()
+    _register(app, plugin, [plugin])
+    return plugin
+
+
+def _register(app: cdk.App, plugin: RedundancyPolicy,
+              plugins: list[cdk.IPolicyValidationPlugin]) -> None:
+    """Register `plugins` (`plugin` among them) on `app`, once per App."""
+    cdk.Validations.of(app).add_plugins(*plugins)
+    setattr(app, _ATTRIBUTE, plugin)
+
+
 def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
                control_tower: bool = False) -> RedundancyPolicy:
-    """Register the packs once per App and this environment's stacks and acknowledgments.
+    """Register the packs once per App (unless `redundancy_rules_only` put the Redundancy
+    rules alone on it) and this environment's stacks and acknowledgments.
 
     `control_tower=True` adds the AWS Control Tower proactive controls (cfn-guard, bundled by
     cdk-validator-cfnguard). It spawns cfn-guard per template (~1 s per environment), so it runs
@@ -149,8 +173,7 @@ def apply_gate(app: cdk.App, stacks: EnvironmentStacks, *,
             packs.append(CfnGuardValidator(  # type: ignore[arg-type]
                 control_tower_rules_enabled=True,
                 disabled_rules=sorted(DISABLED_CONTROL_TOWER_RULES)))
-        cdk.Validations.of(app).add_plugins(*packs)
-        setattr(app, _ATTRIBUTE, plugin)
+        _register(app, plugin, packs)
     settings = policy_settings(stacks.config, tuple(stacks.inherited_encryption.items()))
     for stack in stacks.all:
         plugin.register_stack(stack.node.path, settings)

@@ -48,16 +48,13 @@ def gated_app(outdir: Path | str) -> cdk.App:
 
 def redundancy_only_app(outdir: Path | str) -> cdk.App:
     """An App as `gated_app`, on which `add_gated` puts the gate's Redundancy rules without
-    cdk-nag's four packs: for an app of many copies whose tests read the Redundancy rules'
-    findings alone (the packs are half the CPU of its synthesis). What cdk-nag finds is proven
-    on the environments as configured (the session's synthesis) and through the CLI."""
-    from policy import gate
-    from policy.plugin import RedundancyPolicy
+    cdk-nag's four packs (`policy.gate.redundancy_rules_only`): for an app of many copies whose
+    tests read the Redundancy rules' findings alone. What cdk-nag finds is proven on the
+    environments as configured (the session's synthesis) and through the CLI."""
+    from policy.gate import redundancy_rules_only
 
     app = gated_app(outdir)
-    plugin = RedundancyPolicy()
-    cdk.Validations.of(app).add_plugins(plugin)
-    setattr(app, gate._ATTRIBUTE, plugin)  # apply_gate registers no pack on an App that has one
+    redundancy_rules_only(app)
     return app
 
 
