@@ -3,11 +3,13 @@ reported by `verify` as a FAIL line and by both failovers as a refusal, in the s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from config.environments import ENVIRONMENTS
 from ops.account import account_problem
 from ops.aws import Clients
 from tests.ops_fixtures import (
@@ -31,7 +33,12 @@ def regions() -> Iterator[tuple[Clients, Clients]]:
 
 def deployed(regions: tuple[Clients, Clients], monkeypatch: pytest.MonkeyPatch, *,
              account: str | None) -> Deployed:
-    return fresh_dr_environment(*regions, monkeypatch, config=dr_config(account=account))
+    """env local with its DR region, its config pinned to `account`: the deployed resources do
+    not name the account, so every test restores the same deployed state."""
+    env = fresh_dr_environment(*regions, monkeypatch)
+    config = dr_config(account=account)
+    monkeypatch.setitem(ENVIRONMENTS, config.name, config)
+    return dataclasses.replace(env, config=config)
 
 
 @pytest.mark.parametrize(("pinned", "problem"), [
