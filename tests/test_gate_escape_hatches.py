@@ -7,9 +7,11 @@ policy. cdk-nag's packs read the construct tree and see none of them; the gate c
 template with the construct tree and refuses each one with its own finding
 (`Redundancy-TemplateMatchesConstructs[Property::<path>]`), naming the construct path.
 
-All overrides go into ONE app (each on its own resource/property) synthesized once; one more
-synth shows a single override is enough to fail, and the acknowledgment tests show an intended
-override can be acknowledged for one property of one construct, and nothing wider.
+All overrides go into ONE app (each on its own resource/property) synthesized once. One copy of
+env local's primary region, synthesized once by the Redundancy rules alone, shows a single
+override is enough to fail and an acknowledgment covers one property of one construct, and
+nothing wider (a case per DB instance); one more synthesis shows an intended override, when
+acknowledged, passes the whole gate.
 """
 
 from __future__ import annotations
@@ -29,11 +31,17 @@ import pytest
 import policy.gate
 from app import build_app, write_compliance_reports
 from policy.acknowledgments import Acknowledgment
-from policy.gate import AcknowledgmentError, check_finding, policy_of
+from policy.gate import AcknowledgmentError, check_finding, policy_of, redundancy_rules_only
 from policy.rules.escape_hatch import RULE_ID
 from stacks import EnvironmentStacks
 from tests.conftest import ENVS, Synthesized
-from tests.helpers import add_gated, gated_app, mysql_copy_of_local, without_dr_region
+from tests.helpers import (
+    add_gated,
+    gated_app,
+    mysql_copy_of_local,
+    redundancy_only_app,
+    without_dr_region,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SARIF_SCHEMA = json.loads((ROOT / "policy" / "schemas" / "sarif-2.1.0-rtm.5.json").read_text())
@@ -319,70 +327,105 @@ def test_a_secret_is_never_echoed(escaped: Escaped) -> None:
     assert PASSWORD not in (escaped.outdir / "validation-report.json").read_text()
 
 
-def primary_region_of_local(outdir: Path) -> tuple[cdk.App, EnvironmentStacks]:
+def primary_region_of_local(app: cdk.App, **changes: Any) -> EnvironmentStacks:
     """Env local's stacks in its region only, on MySQL (the schema's engine, version, port and
     log exports: the audit plugin's escape hatches need it), gated: where the overrides act."""
-    app = gated_app(outdir)
-    return app, add_gated(app, without_dr_region(mysql_copy_of_local()))
+    return add_gated(app, without_dr_region(mysql_copy_of_local(), **changes))
 
-
-def test_one_override_alone_fails_synthesis(tmp_path: Path) -> None:
-    """No other rule reads CopyTagsToSnapshot: the cross-view check alone refuses it."""
-    app, stacks = primary_region_of_local(tmp_path)
-    resource = l1(stacks, DB, PRIMARY)
-    resource.add_property_override("CopyTagsToSnapshot", False)
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    assert _violations(tmp_path) == {
-        (f"{RULE_ID}[Property::CopyTagsToSnapshot]", resource.node.path)}
-    report = json.dumps(_report(tmp_path))
-    assert "CopyTagsToSnapshot is true in the construct tree, false in the template" in report
-
-
-# --- an intended override, acknowledged for one property of one construct -------------------
 
 MAINTENANCE = "PreferredMaintenanceWindow"
 REASON = ("The maintenance window is moved by a raw override while the construct library's "
           "InstanceSettings gains the prop; the change is reviewed with the release notes.")
+REPLICA2 = "Database/Replica2/Instance/Resource"
 
 
-def _with_register(monkeypatch: pytest.MonkeyPatch, *extra: Callable[[EnvironmentStacks],
-                                                                      Acknowledgment]) -> None:
+def _with_register(patch: pytest.MonkeyPatch, *extra: Callable[[EnvironmentStacks],
+                                                                Acknowledgment]) -> None:
     """The register's entries plus test-local ones."""
     register = policy.gate.acknowledgments_for
-    monkeypatch.setattr(policy.gate, "acknowledgments_for",
-                        lambda stacks: [*register(stacks), *(entry(stacks) for entry in extra)])
+    patch.setattr(policy.gate, "acknowledgments_for",
+                  lambda stacks: [*register(stacks), *(entry(stacks) for entry in extra)])
 
 
-def _maintenance_ack(stacks: EnvironmentStacks) -> Acknowledgment:
-    return Acknowledgment(f"Redundancy::{RULE_ID}[Property::{MAINTENANCE}]",
-                          l1(stacks, DB, PRIMARY).node.path, REASON)
+def _maintenance_ack(path: str) -> Callable[[EnvironmentStacks], Acknowledgment]:
+    """The acknowledgment of the maintenance window's override on the DB instance at `path`."""
+    return lambda stacks: Acknowledgment(f"Redundancy::{RULE_ID}[Property::{MAINTENANCE}]",
+                                         l1(stacks, DB, path).node.path, REASON)
+
+
+@dataclass(frozen=True)
+class Overridden:
+    """One copy of local's primary region, synthesized once by the Redundancy rules alone
+    (`policy.gate.redundancy_rules_only`), with one case on each DB instance: the primary's
+    CopyTagsToSnapshot overridden; Replica1's maintenance window overridden; Replica2's too,
+    acknowledged (registered while the copy is added), and its CopyTagsToSnapshot."""
+
+    outdir: Path
+    paths: dict[str, str]  # construct path of each DB instance: PRIMARY, REPLICA, REPLICA2
+
+    def violations(self, path: str) -> set[str]:
+        """The rule name of every open Redundancy finding of the resource at `path`."""
+        return {rule for rule, at in _violations(self.outdir) if at == self.paths[path]}
+
+
+@pytest.fixture(scope="module")
+def overridden(tmp_path_factory: pytest.TempPathFactory) -> Overridden:
+    outdir = tmp_path_factory.mktemp("overridden")
+    app = redundancy_only_app(outdir)
+    with pytest.MonkeyPatch.context() as patch:
+        _with_register(patch, _maintenance_ack(REPLICA2))
+        stacks = primary_region_of_local(app, replica_count=2)
+    paths = {path: l1(stacks, DB, path) for path in (PRIMARY, REPLICA, REPLICA2)}
+    paths[PRIMARY].add_property_override("CopyTagsToSnapshot", False)
+    for path in (REPLICA, REPLICA2):
+        paths[path].add_property_override(MAINTENANCE, "sat:04:00-sat:05:00")
+    paths[REPLICA2].add_property_override("CopyTagsToSnapshot", False)
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    return Overridden(outdir, {path: r.node.path for path, r in paths.items()})
+
+
+def test_the_overridden_copy_has_one_finding_per_case(overridden: Overridden) -> None:
+    """Nothing else in the copy is refused: each case below is its instance's alone."""
+    assert {path for _, path in _violations(overridden.outdir)} == set(overridden.paths.values())
+
+
+def test_one_override_alone_fails_synthesis(overridden: Overridden) -> None:
+    """No other rule reads CopyTagsToSnapshot: the cross-view check alone refuses it."""
+    assert overridden.violations(PRIMARY) == {f"{RULE_ID}[Property::CopyTagsToSnapshot]"}
+    (violation,) = [v for p in _report(overridden.outdir)["pluginReports"]
+                    for v in p["violations"]
+                    if v["ruleName"] == f"{RULE_ID}[Property::CopyTagsToSnapshot]"]
+    assert (f"{overridden.paths[PRIMARY]}: CopyTagsToSnapshot is true in the construct tree, "
+            "false in the template") in violation["description"]
+
+
+# --- an intended override, acknowledged for one property of one construct -------------------
 
 
 @pytest.mark.parametrize("acknowledged", [True, False], ids=["acknowledged", "not acknowledged"])
 def test_an_intended_override_passes_only_when_acknowledged(
-        acknowledged: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    if acknowledged:
-        _with_register(monkeypatch, _maintenance_ack)
-    app, stacks = primary_region_of_local(tmp_path / "cdk.out")
+        acknowledged: bool, overridden: Overridden, monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    finding = f"{RULE_ID}[Property::{MAINTENANCE}]"
+    if not acknowledged:  # Replica1 of the overridden copy
+        assert overridden.violations(REPLICA) == {finding}
+        return
+    _with_register(monkeypatch, _maintenance_ack(PRIMARY))
+    app = gated_app(tmp_path / "cdk.out")
+    stacks = primary_region_of_local(app)
     resource = l1(stacks, DB, PRIMARY)
     resource.add_property_override(MAINTENANCE, "sat:04:00-sat:05:00")
-    finding = (f"{RULE_ID}[Property::{MAINTENANCE}]", resource.node.path)
-    if not acknowledged:
-        with pytest.raises(RuntimeError, match="ValidationFailed"):
-            app.synth()
-        assert _violations(tmp_path / "cdk.out") == {finding}
-        return
     app.synth()
     suppressed = {(s["acknowledgedId"], c["constructPath"], s["reason"])
                   for p in _report(tmp_path / "cdk.out")["pluginReports"]
                   if p["pluginName"] == "Redundancy" for s in p["suppressedViolations"]
                   for c in s["violatingConstructs"]}
-    assert suppressed == {(f"Redundancy::{finding[0]}", finding[1], REASON)}
+    assert suppressed == {(f"Redundancy::{finding}", resource.node.path, REASON)}
     md, sarif = write_compliance_reports(app, stacks, tmp_path / "reports")
     text = md.read_text()
     assert text.startswith("# Compliance report: env `local` — PASS")
-    assert f"| {finding[0]} | `{finding[1]}` | - | acknowledged |" in text
+    assert f"| {finding} | `{resource.node.path}` | - | acknowledged |" in text
     assert REASON in text
     log = json.loads(sarif.read_text())
     jsonschema.validate(log, SARIF_SCHEMA)
@@ -391,17 +434,33 @@ def test_an_intended_override_passes_only_when_acknowledged(
     assert f"[Property::{MAINTENANCE}]" in results[0]["message"]["text"]
 
 
-def test_an_acknowledgment_covers_its_one_property_only(monkeypatch: pytest.MonkeyPatch,
-                                                        tmp_path: Path) -> None:
-    _with_register(monkeypatch, _maintenance_ack)
-    app, stacks = primary_region_of_local(tmp_path)
-    resource = l1(stacks, DB, PRIMARY)
-    resource.add_property_override(MAINTENANCE, "sat:04:00-sat:05:00")
-    resource.add_property_override("CopyTagsToSnapshot", False)
-    with pytest.raises(RuntimeError, match="ValidationFailed"):
-        app.synth()
-    assert _violations(tmp_path) == {
-        (f"{RULE_ID}[Property::CopyTagsToSnapshot]", resource.node.path)}
+def test_an_acknowledgment_covers_its_one_property_only(overridden: Overridden) -> None:
+    """Replica2: its maintenance window acknowledged, its CopyTagsToSnapshot refused."""
+    assert overridden.violations(REPLICA2) == {f"{RULE_ID}[Property::CopyTagsToSnapshot]"}
+    suppressed = {(s["acknowledgedId"], c["constructPath"])
+                  for p in _report(overridden.outdir)["pluginReports"]
+                  for s in p["suppressedViolations"] for c in s["violatingConstructs"]}
+    assert (f"Redundancy::{RULE_ID}[Property::{MAINTENANCE}]",
+            overridden.paths[REPLICA2]) in suppressed
+
+
+def test_redundancy_rules_only_registers_no_pack(escaped: Escaped,
+                                                 overridden: Overridden) -> None:
+    """Every environment has acknowledged cdk-nag findings, so a pack on the app is listed in
+    its report: the escaped app has the whole gate, the overridden copy the Redundancy rules
+    alone."""
+    def plugins(outdir: Path) -> set[str]:
+        return {p["pluginName"] for p in _report(outdir)["pluginReports"]}
+
+    assert plugins(escaped.outdir) == {"Redundancy", "AwsSolutions", "HIPAA.Security",
+                                       "NIST.800.53.R5", "PCI.DSS.321"}
+    assert plugins(overridden.outdir) == {"Redundancy"}
+
+
+def test_fails_redundancy_rules_only_on_a_gated_app(escaped: Escaped) -> None:
+    with pytest.raises(ValueError, match="redundancy_rules_only: the policy gate is already "
+                                         "on this app; call it on a new App, before apply_gate"):
+        redundancy_rules_only(escaped.app)
 
 
 @pytest.mark.parametrize("finding", [
