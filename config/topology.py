@@ -285,9 +285,11 @@ class Layout:
     def stack_name(self, role: str) -> str:
         return stack_name(self.env, role)
 
-    def key_path(self, member: Member) -> str:
-        """The construct path of the CMK that encrypts `member`'s storage."""
-        return f"{self.stack_name(member.key_stack)}/{_KEY_PATH}"
+    def key_path(self, member: Member, *, stack_path: str | None = None) -> str:
+        """The construct path of the CMK that encrypts `member`'s storage: in the stack named
+        `stack_name(member.key_stack)`, whose own construct path is that name at the root of
+        an App, or `stack_path` (a Stage's stacks are under its path)."""
+        return f"{stack_path or self.stack_name(member.key_stack)}/{_KEY_PATH}"
 
     @property
     def retired_dr_replica(self) -> Member | None:

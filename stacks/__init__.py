@@ -64,8 +64,11 @@ class EnvironmentStacks:
         against this lineage."""
         layout = self.config.layout
         writer, detached = layout.writer, layout.detached
-        return {m.identifier: layout.key_path(m) for m in (writer, detached)
-                if m is not None and m.promoted}
+        # A stack's construct id is its name at the root of an App; in a Stage (a CDK
+        # Pipeline's) its path is under the Stage's, and its stack name is prefixed with it.
+        paths = {stack.node.id: stack.node.path for stack in self.all}
+        return {m.identifier: layout.key_path(m, stack_path=paths[layout.stack_name(m.key_stack)])
+                for m in (writer, detached) if m is not None and m.promoted}
 
 
 def stack_name(config: DatabaseConfig, role: str) -> str:

@@ -246,3 +246,24 @@ def test_every_acknowledgment_of_a_promoted_topology_matches_a_finding(
     register = {(a.finding, a.path) for a in acknowledgments_for(after.stacks)}
     assert register - suppressed == set()
     assert {s for s in suppressed if not s[0].startswith("CloudFormation")} <= register
+
+
+def test_a_promoted_topology_in_a_stage_passes_the_gate(tmp_path: Path) -> None:
+    """A CDK Pipeline deploys the stacks in a Stage: their construct paths (and the promoted
+    writer's inherited key's) are under the Stage's, and the gate finds the key there."""
+    from policy.gate import apply_gate, policy_of
+    from stacks import build_stacks
+
+    env, promotion = CASES["postgres-in-region"]
+    cfg = config.validate(dataclasses.replace(config.ENVIRONMENTS[env],
+                                              topology=Topology(promotions=(promotion,))))
+    app = gated_app(tmp_path)
+    stacks = build_stacks(cdk.Stage(app, "Pipeline"), cfg)
+    apply_gate(app, stacks)
+    assert stacks.inherited_encryption == {
+        promotion.writer: "Pipeline/RedundantDb-dev-Database/Key/Key/Resource"}
+    app.synth()  # raises when the gate refuses
+    checked = [e for e in policy_of(app).evaluations
+               if e.rule.id == "Redundancy-StorageEncryptedCMK"
+               and e.resource.path.endswith("/Replica1/Instance/Resource")]
+    assert checked and {e.compliance.value for e in checked} == {"compliant"}
