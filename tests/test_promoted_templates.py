@@ -54,8 +54,9 @@ def synthesized(environments: dict[str, Any], tmp_path_factory: pytest.TempPathF
                 ) -> dict[str, tuple[Synth, Synth]]:
     """{case: (original topology, promoted topology)}, each through the gate: the original
     topology is the session's synthesis; the promoted ones are synthesized as few Apps as their
-    environments allow (one environment's stacks once per App: the gate checks a promoted
-    writer's inherited key by its construct path from the App, so no Stage can hold a copy)."""
+    environments allow (one environment's stacks once per App, not in Stages: a Stage's stack
+    names are prefixed with its name, and so are the cross-stack references the tests compare
+    with the original topology's)."""
     def by_role(name: str, templates: dict[str, Template]) -> dict[str, Template]:
         return {stack.removeprefix(f"RedundantDb-{name}-"): t for stack, t in templates.items()}
 
