@@ -185,9 +185,8 @@ class Deployed:
         return dict(json.loads(text["SecretString"]))
 
     def tags(self, identifier: str) -> dict[str, str]:
-        arn = self.db(identifier).db_instance_arn
-        tags = self._rds(identifier).list_tags_for_resource(ResourceName=arn)["TagList"]
-        return {t["Key"]: t["Value"] for t in tags}
+        """The instance's tags, as ListTagsForResource gives them (read from moto's record)."""
+        return {t["Key"]: t["Value"] for t in self.db(identifier).get_tags()}
 
     def delete(self, identifier: str) -> None:
         """Delete an instance the way an operator must: protection off first."""

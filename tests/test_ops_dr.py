@@ -54,16 +54,17 @@ def dr(env: Deployed) -> str:
 
 
 def snapshot(env: Deployed) -> dict[str, Any]:
-    """Everything a regional failover may change, in both regions."""
+    """Everything a regional failover may change, in both regions (instances and tags as
+    moto records them)."""
     assert env.dr is not None
     versions = env.clients.secretsmanager.list_secret_version_ids(
         SecretId=env.secret_arn)["Versions"]
-    instances = {i: env.describe(i) for i in (env.primary, *env.replicas, dr(env))
+    instances = {i: env.db(i) for i in (env.primary, *env.replicas, dr(env))
                  if i in env.backend.databases or i in env.dr_backend.databases}
     return {
         "parameters": (env.parameter_value(), env.dr_parameter_value()),
         "secret_versions": sorted(v["VersionId"] for v in versions),
-        "instances": {i: (d["DBInstanceStatus"], d.get("ReadReplicaSourceDBInstanceIdentifier"))
+        "instances": {i: (d.status, d.read_replica_source_db_instance_identifier)
                       for i, d in instances.items()},
         "tags": {i: env.tags(i) for i in instances},
     }

@@ -46,16 +46,16 @@ def env2(aws: Clients, monkeypatch: pytest.MonkeyPatch) -> Deployed:
 
 
 def snapshot(env: Deployed) -> dict[str, Any]:
-    """Everything a failover may change."""
+    """Everything a failover may change (instances and tags as moto records them)."""
     versions = env.clients.secretsmanager.list_secret_version_ids(
         SecretId=env.secret_arn)["Versions"]
-    instances = {i: env.describe(i) for i in [env.primary, *env.replicas]
+    instances = {i: env.db(i) for i in [env.primary, *env.replicas]
                  if i in env.backend.databases}
     return {
         "parameter": env.parameter_value(),
         "secret": env.secret_document(),
         "secret_versions": sorted(v["VersionId"] for v in versions),
-        "instances": {i: (d["DBInstanceStatus"], d.get("ReadReplicaSourceDBInstanceIdentifier"))
+        "instances": {i: (d.status, d.read_replica_source_db_instance_identifier)
                       for i, d in instances.items()},
         "tags": {i: env.tags(i) for i in instances},
     }
