@@ -94,20 +94,31 @@ class DrDeployed:
 
 def unreachable(clients: Clients, *services: str, error: Exception | None = None) -> Clients:
     """A copy of `clients` whose `services` (default: all) fail as a region that does not
-    answer: every call raises EndpointConnectionError (or `error`) before any request."""
+    answer: every call raises EndpointConnectionError (or `error`) before any request. The
+    refusing clients are made once per region and service (~15 ms each) and raise what the
+    latest `unreachable` of that region and service asked for."""
     names = services or ("cloudformation", "rds", "kms", "secretsmanager", "ssm",
                          "cloudwatch", "sts")
     raised = error or EndpointConnectionError(endpoint_url="https://unreachable.invalid")
-
-    def refuse(**_: Any) -> None:
-        raise raised
-
     replaced = {}
     for name in names:
-        client = SESSION.client(name, region_name=clients.region)  # type: ignore[call-overload]
-        client.meta.events.register("before-call", refuse)
+        client, refusal = _refusing(clients.region, name)
+        refusal[:] = [raised]
         replaced[name] = client
     return dataclasses.replace(clients, **replaced)
+
+
+@functools.cache
+def _refusing(region: str, service: str) -> tuple[Any, list[Exception]]:
+    """A client of `service` in `region` that raises the error its list holds before any call."""
+    refusal: list[Exception] = []
+    client = SESSION.client(service, region_name=region)  # type: ignore[call-overload]
+
+    def refuse(**_: Any) -> None:
+        raise refusal[0]
+
+    client.meta.events.register("before-call", refuse)
+    return client, refusal
 
 
 @dataclass
