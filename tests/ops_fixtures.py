@@ -2,7 +2,9 @@
 `RedundantDb-<env>-Database`: CMK with alias, encrypted multi-AZ primary, read replicas, the
 credentials secret with rotation, the writer-endpoint SSM parameter and a CloudFormation stack
 whose outputs name them all; optionally the DR region's `RedundantDb-<env>-DrReplica` (DR CMK, a
-cross-region read replica, the DR writer-endpoint parameter). Shared by tests/test_ops_*.py."""
+cross-region read replica, the DR writer-endpoint parameter). Shared by tests/test_ops_*.py.
+Each environment is deployed once per module's mock; its tests get moto's state as the deploy
+left it, restored from a copy."""
 
 from __future__ import annotations
 
@@ -149,7 +151,7 @@ class Deployed:
 
     def db(self, identifier: str) -> DBInstance:
         """moto's record of an instance, to put it in states the API cannot (e.g. failed) or to
-        read a field without a call (~10 ms of CPU each)."""
+        read a field without a DescribeDBInstances (~10 ms of CPU a call)."""
         if identifier in self.backend.databases:
             return self.backend.databases[identifier]
         return self.dr_backend.databases[identifier]
@@ -333,8 +335,8 @@ def deploy_dr(env: Deployed, *, clients: Clients, replicate_secret: bool = True,
 @functools.cache
 def _clients(region: str) -> Clients:
     """The CLI's clients (ops.aws: its retries and timeouts) in `region`, made once for the run
-    from the shared session: every module's mock reuses them (~1 s of models and clients
-    a module otherwise)."""
+    from the shared session: every module's mock reuses them (otherwise ~1 s of models and
+    clients per module)."""
     return make_clients(SESSION, region=region)
 
 
@@ -394,8 +396,9 @@ def fresh_environment(clients: Clients, monkeypatch: pytest.MonkeyPatch, *,
                       config: DatabaseConfig | None = None, replica_outputs: bool = True,
                       then: Callable[[Deployed], Any] | None = None) -> Deployed:
     """An empty mock, then `deploy()` and `then(env)` (e.g. a parameter group of the writer's
-    own); the CLI reads `config` as the env's config for the test. Built once per mock and
-    restored afterwards: the same arguments give the same state, ids included."""
+    own; a module-level function: it is part of the key); the CLI reads `config` as the env's
+    config for the test. Built once per mock and restored afterwards: the same arguments give
+    the same state, ids included."""
     cfg = config or local_config()
     monkeypatch.setitem(ENVIRONMENTS, cfg.name, cfg)
 
