@@ -101,9 +101,9 @@ def plain_moto(request: pytest.FixtureRequest) -> Iterator[None]:
     autouse with `pytestmark = pytest.mark.usefixtures("plain_moto")`."""
     module = request.node.getparent(pytest.Module)
     assert module is not None, "plain_moto serves tests of a module"
+    previously = fidelity.uninstall()  # before the empty state is made: it is plain moto's
     if _EMPTY not in module.stash:
         module.stash[_EMPTY] = _mock_module(module)
-    previously = fidelity.uninstall()
     restore(module.stash[_EMPTY])
     yield
     fidelity.uninstall()
