@@ -66,13 +66,15 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _one_botocore_loader() -> None:
+def share_botocore_loader() -> None:
     """Every botocore session of this process shares one loader of botocore's JSON models.
 
     Importing moto's CloudFormation (which imports every resource model) lists EC2's regions
     through three new boto3 sessions, and each new session parses the whole EC2 service model
     again (~0.35 s of CPU each). A loader only reads botocore's data files and caches what it
-    read; what each session gets from it is the same.
+    read; what each session gets from it is the same. The emulator's process calls it before
+    importing moto, and so does the test session (tests/conftest.py), whose tests make many
+    sessions.
     """
     import botocore.session
     from botocore.loaders import create_loader
@@ -96,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Our stacks launch no EC2 instance; loading moto's ~50k default AMIs costs every new EC2
     # backend a second or more.
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
-    _one_botocore_loader()
+    share_botocore_loader()
     from moto.server import ThreadedMotoServer
 
     from local_aws import fidelity

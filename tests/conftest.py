@@ -13,6 +13,11 @@ import pytest
 
 import config
 from config.topology import TOPOLOGY_FILE_VARIABLE
+from local_aws.server import share_botocore_loader
+
+# One loader of botocore's models for every boto3 session of a test process (moto's import makes
+# three, the tests many more): each new session would parse its services' models again.
+share_botocore_loader()
 
 # Every environment in its original topology: what an operator records in config/topology.json
 # (`make failover` does for env local) must not change what the tests synthesize. Set before
