@@ -247,8 +247,7 @@ def deploy(*, clients: Clients, config: DatabaseConfig, replica_outputs: bool = 
             DBInstanceIdentifier=identifier, SourceDBInstanceIdentifier=primary,
             AvailabilityZone=azs[n % len(azs)], **common)
         replicas.append(identifier)
-    address = clients.rds.describe_db_instances(
-        DBInstanceIdentifier=primary)["DBInstances"][0]["Endpoint"]["Address"]
+    address = _address(clients, primary)
     document = {"username": config.master_username, "password": PASSWORD,
                 "engine": config.engine, "host": address, "port": config.port,
                 "dbname": config.database_name, "dbInstanceIdentifier": primary}
@@ -267,13 +266,18 @@ def deploy(*, clients: Clients, config: DatabaseConfig, replica_outputs: bool = 
     if replica_outputs:
         for n, identifier in enumerate(replicas, 1):
             outputs[f"Replica{n}Identifier"] = identifier
-            outputs[f"Replica{n}Endpoint"] = clients.rds.describe_db_instances(
-                DBInstanceIdentifier=identifier)["DBInstances"][0]["Endpoint"]["Address"]
+            outputs[f"Replica{n}Endpoint"] = _address(clients, identifier)
     stack_name = f"RedundantDb-{config.name}-Database"
     _create_stack(clients, stack_name, outputs)
     return Deployed(clients=clients, config=config, stack_name=stack_name, key_arn=key["Arn"],
                     secret_arn=secret_arn, parameter=parameter, primary=primary,
                     replicas=replicas)
+
+
+def _address(clients: Clients, identifier: str) -> str:
+    """The instance's endpoint address, as DescribeDBInstances gives it (read from moto's record,
+    without a call)."""
+    return str(rds_backends[DEFAULT_ACCOUNT_ID][clients.region].databases[identifier].address)
 
 
 def _create_stack(clients: Clients, stack_name: str, outputs: dict[str, str]) -> None:
@@ -303,14 +307,12 @@ def deploy_dr(env: Deployed, *, clients: Clients, replicate_secret: bool = True,
     key = clients.kms.create_key(Description=f"{prefix} DR replica")["KeyMetadata"]
     clients.kms.create_alias(AliasName=f"alias/{prefix}-dr-replica", TargetKeyId=key["KeyId"])
     replica = config.instance_identifier("dr-replica")
-    source = env.describe(env.primary)
     clients.rds.create_db_instance_read_replica(
-        DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=source["DBInstanceArn"],
+        DBInstanceIdentifier=replica, SourceDBInstanceIdentifier=env.db(env.primary).arn,
         SourceRegion=REGION, KmsKeyId=key["Arn"], DBInstanceClass=config.replica_instance_class,
         MultiAZ=config.multi_az, PubliclyAccessible=False, DeletionProtection=True,
         AvailabilityZone=config.dr_availability_zones[0])
-    address = clients.rds.describe_db_instances(
-        DBInstanceIdentifier=replica)["DBInstances"][0]["Endpoint"]["Address"]
+    address = _address(clients, replica)
     parameter = f"/{prefix}/writer-endpoint"
     clients.ssm.put_parameter(Name=parameter, Value=env.endpoint(env.primary), Type="String")
     replica_secret = None
