@@ -82,6 +82,9 @@ def test_in_region_promotion_replaces_the_replicas_and_retires_the_writer() -> N
     assert [m.identifier for m in layout.replaced] == ["prod-mysql-replica-1",
                                                        "prod-mysql-dr-replica"]
     assert layout.key_path(layout.writer) == "RedundantDb-prod-Database/Key/Key/Resource"
+    # In a Stage, the key is under the stack's own construct path.
+    assert layout.key_path(layout.writer, stack_path="Pipeline/RedundantDb-prod-Database") == \
+        "Pipeline/RedundantDb-prod-Database/Key/Key/Resource"
     assert layout.change == ("env prod: generation 1: prod-mysql-replica-2 in eu-west-1 is the "
                              "writer; prod-mysql-primary retired")
 
