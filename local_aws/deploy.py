@@ -630,8 +630,11 @@ def print_summary(result: DeployResult, *, out: TextIO, state_dir: Path, seconds
             line("", f"the DR region's parameter names {result.dr_writer or 'nothing'}")
         current = result.dr_writer if dr and result.dr_writer else result.writer
         if current and current != primary:
-            line("", "a failover happened: the stack's primary is no longer the writer "
-                     "(`make destroy && make deploy` starts over)")
+            # The parameter is repointed by a failover or a switchover, the stack's outputs by
+            # its next update: whether the config declares the change is verify's to say.
+            line("", f"the writer endpoint names {current}, the stack's outputs {primary}: a "
+                     "failover or switchover since the stack's last update (`make verify` says "
+                     "whether config/topology.json declares it)")
         line("secret", db.get("SecretArn", "?"))
         if dr.get("SecretArn"):
             line("", f"{dr['SecretArn']}  (read-only replica)")

@@ -337,3 +337,23 @@ def test_the_ops_steps_run_in_process_with_clients_of_the_emulator_only(
     shown = deployment.progress.out.getvalue()  # type: ignore[attr-defined]
     assert "      | FAIL  rds local-postgres-primary: encrypted\n" in shown
     assert "      | 1 checks: 0 passed, 1 failed, 0 warnings, 0 skipped\n" in shown
+
+
+@pytest.mark.parametrize("writer", ["db-a.local:5433", "db-b.local:5440"])
+def test_the_summary_says_when_the_writer_endpoint_is_not_the_stacks_writer(
+        tmp_path: Path, writer: str) -> None:
+    from local_aws.deploy import DeployResult, print_summary
+
+    result = DeployResult(
+        emulator=emu.Emulator(pid=1, port=1, state_dir=tmp_path), writer=writer,
+        outputs={"RedundantDb-local-Database": {
+            "PrimaryIdentifier": "local-postgres-primary", "PrimaryEndpoint": "db-a.local",
+            "Port": "5433", "WriterEndpointParameter": "/local-postgres/writer-endpoint"}})
+    out = io.StringIO()
+
+    print_summary(result, out=out, state_dir=tmp_path, seconds=1.0)
+
+    note = ("the writer endpoint names db-b.local:5440, the stack's outputs db-a.local:5433: a "
+            "failover or switchover since the stack's last update (`make verify` says whether "
+            "config/topology.json declares it)")
+    assert (note in out.getvalue()) is (writer != "db-a.local:5433"), out.getvalue()
