@@ -305,24 +305,22 @@ def _declared_removal(resource: Mapping[str, Any], *, stack: str, logical_id: st
     else None."""
     policy = removal.policy_of(resource, "DeletionPolicy")
     name = resource.get("Properties", {}).get(spec.name_property) if spec.name_property else None
+    def kept(role: str, decommission: str, *, purpose: str = "") -> str | None:
+        """The note for a retired instance CloudFormation keeps, else None."""
+        if not (removal.keeps_resource(policy)
+                and rds.deletion_policy_applies(resource.get("Properties", {}))):
+            return None
+        return (f"retires {name}, {role}: CloudFormation keeps it outside the stack "
+                "(DeletionPolicy Retain, deletion protection on), fenced, "
+                f"{purpose}until it is decommissioned"
+                + (f": {decommission}" if decommission else ""))
+
     if rebuild is not None and spec.type == rds.DB_INSTANCE and name == rebuild.retired:
-        if removal.keeps_resource(policy) and rds.deletion_policy_applies(
-                resource.get("Properties", {})):
-            return (f"retires {name}, the DR replica detached for the rebuild: CloudFormation "
-                    "keeps it outside the stack (DeletionPolicy Retain, deletion protection "
-                    "on), fenced, until it is decommissioned"
-                    + (f": {rebuild.decommission}" if rebuild.decommission else ""))
-        return None
+        return kept("the DR replica detached for the rebuild", rebuild.decommission)
     if declared is None:
         return None
     if spec.type == rds.DB_INSTANCE and name == declared.retired:
-        if removal.keeps_resource(policy) and rds.deletion_policy_applies(
-                resource.get("Properties", {})):
-            return (f"retires {declared.retired}, the former writer: CloudFormation keeps it "
-                    "outside the stack (DeletionPolicy Retain, deletion protection on), fenced, "
-                    "for forensics until it is decommissioned"
-                    + (f": {declared.decommission}" if declared.decommission else ""))
-        return None
+        return kept("the former writer", declared.decommission, purpose="for forensics ")
     kind = declared.owner(stack, logical_id)
     if kind == "replaced":
         what = ("the replica is deleted once its successor exists: it holds only a copy of "
