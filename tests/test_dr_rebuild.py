@@ -275,6 +275,12 @@ def test_the_guard_accepts_the_declared_phases_and_refuses_them_undeclared(
     retire = declared_dr_rebuild(rebuilt(LOCAL, detach(phase=REBUILT)).layout)
     assert retire is not None and (retire.detached, retire.retired) == (None, DR)
     assert f"--db-instance-identifier {DR} " in retire.decommission
+    retirement = find_data_loss(stack=stack, old=normalize(phases[DETACHED][stack]),
+                                new=normalize(phases[REBUILT][stack]), rebuild=retire)
+    assert [f.consequence for f in retirement if f.consequence.startswith("retires")] == [
+        f"retires {DR}, the DR replica detached for the rebuild: CloudFormation keeps it "
+        "outside the stack (DeletionPolicy Retain, deletion protection on), fenced, until it "
+        f"is decommissioned: {retire.decommission}"]
 
 
 def test_the_guard_refuses_a_retirement_from_a_replica_template(
