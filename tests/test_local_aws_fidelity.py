@@ -57,6 +57,32 @@ def db_instance(identifier: str, **properties: Any) -> dict[str, Any]:
 MYSQL = {"Engine": "mysql", "MasterUsername": "dbadmin", "MasterUserPassword": "not-a-secret-1"}
 
 
+# -- JSON templates ----------------------------------------------------------------------------
+
+LAUNCH = {"Launch": out("\U0001F680 launched")}  # json.dumps escapes it: "\\ud83d\\ude80"
+TEXT_TOPIC = {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}
+
+
+def test_json_template_with_an_escaped_character_fails_in_moto() -> None:
+    with pytest.raises(UnicodeEncodeError, match="surrogates not allowed"):
+        create_stack("Plain", TEXT_TOPIC, LAUNCH)
+
+
+def test_json_template_is_read_as_json() -> None:
+    with fidelity.installed(only=("cfn-json-templates",)):
+        assert create_stack("Stack", TEXT_TOPIC, LAUNCH) == {"Launch": "\U0001F680 launched"}
+
+
+def test_yaml_template_is_still_read_as_yaml() -> None:
+    with fidelity.installed(only=("cfn-json-templates",)):
+        cfn = client("cloudformation")
+        cfn.create_stack(StackName="Yaml", TemplateBody=(
+            "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n"
+            "Outputs:\n  Arn:\n    Value: !Ref Topic\n"))
+        stack = cfn.describe_stacks(StackName="Yaml")["Stacks"][0]
+    assert stack["Outputs"][0]["OutputValue"].startswith("arn:aws:sns:us-east-1:")
+
+
 # -- Fn::GetStackOutput ---------------------------------------------------------------------
 
 GET_VPC_ID = {"Fn::GetStackOutput": {"StackName": "Network", "OutputName": "VpcId",
@@ -666,14 +692,15 @@ def test_backup_vault_and_plan_are_created() -> None:
 # -- install / uninstall -------------------------------------------------------------------------
 
 def test_uninstall_restores_moto_exactly() -> None:
-    from moto.cloudformation import parsing
+    from moto.cloudformation import models, parsing
     from moto.rds.models import DBInstance, RDSBackend
     from moto.secretsmanager.models import FakeSecret, ReplicaSecret
 
     def patched() -> tuple[Any, ...]:
         return (parsing.clean_json, parsing.resource_class_from_type,
                 parsing.resource_name_property_from_type, RDSBackend.promote_read_replica,
-                DBInstance.remove_replica, FakeSecret.create_replicas, ReplicaSecret.to_dict)
+                DBInstance.remove_replica, FakeSecret.create_replicas, ReplicaSecret.to_dict,
+                models.Stack.parse_template, models.ChangeSet._parse_template)
 
     before = patched()
     assert set(fidelity.install()) == {e.name for e in fidelity.EXTENSIONS}

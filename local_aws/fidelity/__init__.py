@@ -20,6 +20,7 @@ from local_aws.fidelity import (
     backup_vault,
     cfn_dynamic_references,
     cfn_get_stack_output,
+    cfn_json_templates,
     cfn_stack_update,
     cloudwatch_alarm,
     cloudwatch_replica_lag,
@@ -47,6 +48,7 @@ from local_aws.fidelity._registry import Extension
 __all__ = ["EXTENSIONS", "Extension", "install", "installed", "uninstall"]
 
 EXTENSIONS: tuple[Extension, ...] = (
+    cfn_json_templates.EXTENSION,
     cfn_get_stack_output.EXTENSION,
     cfn_dynamic_references.EXTENSION,
     cfn_stack_update.EXTENSION,
