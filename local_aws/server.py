@@ -68,19 +68,22 @@ def _port_free(port: int) -> bool:
 
 
 def share_botocore_loader() -> None:
-    """Every botocore session of this process shares one loader of botocore's JSON models.
+    """Every botocore session of this process, and moto's own model look-ups, share one loader
+    of botocore's JSON models.
 
     Importing moto's CloudFormation (which imports every resource model) lists EC2's regions
     through three new boto3 sessions, and each new session parses the whole EC2 service model
-    again (~0.35 s of CPU each). A loader only reads botocore's data files and caches what it
-    read; what each session gets from it is the same. The emulator's process calls it before
-    importing moto, and so does the test session (tests/conftest.py), whose tests make many
-    sessions.
+    again (~0.35 s of CPU each); moto's response serializer makes a new loader for each service
+    it answers for, and each new loader lists botocore's ~400 service directories again. A
+    loader only reads botocore's data files and caches what it read; what each user gets from
+    it is the same. The emulator's process calls it before importing moto, and so does the
+    test session (tests/conftest.py), whose tests make many sessions.
     """
+    import botocore.loaders
     import botocore.session
-    from botocore.loaders import create_loader
 
     loaders: dict[str | None, Any] = {}
+    create_loader = botocore.loaders.create_loader
 
     def shared(search_path_string: str | None = None) -> Any:
         if search_path_string not in loaders:
@@ -88,6 +91,20 @@ def share_botocore_loader() -> None:
         return loaders[search_path_string]
 
     botocore.session.create_loader = shared
+    botocore.loaders.create_loader = shared  # what moto.core.utils imports
+    moto_utils = sys.modules.get("moto.core.utils")
+    if moto_utils is not None:  # imported already, with the loader's own
+        moto_utils.create_loader = shared  # type: ignore[attr-defined]
+
+
+def list_moto_modules_once() -> None:
+    """moto's server finds the service of every request by first asking whether its host is the
+    name of one of moto's packages, and lists moto's ~180 package directories for that, twice a
+    request. The packages do not change while the server runs: list them once."""
+    from moto import backends
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -100,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # backend a second or more.
     os.environ.setdefault("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
     share_botocore_loader()
+    list_moto_modules_once()
     from moto.server import ThreadedMotoServer
 
     from local_aws import fidelity
