@@ -83,6 +83,31 @@ def test_yaml_template_is_still_read_as_yaml() -> None:
     assert stack["Outputs"][0]["OutputValue"].startswith("arn:aws:sns:us-east-1:")
 
 
+# -- actions moto lacks ------------------------------------------------------------------------
+
+def test_an_action_moto_lacks_raises_out_of_moto() -> None:
+    with pytest.raises(NotImplementedError, match="list_backup_selections"):
+        client("backup").list_backup_selections(BackupPlanId="plan")
+
+
+@pytest.mark.parametrize(("service", "action", "call"), [
+    ("backup", "ListBackupSelections",  # REST-JSON
+     lambda c: c.list_backup_selections(BackupPlanId="plan")),
+    ("cloudformation", "ListStackRefactors", lambda c: c.list_stack_refactors()),  # query (XML)
+])
+def test_an_action_moto_lacks_is_a_client_error_not_retried(service: str, action: str,
+                                                             call: Any) -> None:
+    with fidelity.installed(only=("unimplemented-actions",)), \
+            pytest.raises(ClientError) as refused:
+        call(client(service))
+    response = refused.value.response
+    assert response["Error"]["Code"] == "UnknownOperationException"
+    assert response["Error"]["Message"] == \
+        f"the local AWS emulator (moto) does not implement {action}"
+    assert (response["ResponseMetadata"]["HTTPStatusCode"],
+            response["ResponseMetadata"]["RetryAttempts"]) == (400, 0)
+
+
 # -- Fn::GetStackOutput ---------------------------------------------------------------------
 
 GET_VPC_ID = {"Fn::GetStackOutput": {"StackName": "Network", "OutputName": "VpcId",
@@ -693,6 +718,7 @@ def test_backup_vault_and_plan_are_created() -> None:
 
 def test_uninstall_restores_moto_exactly() -> None:
     from moto.cloudformation import models, parsing
+    from moto.core.responses import BaseResponse
     from moto.rds.models import DBInstance, RDSBackend
     from moto.secretsmanager.models import FakeSecret, ReplicaSecret
 
@@ -700,7 +726,8 @@ def test_uninstall_restores_moto_exactly() -> None:
         return (parsing.clean_json, parsing.resource_class_from_type,
                 parsing.resource_name_property_from_type, RDSBackend.promote_read_replica,
                 DBInstance.remove_replica, FakeSecret.create_replicas, ReplicaSecret.to_dict,
-                models.Stack.parse_template, models.ChangeSet._parse_template)
+                models.Stack.parse_template, models.ChangeSet._parse_template,
+                BaseResponse.call_action)
 
     before = patched()
     assert set(fidelity.install()) == {e.name for e in fidelity.EXTENSIONS}

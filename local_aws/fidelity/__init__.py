@@ -42,6 +42,7 @@ from local_aws.fidelity import (
     secrets_target_attachment,
     sns_topic_policy,
     ssm_parameter,
+    unimplemented_actions,
 )
 from local_aws.fidelity._registry import Extension
 
@@ -74,6 +75,7 @@ EXTENSIONS: tuple[Extension, ...] = (
     rds_option_group.EXTENSION,
     rds_engine_upgrade.EXTENSION,
     rds_blue_green.EXTENSION,
+    unimplemented_actions.EXTENSION,
 )
 
 _lock = threading.Lock()
